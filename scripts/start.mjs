@@ -1,0 +1,109 @@
+// `npm start`: the upstream emulator and the Worker (`wrangler dev`) wired together,
+// with a ready demo tenant and a session token to paste into curl. Offline by design.
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { buildEmulator } from './build-emulator.mjs';
+import { DEMO_TENANT, DEMO_USER, mintSessionToken } from './demo.mjs';
+
+const WORKER_PORT = Number(process.env.PORT ?? 8787);
+const EMULATOR_PORT = Number(process.env.EMULATOR_PORT ?? 8788);
+const quietEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
+const children = [];
+
+function stopAll(code = 0) {
+  for (const child of children) child.kill('SIGTERM');
+  process.exit(code);
+}
+process.on('SIGINT', () => stopAll(0));
+process.on('SIGTERM', () => stopAll(0));
+
+function run(command, args, label) {
+  const child = spawn(command, args, { env: quietEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  const prefix = (chunk) =>
+    chunk
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => `[${label}] ${line}`)
+      .join('\n');
+  child.stdout.on('data', (chunk) => process.stdout.write(`${prefix(chunk)}\n`));
+  child.stderr.on('data', (chunk) => process.stderr.write(`${prefix(chunk)}\n`));
+  child.on('exit', (code) => {
+    console.error(`[${label}] exited with code ${code}`);
+    stopAll(code ?? 1);
+  });
+  return child;
+}
+
+async function waitFor(url, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url);
+      if (response.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+const emulatorUrl = `http://127.0.0.1:${EMULATOR_PORT}`;
+run(process.execPath, [buildEmulator('node'), '--port', String(EMULATOR_PORT)], 'emulator');
+await waitFor(`${emulatorUrl}/__emulator/config`, 20_000);
+// A visible pace, so a streamed reply arrives token by token.
+await fetch(`${emulatorUrl}/__emulator/config`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ stream: { pace_ms: 60 } }),
+});
+
+mkdirSync('.tmp', { recursive: true });
+const vars = {
+  EPSIMO_BASE_URL: emulatorUrl,
+  EPSIMO_EMAIL: 'ops@edge-canary.example',
+  EPSIMO_PASSWORD: 'emulator-password',
+  TENANTS: JSON.stringify({ [DEMO_TENANT.id]: DEMO_TENANT.config(WORKER_PORT) }),
+};
+writeFileSync(
+  '.tmp/start.env',
+  Object.entries(vars)
+    .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
+    .join('\n'),
+);
+
+run(
+  'wrangler',
+  [
+    'dev',
+    '--port',
+    String(WORKER_PORT),
+    '--ip',
+    '127.0.0.1',
+    '--env-file',
+    '.tmp/start.env',
+    '--show-interactive-dev-session=false',
+  ],
+  'worker',
+);
+const workerUrl = `http://127.0.0.1:${WORKER_PORT}`;
+await waitFor(`${workerUrl}/healthz`, 60_000);
+
+const token = await mintSessionToken(DEMO_TENANT.secret, DEMO_TENANT.id, DEMO_USER);
+console.log(`
+epsimo-edge is running.
+  Worker:    ${workerUrl}
+  Emulator:  ${emulatorUrl} (stands in for the Epsimo API)
+  Tenant:    ${DEMO_TENANT.id}, user ${DEMO_USER}
+
+Demo session token (valid 12 h):
+  export TOKEN=${token}
+
+Try:
+  curl ${workerUrl}/healthz
+  curl -H "Authorization: Bearer $TOKEN" ${workerUrl}/v1/assistants
+
+Ctrl-C stops both.
+`);

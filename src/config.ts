@@ -1,0 +1,150 @@
+import { z } from 'zod';
+
+/** Ids in paths and configuration: `^[A-Za-z0-9_-]{1,128}$`. */
+export const IdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must match ^[A-Za-z0-9_-]{1,128}$');
+
+const TenantIdSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'invalid tenant id');
+
+/** An origin such as `https://app.acme.example` (scheme, host, optional port; nothing else). */
+const OriginSchema = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}, 'must be an origin like https://app.example.com');
+
+/** Defaults for every `limits` field; documented in the README. */
+export const DEFAULT_LIMITS = {
+  requests_per_minute: 60,
+  burst: 20,
+  tenant_requests_per_minute: 1200,
+  concurrent_streams: 4,
+  threads_per_user: 20,
+  threads_total: 1000,
+} as const;
+
+const positive = z.number().int().positive();
+
+const LimitsSchema = z
+  .object({
+    requests_per_minute: positive.default(DEFAULT_LIMITS.requests_per_minute),
+    burst: positive.default(DEFAULT_LIMITS.burst),
+    tenant_requests_per_minute: positive.default(DEFAULT_LIMITS.tenant_requests_per_minute),
+    concurrent_streams: positive.default(DEFAULT_LIMITS.concurrent_streams),
+    threads_per_user: positive.default(DEFAULT_LIMITS.threads_per_user),
+    threads_total: positive.default(DEFAULT_LIMITS.threads_total),
+  })
+  .strict();
+
+export const DEFAULT_FILES = {
+  max_bytes: 10 * 1024 * 1024,
+  types: ['application/pdf', 'text/plain', 'image/png', 'image/jpeg'],
+} as const;
+
+const FilesSchema = z
+  .object({
+    max_bytes: positive.max(100 * 1024 * 1024).default(DEFAULT_FILES.max_bytes),
+    types: z
+      .array(z.string().regex(/^[\w.+-]+\/[\w.+-]+$/, 'must be a MIME type'))
+      .min(1)
+      .default([...DEFAULT_FILES.types]),
+  })
+  .strict();
+
+const TenantSchema = z
+  .object({
+    project_id: IdSchema,
+    session_secret: z.string().min(32, 'must be at least 32 characters'),
+    assistants: z.array(IdSchema).min(1),
+    origins: z.array(OriginSchema).default([]),
+    limits: LimitsSchema.default(LimitsSchema.parse({})),
+    files: FilesSchema.default(FilesSchema.parse({})),
+    tool_calls: z.enum(['none', 'name', 'full']).default('name'),
+    webhook_secret: z
+      .string()
+      .regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, 'must be whsec_ followed by base64')
+      .optional(),
+    callback_origins: z.array(OriginSchema).default([]),
+  })
+  .strict();
+
+export type Tenant = z.infer<typeof TenantSchema> & { id: string };
+export type ToolCallPolicy = Tenant['tool_calls'];
+
+const TenantsSchema = z.record(TenantIdSchema, TenantSchema).refine((t) => Object.keys(t).length > 0, {
+  message: 'at least one tenant is required',
+});
+
+const BindingsSchema = z.object({
+  EPSIMO_BASE_URL: z
+    .url({ protocol: /^https?$/ })
+    .default('https://api.epsimoagents.com')
+    .transform((url) => url.replace(/\/+$/, '')),
+  EPSIMO_EMAIL: z.string().min(3),
+  EPSIMO_PASSWORD: z.string().min(1),
+  TENANTS: z.string().min(2),
+});
+
+/** The parsed, validated configuration of one isolate. */
+export interface Config {
+  upstream: { baseUrl: string; email: string; password: string };
+  tenants: ReadonlyMap<string, Tenant>;
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
+
+/** Parses bindings into a {@link Config}; never throws, never echoes secret values. */
+export function parseConfig(env: Record<string, unknown>): ConfigResult {
+  const bindings = BindingsSchema.safeParse({
+    EPSIMO_BASE_URL: env.EPSIMO_BASE_URL || undefined,
+    EPSIMO_EMAIL: env.EPSIMO_EMAIL,
+    EPSIMO_PASSWORD: env.EPSIMO_PASSWORD,
+    TENANTS: env.TENANTS,
+  });
+  if (!bindings.success) return { ok: false, problems: describe(bindings.error) };
+
+  let raw: unknown;
+  try {
+    raw = JSON.parse(bindings.data.TENANTS);
+  } catch {
+    return { ok: false, problems: ['TENANTS: not valid JSON'] };
+  }
+  const tenants = TenantsSchema.safeParse(raw);
+  if (!tenants.success) return { ok: false, problems: describe(tenants.error, 'TENANTS') };
+
+  const map = new Map<string, Tenant>();
+  for (const [id, tenant] of Object.entries(tenants.data)) map.set(id, { ...tenant, id });
+  return {
+    ok: true,
+    config: {
+      upstream: {
+        baseUrl: bindings.data.EPSIMO_BASE_URL,
+        email: bindings.data.EPSIMO_EMAIL,
+        password: bindings.data.EPSIMO_PASSWORD,
+      },
+      tenants: map,
+    },
+  };
+}
+
+/** Issue paths and messages only: zod's `input` would echo secret values. */
+function describe(error: z.ZodError, prefix?: string): string[] {
+  return error.issues.map((issue) => {
+    const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+    return `${path || '(root)'}: ${issue.message}`;
+  });
+}
+
+let cached: { key: string; result: ConfigResult } | undefined;
+
+/**
+ * The configuration for `env`, parsed once per isolate: bindings only change with a
+ * new deployment, so the raw strings are a complete cache key.
+ */
+export function loadConfig(env: Record<string, unknown>): ConfigResult {
+  const key = JSON.stringify([env.EPSIMO_BASE_URL, env.EPSIMO_EMAIL, env.EPSIMO_PASSWORD, env.TENANTS]);
+  if (cached?.key !== key) cached = { key, result: parseConfig(env) };
+  return cached.result;
+}

@@ -1,0 +1,56 @@
+import { createMiddleware } from 'hono/factory';
+import type { Config } from '../config';
+import type { AppEnv } from '../env';
+
+const ALLOW_HEADERS = 'Authorization, Content-Type, X-Request-Id';
+const ALLOW_METHODS = 'GET, POST, PUT, DELETE, OPTIONS';
+const EXPOSE_HEADERS = 'X-Request-Id, RateLimit, RateLimit-Policy, Retry-After';
+
+const allOrigins = new WeakMap<Config, ReadonlySet<string>>();
+
+/** Every origin any tenant allows; used only where no tenant is known yet. */
+function anyTenantOrigins(config: Config): ReadonlySet<string> {
+  let origins = allOrigins.get(config);
+  if (!origins) {
+    origins = new Set([...config.tenants.values()].flatMap((tenant) => tenant.origins));
+    allOrigins.set(config, origins);
+  }
+  return origins;
+}
+
+/**
+ * Per-tenant CORS. `hono/cors` decides before the handler runs, but the tenant is
+ * only known after authentication, so this middleware decides after it:
+ * - a preflight (no credentials, so no tenant) is allowed for an origin some tenant
+ *   lists; any other origin gets no `Access-Control-Allow-Origin`;
+ * - an actual response is readable only by the authenticated tenant's own origins
+ *   (or, when authentication failed, by an origin some tenant lists, so a frontend
+ *   can see its 401).
+ */
+export function tenantCors() {
+  return createMiddleware<AppEnv>(async function tenantCors(c, next) {
+    const origin = c.req.header('Origin');
+    if (c.req.method === 'OPTIONS' && c.req.header('Access-Control-Request-Method')) {
+      const headers = new Headers({ Vary: 'Origin' });
+      if (origin && anyTenantOrigins(c.var.config).has(origin)) {
+        headers.set('Access-Control-Allow-Origin', origin);
+        headers.set('Access-Control-Allow-Methods', ALLOW_METHODS);
+        headers.set('Access-Control-Allow-Headers', ALLOW_HEADERS);
+        headers.set('Access-Control-Max-Age', '600');
+      }
+      return new Response(null, { status: 204, headers });
+    }
+    try {
+      await next();
+    } finally {
+      c.res.headers.append('Vary', 'Origin');
+      const allowed = c.var.tenant
+        ? c.var.tenant.origins.includes(origin ?? '')
+        : anyTenantOrigins(c.var.config).has(origin ?? '');
+      if (origin && allowed) {
+        c.res.headers.set('Access-Control-Allow-Origin', origin);
+        c.res.headers.set('Access-Control-Expose-Headers', EXPOSE_HEADERS);
+      }
+    }
+  });
+}

@@ -1,0 +1,24 @@
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import worker from '../../src/index';
+
+/** The test bindings, with overrides (e.g. another emulator universe or a broken TENANTS). */
+export function testEnv(overrides: Partial<Record<keyof Env, string>> = {}): Env {
+  return { ...env, ...overrides } as Env;
+}
+
+/**
+ * Calls the real Worker entry point (`src/index.ts` default export) as workerd would,
+ * waiting for its `waitUntil` work. Relative URLs are resolved against the gateway host.
+ */
+export async function callWorker(
+  path: string,
+  init: RequestInit = {},
+  overrides: Partial<Record<keyof Env, string>> = {},
+): Promise<Response> {
+  const ctx = createExecutionContext();
+  const request = new Request(new URL(path, 'https://edge.test'), init);
+  const response = await worker.fetch(request, testEnv(overrides), ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
