@@ -14,6 +14,7 @@ import { assistantRoutes } from './routes/assistants';
 import { dbRoutes } from './routes/db';
 import { fileRoutes } from './routes/files';
 import { healthRoutes } from './routes/health';
+import { runRoutes } from './routes/run';
 import { threadRoutes } from './routes/threads';
 import { usageRoutes } from './routes/usage';
 
@@ -53,12 +54,13 @@ export function createApp() {
   app.use('/v1/*', except('/v1/files', jsonBodyLimit));
   app.use('/v1/*', async function noStore(c, next) {
     await next();
-    c.res.headers.set('Cache-Control', 'no-store');
+    if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
   });
 
   const routes = app
     .route('/v1', assistantRoutes)
     .route('/v1', threadRoutes)
+    .route('/v1', runRoutes)
     .route('/v1', dbRoutes)
     .route('/v1', fileRoutes)
     .route('/v1', usageRoutes);

@@ -77,6 +77,12 @@ const TenantsSchema = z.record(TenantIdSchema, TenantSchema).refine((t) => Objec
   message: 'at least one tenant is required',
 });
 
+/** A duration var (a string of milliseconds, 10 ms to 1 h) with its default. */
+const millis = (fallback: number) => z.coerce.number().int().min(10).max(3_600_000).default(fallback);
+
+/** The most one SSE event may weigh (bytes). */
+export const MAX_EVENT_BYTES = 1024 * 1024;
+
 const BindingsSchema = z.object({
   EPSIMO_BASE_URL: z
     .url({ protocol: /^https?$/ })
@@ -85,13 +91,27 @@ const BindingsSchema = z.object({
   EPSIMO_EMAIL: z.string().min(3),
   EPSIMO_PASSWORD: z.string().min(1),
   TENANTS: z.string().min(2),
+  UPSTREAM_TIMEOUT_MS: millis(10_000),
+  STREAM_FIRST_BYTE_TIMEOUT_MS: millis(30_000),
+  STREAM_IDLE_TIMEOUT_MS: millis(60_000),
+  STREAM_MAX_DURATION_MS: millis(300_000),
+  STREAM_PING_MS: millis(15_000),
 });
 
 /** The parsed, validated configuration of one isolate. */
 export interface Config {
-  upstream: { baseUrl: string; email: string; password: string };
+  upstream: { baseUrl: string; email: string; password: string; timeoutMs: number };
+  stream: { firstByteTimeoutMs: number; idleTimeoutMs: number; maxDurationMs: number; pingMs: number };
   tenants: ReadonlyMap<string, Tenant>;
 }
+
+const DURATION_VARS = [
+  'UPSTREAM_TIMEOUT_MS',
+  'STREAM_FIRST_BYTE_TIMEOUT_MS',
+  'STREAM_IDLE_TIMEOUT_MS',
+  'STREAM_MAX_DURATION_MS',
+  'STREAM_PING_MS',
+] as const;
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 
@@ -102,6 +122,7 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
     EPSIMO_EMAIL: env.EPSIMO_EMAIL,
     EPSIMO_PASSWORD: env.EPSIMO_PASSWORD,
     TENANTS: env.TENANTS,
+    ...Object.fromEntries(DURATION_VARS.map((name) => [name, env[name] || undefined])),
   });
   if (!bindings.success) return { ok: false, problems: describe(bindings.error) };
 
@@ -123,6 +144,13 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
         baseUrl: bindings.data.EPSIMO_BASE_URL,
         email: bindings.data.EPSIMO_EMAIL,
         password: bindings.data.EPSIMO_PASSWORD,
+        timeoutMs: bindings.data.UPSTREAM_TIMEOUT_MS,
+      },
+      stream: {
+        firstByteTimeoutMs: bindings.data.STREAM_FIRST_BYTE_TIMEOUT_MS,
+        idleTimeoutMs: bindings.data.STREAM_IDLE_TIMEOUT_MS,
+        maxDurationMs: bindings.data.STREAM_MAX_DURATION_MS,
+        pingMs: bindings.data.STREAM_PING_MS,
       },
       tenants: map,
     },
@@ -144,7 +172,13 @@ let cached: { key: string; result: ConfigResult } | undefined;
  * new deployment, so the raw strings are a complete cache key.
  */
 export function loadConfig(env: Record<string, unknown>): ConfigResult {
-  const key = JSON.stringify([env.EPSIMO_BASE_URL, env.EPSIMO_EMAIL, env.EPSIMO_PASSWORD, env.TENANTS]);
+  const key = JSON.stringify([
+    env.EPSIMO_BASE_URL,
+    env.EPSIMO_EMAIL,
+    env.EPSIMO_PASSWORD,
+    env.TENANTS,
+    ...DURATION_VARS.map((name) => env[name]),
+  ]);
   if (cached?.key !== key) cached = { key, result: parseConfig(env) };
   return cached.result;
 }

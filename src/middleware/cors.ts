@@ -31,7 +31,8 @@ export function tenantCors() {
   return createMiddleware<AppEnv>(async function tenantCors(c, next) {
     const origin = c.req.header('Origin');
     if (c.req.method === 'OPTIONS' && c.req.header('Access-Control-Request-Method')) {
-      const headers = new Headers({ Vary: 'Origin' });
+      // A Response returned here skips the headers set with c.header(): add the request id back.
+      const headers = new Headers({ Vary: 'Origin', 'X-Request-Id': c.var.requestId });
       if (origin && anyTenantOrigins(c.var.config).has(origin)) {
         headers.set('Access-Control-Allow-Origin', origin);
         headers.set('Access-Control-Allow-Methods', ALLOW_METHODS);

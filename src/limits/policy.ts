@@ -1,0 +1,44 @@
+import type { Tenant } from '../config';
+import type { BucketPolicy } from './bucket';
+
+/** The two buckets every authenticated request draws from. */
+export interface RatePolicies {
+  user: BucketPolicy;
+  tenant: BucketPolicy;
+}
+
+/**
+ * The tenant's buckets: each user's holds `burst` and refills `requests_per_minute`;
+ * the tenant's holds ten seconds' worth of `tenant_requests_per_minute` (at least one
+ * user's burst) and refills at that rate.
+ */
+export function ratePolicies(limits: Tenant['limits']): RatePolicies {
+  return {
+    user: { capacity: limits.burst, perMinute: limits.requests_per_minute },
+    tenant: {
+      capacity: Math.max(limits.burst, Math.ceil(limits.tenant_requests_per_minute / 6)),
+      perMinute: limits.tenant_requests_per_minute,
+    },
+  };
+}
+
+/** One policy's state as sent in the `RateLimit` header. */
+export interface RateState {
+  remaining: number;
+  resetIn: number;
+}
+
+/**
+ * IETF httpapi-ratelimit-headers: `RateLimit-Policy` names each bucket with its quota
+ * and the seconds it takes to refill; `RateLimit` gives what is left and when it is full.
+ */
+export function rateLimitHeaders(
+  policies: RatePolicies,
+  state: { user: RateState; tenant: RateState },
+): Record<string, string> {
+  const window = (p: BucketPolicy) => Math.ceil((p.capacity * 60) / p.perMinute);
+  return {
+    'RateLimit-Policy': `"user";q=${policies.user.capacity};w=${window(policies.user)}, "tenant";q=${policies.tenant.capacity};w=${window(policies.tenant)}`,
+    RateLimit: `"user";r=${state.user.remaining};t=${state.user.resetIn}, "tenant";r=${state.tenant.remaining};t=${state.tenant.resetIn}`,
+  };
+}

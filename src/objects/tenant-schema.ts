@@ -1,0 +1,93 @@
+import type { Tenant } from '../config';
+import type { RateState } from '../limits/policy';
+
+/** A thread as the gateway records it at creation. */
+export interface ThreadRecord {
+  thread_id: string;
+  name: string | null;
+  assistant_id: string | null;
+  created_at: string;
+}
+
+/** A file as the gateway records it at upload. */
+export interface FileRecord {
+  file_id: string;
+  filename: string;
+  size: number;
+  mime_type: string;
+  uploaded_at: string;
+}
+
+export type Limits = Tenant['limits'];
+
+/** What one request asks of its tenant's state, all in one round trip. */
+export interface AdmitRequest {
+  user: string;
+  limits: Limits;
+  /** Ownership gate: the request touches this thread or file. */
+  owns?: { kind: 'thread' | 'file'; id: string };
+  /** Reserve one thread of quota (`POST /v1/threads`). */
+  reserveThread?: boolean;
+  /** Take one of the tenant's `concurrent_streams` slots for a run, for at most `ttlMs`. */
+  lease?: { ttlMs: number };
+  /** Data the handler needs back. */
+  want?: 'threads' | 'files' | 'usage';
+}
+
+export interface Usage {
+  threads: number;
+  threads_total: number;
+  files: number;
+  streams: number;
+}
+
+export type DenyReason = 'rate_user' | 'rate_tenant' | 'not_found' | 'quota_user' | 'quota_total' | 'streams';
+
+export interface RateSnapshot {
+  user: RateState;
+  tenant: RateState;
+}
+
+export type Admission =
+  | {
+      ok: true;
+      rate: RateSnapshot;
+      reservation?: string;
+      lease?: string;
+      threads?: ThreadRecord[];
+      files?: FileRecord[];
+      usage?: Usage;
+    }
+  | { ok: false; reason: DenyReason; rate: RateSnapshot; retryAfter?: number };
+
+/** The object's tables; created in its constructor. */
+export const TENANT_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS threads (
+    thread_id TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    name TEXT,
+    assistant_id TEXT,
+    created_at TEXT NOT NULL,
+    reserved_until INTEGER
+  );
+  CREATE INDEX IF NOT EXISTS threads_by_user ON threads (user);
+  CREATE TABLE IF NOT EXISTS files (
+    file_id TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mime_type TEXT NOT NULL,
+    uploaded_at TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS files_by_user ON files (user);
+  CREATE TABLE IF NOT EXISTS leases (
+    lease_id TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS buckets (
+    key TEXT PRIMARY KEY,
+    tokens REAL NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+`;

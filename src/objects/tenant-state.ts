@@ -1,0 +1,252 @@
+import { DurableObject } from 'cloudflare:workers';
+import { type BucketPolicy, type BucketState, type TakeResult, take } from '../limits/bucket';
+import { ratePolicies } from '../limits/policy';
+import {
+  type Admission,
+  type AdmitRequest,
+  type FileRecord,
+  type RateSnapshot,
+  TENANT_SCHEMA,
+  type ThreadRecord,
+} from './tenant-schema';
+
+export type * from './tenant-schema';
+
+/** A reservation nobody committed or released within this long is released by the alarm. */
+const RESERVATION_TTL_MS = 2 * 60_000;
+
+/**
+ * One object per tenant (`idFromName(tenant id)`), SQLite-backed: the tenant's rate
+ * buckets (one per user and one for the tenant), which user owns which thread and
+ * file, thread quota reservations and stream leases. One `admit` call answers all a
+ * request needs, so the hot path costs one round trip; a single object per tenant
+ * makes every decision exact across isolates and locations.
+ */
+export class TenantState extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(TENANT_SCHEMA);
+  }
+
+  /** The gate every authenticated request passes: rate, ownership, quota, lease, data. */
+  async admit(request: AdmitRequest): Promise<Admission> {
+    const { user, limits } = request;
+    const now = Date.now();
+    const policies = ratePolicies(limits);
+    const tenantBucket = this.peek('tenant', policies.tenant, now);
+    const userBucket = this.peek(`user:${user}`, policies.user, now);
+    const rate = (u: TakeResult, t: TakeResult): RateSnapshot => ({
+      user: { remaining: u.remaining, resetIn: u.resetIn },
+      tenant: { remaining: t.remaining, resetIn: t.resetIn },
+    });
+    // Both buckets must have a token; a refused request takes from neither.
+    if (!userBucket.allowed || !tenantBucket.allowed) {
+      const reason = userBucket.allowed ? 'rate_tenant' : 'rate_user';
+      const retryAfter = Math.max(userBucket.retryAfter, tenantBucket.retryAfter);
+      return { ok: false, reason, retryAfter, rate: rate(userBucket, tenantBucket) };
+    }
+    this.store('tenant', tenantBucket.state);
+    this.store(`user:${user}`, userBucket.state);
+    const snapshot = rate(userBucket, tenantBucket);
+
+    if (request.owns && !this.owns(user, request.owns.kind, request.owns.id)) {
+      return { ok: false, reason: 'not_found', rate: snapshot };
+    }
+    const admission: Admission = { ok: true, rate: snapshot };
+    if (request.reserveThread) {
+      if (this.countThreads(user) >= limits.threads_per_user) {
+        return { ok: false, reason: 'quota_user', rate: snapshot };
+      }
+      if (this.countThreads() >= limits.threads_total)
+        return { ok: false, reason: 'quota_total', rate: snapshot };
+      admission.reservation = this.reserve(user, now);
+    }
+    if (request.lease) {
+      const { n, next } = this.sql
+        .exec<{ n: number; next: number | null }>(
+          'SELECT COUNT(*) AS n, MIN(expires_at) AS next FROM leases WHERE expires_at > ?',
+          now,
+        )
+        .one();
+      if (n >= limits.concurrent_streams) {
+        if (admission.reservation)
+          this.sql.exec('DELETE FROM threads WHERE thread_id = ?', admission.reservation);
+        const retryAfter = Math.min(30, Math.max(1, Math.ceil(((next ?? now) - now) / 1000)));
+        return { ok: false, reason: 'streams', retryAfter, rate: snapshot };
+      }
+      admission.lease = `lease_${crypto.randomUUID()}`;
+      this.sql.exec(
+        'INSERT INTO leases (lease_id, user, expires_at) VALUES (?, ?, ?)',
+        admission.lease,
+        user,
+        now + request.lease.ttlMs,
+      );
+    }
+    if (admission.reservation || admission.lease) await this.scheduleCleanup();
+    if (request.want === 'threads') admission.threads = this.threads(user);
+    if (request.want === 'files') admission.files = this.files(user);
+    if (request.want === 'usage') {
+      admission.usage = {
+        threads: this.countThreads(user),
+        threads_total: this.countThreads(),
+        files: this.files(user).length,
+        streams: this.sql
+          .exec<{ n: number }>('SELECT COUNT(*) AS n FROM leases WHERE expires_at > ?', now)
+          .one().n,
+      };
+    }
+    return admission;
+  }
+
+  /** Turns a reservation into the thread the upstream created. */
+  async commitThread(user: string, reservation: string, thread: ThreadRecord): Promise<void> {
+    this.sql.exec(
+      `UPDATE threads SET thread_id = ?, name = ?, assistant_id = ?, created_at = ?, reserved_until = NULL
+       WHERE thread_id = ? AND user = ?`,
+      thread.thread_id,
+      thread.name,
+      thread.assistant_id,
+      thread.created_at,
+      reservation,
+      user,
+    );
+  }
+
+  /** Gives a reservation back (the create failed or was refused): failures cost nothing. */
+  async releaseThread(user: string, reservation: string): Promise<void> {
+    this.sql.exec(
+      'DELETE FROM threads WHERE thread_id = ? AND user = ? AND reserved_until IS NOT NULL',
+      reservation,
+      user,
+    );
+  }
+
+  /** Forgets a deleted thread, freeing its quota. */
+  async removeThread(user: string, threadId: string): Promise<void> {
+    this.sql.exec(
+      'DELETE FROM threads WHERE thread_id = ? AND user = ? AND reserved_until IS NULL',
+      threadId,
+      user,
+    );
+  }
+
+  async recordFile(user: string, file: FileRecord): Promise<void> {
+    this.sql.exec(
+      'INSERT OR REPLACE INTO files (file_id, user, filename, size, mime_type, uploaded_at) VALUES (?, ?, ?, ?, ?, ?)',
+      file.file_id,
+      user,
+      file.filename,
+      file.size,
+      file.mime_type,
+      file.uploaded_at,
+    );
+  }
+
+  async removeFile(user: string, fileId: string): Promise<void> {
+    this.sql.exec('DELETE FROM files WHERE file_id = ? AND user = ?', fileId, user);
+  }
+
+  /** Gives a stream slot back (the run ended, however it ended). */
+  async releaseLease(leaseId: string): Promise<void> {
+    this.sql.exec('DELETE FROM leases WHERE lease_id = ?', leaseId);
+  }
+
+  /**
+   * Releases what a vanished Worker left behind: thread reservations it never
+   * committed or released, and stream leases it never released.
+   */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    this.sql.exec('DELETE FROM threads WHERE reserved_until IS NOT NULL AND reserved_until <= ?', now);
+    this.sql.exec('DELETE FROM leases WHERE expires_at <= ?', now);
+    await this.scheduleCleanup();
+  }
+
+  /** Sets the alarm for the earliest reservation or lease expiry (or clears it). */
+  private async scheduleCleanup(): Promise<void> {
+    const { next } = this.sql
+      .exec<{ next: number | null }>(
+        `SELECT MIN(t) AS next FROM (
+           SELECT MIN(reserved_until) AS t FROM threads WHERE reserved_until IS NOT NULL
+           UNION ALL SELECT MIN(expires_at) AS t FROM leases)`,
+      )
+      .one();
+    const current = await this.ctx.storage.getAlarm();
+    if (next === null) {
+      if (current !== null) await this.ctx.storage.deleteAlarm();
+    } else if (current === null || current > next) {
+      await this.ctx.storage.setAlarm(next);
+    }
+  }
+
+  private peek(key: string, policy: BucketPolicy, now: number): TakeResult {
+    const row = this.sql
+      .exec<{ tokens: number; updated_at: number }>(
+        'SELECT tokens, updated_at FROM buckets WHERE key = ?',
+        key,
+      )
+      .toArray()[0];
+    const state: BucketState | undefined = row
+      ? { tokens: row.tokens, updatedAt: row.updated_at }
+      : undefined;
+    return take(state, policy, now);
+  }
+
+  private store(key: string, state: BucketState): void {
+    this.sql.exec(
+      'INSERT INTO buckets (key, tokens, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at',
+      key,
+      state.tokens,
+      state.updatedAt,
+    );
+  }
+
+  private owns(user: string, kind: 'thread' | 'file', id: string): boolean {
+    const query =
+      kind === 'thread'
+        ? 'SELECT 1 AS hit FROM threads WHERE thread_id = ? AND user = ? AND reserved_until IS NULL'
+        : 'SELECT 1 AS hit FROM files WHERE file_id = ? AND user = ?';
+    return this.sql.exec(query, id, user).toArray().length > 0;
+  }
+
+  private countThreads(user?: string): number {
+    const cursor =
+      user === undefined
+        ? this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM threads')
+        : this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM threads WHERE user = ?', user);
+    return cursor.one().n;
+  }
+
+  private reserve(user: string, now: number): string {
+    const reservation = `rsv_${crypto.randomUUID()}`;
+    this.sql.exec(
+      'INSERT INTO threads (thread_id, user, created_at, reserved_until) VALUES (?, ?, ?, ?)',
+      reservation,
+      user,
+      new Date(now).toISOString(),
+      now + RESERVATION_TTL_MS,
+    );
+    return reservation;
+  }
+
+  private threads(user: string): ThreadRecord[] {
+    return this.sql
+      .exec<{ thread_id: string; name: string | null; assistant_id: string | null; created_at: string }>(
+        'SELECT thread_id, name, assistant_id, created_at FROM threads WHERE user = ? AND reserved_until IS NULL ORDER BY created_at DESC',
+        user,
+      )
+      .toArray();
+  }
+
+  private files(user: string): FileRecord[] {
+    return this.sql
+      .exec<{ file_id: string; filename: string; size: number; mime_type: string; uploaded_at: string }>(
+        'SELECT file_id, filename, size, mime_type, uploaded_at FROM files WHERE user = ? ORDER BY uploaded_at DESC',
+        user,
+      )
+      .toArray();
+  }
+}

@@ -1,0 +1,97 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { IdSchema } from '../../config';
+import { admission } from '../../middleware/admission';
+import {
+  errorResponses,
+  jsonBody,
+  jsonContent,
+  MessageSchema,
+  MessagesPageSchema,
+  ThreadDetailSchema,
+  ThreadParams,
+  ThreadSchema,
+} from '../schemas';
+
+const MetadataSchema = z
+  .record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.union([z.string().max(512), z.number(), z.boolean()]))
+  .refine((value) => Object.keys(value).length <= 16, 'at most 16 keys');
+
+const CreateThreadBody = z
+  .object({
+    assistant_id: IdSchema.optional(),
+    name: z.string().min(1).max(200).optional(),
+    metadata: MetadataSchema.optional(),
+  })
+  .strict()
+  .openapi('CreateThread');
+
+export const createThread = createRoute({
+  method: 'post',
+  path: '/threads',
+  summary: 'Create a thread (counts against the thread quotas)',
+  middleware: [admission({ reserveThread: true })] as const,
+  request: { body: jsonBody(CreateThreadBody) },
+  responses: { 201: jsonContent(ThreadSchema, 'The new thread'), ...errorResponses(400, 413) },
+});
+
+export const listThreads = createRoute({
+  method: 'get',
+  path: '/threads',
+  summary: "The caller's own threads",
+  middleware: [admission({ want: 'threads' })] as const,
+  responses: {
+    200: jsonContent(z.object({ threads: z.array(ThreadSchema) }), 'Threads'),
+    ...errorResponses(),
+  },
+});
+
+export const getThread = createRoute({
+  method: 'get',
+  path: '/threads/{thread_id}',
+  summary: 'A thread and its messages',
+  middleware: [admission({ owns: { kind: 'thread', param: 'thread_id' } })] as const,
+  request: { params: ThreadParams },
+  responses: { 200: jsonContent(ThreadDetailSchema, 'The thread'), ...errorResponses(400, 404) },
+});
+
+export const deleteThread = createRoute({
+  method: 'delete',
+  path: '/threads/{thread_id}',
+  summary: 'Delete a thread',
+  middleware: [admission({ owns: { kind: 'thread', param: 'thread_id' } })] as const,
+  request: { params: ThreadParams },
+  responses: { 204: { description: 'Deleted' }, ...errorResponses(400, 404) },
+});
+
+const MessagesQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(100).default(50),
+    before: IdSchema.optional(),
+  })
+  .strict();
+
+export const listMessages = createRoute({
+  method: 'get',
+  path: '/threads/{thread_id}/messages',
+  summary: 'A page of messages (oldest first); `before` is a message id cursor',
+  middleware: [admission({ owns: { kind: 'thread', param: 'thread_id' } })] as const,
+  request: { params: ThreadParams, query: MessagesQuery },
+  responses: { 200: jsonContent(MessagesPageSchema, 'Messages'), ...errorResponses(400, 404) },
+});
+
+const PostMessageBody = z
+  .object({ content: z.string().min(1).max(32_000) })
+  .strict()
+  .openapi('PostMessage');
+
+export const postMessage = createRoute({
+  method: 'post',
+  path: '/threads/{thread_id}/messages',
+  summary: 'Add a user message without running the assistant',
+  middleware: [admission({ owns: { kind: 'thread', param: 'thread_id' } })] as const,
+  request: {
+    params: ThreadParams,
+    body: jsonBody(PostMessageBody),
+  },
+  responses: { 201: jsonContent(MessageSchema, 'The message'), ...errorResponses(400, 404, 413) },
+});

@@ -1,0 +1,68 @@
+import { ApiError } from '../errors';
+import type { FileRecord } from '../objects/tenant-state';
+import { FileSchema } from '../upstream/schemas';
+import { admitted, type Gateway } from './gateway';
+
+const scope = (gw: Gateway) => `project:${gw.tenant.project_id}` as const;
+
+/**
+ * Uploads one file for the caller. The body was size-capped while it streamed in
+ * (route middleware); here the part itself is checked against the tenant's size and
+ * type limits before anything goes upstream.
+ */
+export async function uploadFile(gw: Gateway, file: File): Promise<FileRecord> {
+  const { max_bytes: maxBytes, types } = gw.tenant.files;
+  if (file.size > maxBytes) {
+    throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `file is over this tenant's limit of ${maxBytes} bytes.`, {
+      field: 'file',
+    });
+  }
+  const type = file.type.split(';')[0]?.trim().toLowerCase() ?? '';
+  if (!types.includes(type)) {
+    throw new ApiError(400, 'VALIDATION_ERROR', `file: type must be one of ${types.join(', ')}.`, {
+      field: 'file',
+    });
+  }
+  const filename = safeFilename(file.name);
+  const form = new FormData();
+  form.append('file', new File([file], filename, { type }));
+  form.append('purpose', 'assistants');
+  const uploaded = await gw.upstream.json(
+    { method: 'POST', path: ['files'], trailingSlash: true, form, scope: scope(gw) },
+    FileSchema,
+  );
+  const record: FileRecord = {
+    file_id: uploaded.file_id,
+    filename,
+    size: file.size,
+    mime_type: type,
+    uploaded_at: uploaded.uploaded_at ?? new Date().toISOString(),
+  };
+  await gw.state.recordFile(gw.user, record);
+  return record;
+}
+
+/** The caller's own files, from the ownership registry (no upstream call). */
+export function listFiles(gw: Gateway): FileRecord[] {
+  return admitted(gw).files ?? [];
+}
+
+export async function deleteFile(gw: Gateway, fileId: string): Promise<void> {
+  try {
+    await gw.upstream.request({ method: 'DELETE', path: ['files', fileId], scope: scope(gw) });
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 404)) throw error;
+  }
+  await gw.state.removeFile(gw.user, fileId);
+}
+
+/** A file name without paths, quotes or control characters, at most 200 characters. */
+function safeFilename(name: string): string {
+  const base = name.split(/[\\/]/).pop() ?? '';
+  const cleaned = [...base]
+    .filter((ch) => ch !== '"' && (ch.codePointAt(0) ?? 0) >= 0x20 && ch !== '\u007f')
+    .join('')
+    .trim()
+    .slice(0, 200);
+  return cleaned || 'upload';
+}

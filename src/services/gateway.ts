@@ -1,0 +1,61 @@
+import type { Context } from 'hono';
+import type { Config, Tenant } from '../config';
+import type { AppEnv } from '../env';
+import type { Admission, TenantState } from '../objects/tenant-state';
+import { UpstreamClient } from '../upstream/client';
+import { createTokenSource } from '../upstream/tokens';
+
+type Granted = Extract<Admission, { ok: true }>;
+
+/** What a service needs of one authenticated request. */
+export interface Gateway {
+  config: Config;
+  tenant: Tenant;
+  user: string;
+  requestId: string;
+  upstream: UpstreamClient;
+  state: DurableObjectStub<TenantState>;
+  /** Aborts when the caller goes away. */
+  signal: AbortSignal;
+  /** Keeps the request alive until `promise` settles (e.g. releasing a lease). */
+  defer(promise: Promise<unknown>): void;
+  /** What the tenant's state granted this request (set by the admission middleware). */
+  admitted: Granted | undefined;
+  /**
+   * Reservations and leases a service took responsibility for; the admission
+   * middleware gives back every other one when the request ends.
+   */
+  claimed: Set<string>;
+}
+
+/** The request's {@link Gateway}; built once per request, on first use. */
+export function gateway(c: Context<AppEnv>): Gateway {
+  const existing = c.get('gateway');
+  if (existing) return existing;
+  const { config, tenant, user, requestId } = c.var;
+  const built: Gateway = {
+    config,
+    tenant,
+    user,
+    requestId,
+    upstream: new UpstreamClient({
+      account: config.upstream,
+      tokens: createTokenSource({ namespace: c.env.TOKEN_BROKER, account: config.upstream }),
+      requestId,
+      timeoutMs: config.upstream.timeoutMs,
+    }),
+    state: c.env.TENANT_STATE.get(c.env.TENANT_STATE.idFromName(tenant.id)),
+    signal: c.req.raw.signal,
+    defer: (promise) => c.executionCtx.waitUntil(promise),
+    admitted: undefined,
+    claimed: new Set(),
+  };
+  c.set('gateway', built);
+  return built;
+}
+
+/** The admission of this request; services behind the admission middleware only. */
+export function admitted(gw: Gateway): Granted {
+  if (!gw.admitted) throw new Error('route is missing its admission middleware');
+  return gw.admitted;
+}

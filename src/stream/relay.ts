@@ -1,0 +1,108 @@
+import { createParser, type EventSourceParser } from 'eventsource-parser';
+import type { ToolCallPolicy } from '../config';
+import { log } from '../log';
+import { type RelayEvent, type RunErrorCode, runError, toRelayEvent } from './events';
+
+/** Limits of one run stream; all in milliseconds but `maxEventBytes`. */
+export interface RelayOptions {
+  policy: ToolCallPolicy;
+  /** No bytes from the upstream for this long ends the stream with `UPSTREAM_TIMEOUT`. */
+  idleTimeoutMs: number;
+  /** The whole run may take at most this long (`STREAM_TOO_LONG`). */
+  maxDurationMs: number;
+  /** One event (bytes buffered before its blank line) may be at most this big. */
+  maxEventBytes: number;
+  /** Called once when the stream ends, however it ends (release leases, abort the fetch). */
+  onEnd: () => void;
+  requestId: string;
+}
+
+/**
+ * The upstream's SSE body as a stream of {@link RelayEvent}s, parsed incrementally
+ * (eventsource-parser: CR, LF and CRLF line ends, split chunks, multi-line data,
+ * comments) and written out event by event, never buffered. It always ends with
+ * exactly one `done` or `error`.
+ *
+ * The body is piped into a TransformStream with `preventAbort`, so an upstream failure
+ * does not tear the caller's stream down: the pipe's rejection is turned into one
+ * `error` event and a clean close. Cancellation travels the other way by itself: when
+ * the caller cancels, the transform errors and the pipe cancels the upstream body.
+ */
+export function relayEvents(
+  body: ReadableStream<Uint8Array>,
+  options: RelayOptions,
+): ReadableStream<RelayEvent> {
+  let controller: TransformStreamDefaultController<RelayEvent> | undefined;
+  let finished = false;
+  /** Bytes fed since the parser last completed an event: what it may be buffering. */
+  let pendingBytes = 0;
+  let dispatched = false;
+  let idleTimer: number | null = null;
+  let deadline: number | null = null;
+  const decoder = new TextDecoder();
+
+  const finish = (last: RelayEvent) => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(idleTimer);
+    clearTimeout(deadline);
+    try {
+      controller?.enqueue(last);
+      controller?.terminate();
+    } catch {
+      // The caller is gone: nothing left to tell.
+    }
+    options.onEnd();
+  };
+  const fail = (code: RunErrorCode) => {
+    if (!finished) log('warn', 'run stream ended without done', { request_id: options.requestId, code });
+    finish(runError(code));
+  };
+  const armIdle = () => {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => fail('UPSTREAM_TIMEOUT'), options.idleTimeoutMs);
+  };
+
+  const parser: EventSourceParser = createParser({
+    onEvent(message) {
+      dispatched = true;
+      if (finished) return;
+      if (message.data.length > options.maxEventBytes) return fail('EVENT_TOO_LARGE');
+      const event = toRelayEvent(message, options.policy);
+      if (event === null) return;
+      if (event.type === 'done') finish(event);
+      else controller?.enqueue(event);
+    },
+    onComment() {
+      dispatched = true;
+    },
+  });
+
+  const transform = new TransformStream<Uint8Array, RelayEvent>({
+    start(c) {
+      controller = c;
+      armIdle();
+      deadline = setTimeout(() => fail('STREAM_TOO_LONG'), options.maxDurationMs);
+    },
+    transform(chunk) {
+      if (finished) return;
+      armIdle();
+      dispatched = false;
+      parser.feed(decoder.decode(chunk, { stream: true }));
+      pendingBytes = dispatched ? 0 : pendingBytes + chunk.byteLength;
+      if (pendingBytes > options.maxEventBytes) fail('EVENT_TOO_LARGE');
+    },
+    flush() {
+      parser.feed(decoder.decode());
+      parser.reset({ consume: true });
+      // The upstream closed without `done`: the run did not finish.
+      fail('UPSTREAM_FAILED');
+    },
+  });
+
+  // Settles when the upstream ends, fails, or is cancelled because the caller left; a
+  // stream that was not already finished by then did not complete.
+  const ended = () => fail('UPSTREAM_FAILED');
+  body.pipeTo(transform.writable, { preventAbort: true }).then(ended, ended);
+  return transform.readable;
+}

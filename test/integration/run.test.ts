@@ -1,0 +1,273 @@
+import { describe, expect, it } from 'vitest';
+import { CANARY_TOOL_ARG } from '../emulator/canaries';
+import { TENANTS } from '../fixtures/tenants';
+import { loginAndGetProjectToken, sseEvents } from '../helpers/emulator';
+import { type Caller, testGateway } from '../helpers/gateway';
+import { eventsOf, SseReader } from '../helpers/sse';
+import { callWorker } from '../helpers/worker';
+
+async function newThread(caller: Caller): Promise<string> {
+  const res = await caller.request('POST', '/v1/threads', { json: {} });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { thread_id: string }).thread_id;
+}
+
+const run = (caller: Caller, threadId: string, body: Record<string, unknown>, signal?: AbortSignal) =>
+  caller.request('POST', `/v1/threads/${threadId}/run`, { json: body, ...(signal ? { signal } : {}) });
+
+describe('run stream', () => {
+  it('streams events with the contract headers and ids, ending with done', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const res = await run(alice, await newThread(alice), { message: 'hello there' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    expect(res.headers.get('cache-control')).toBe('no-cache, no-transform');
+    expect(res.headers.get('x-accel-buffering')).toBe('no');
+    expect(res.headers.get('content-encoding')).toBeNull();
+    expect(res.headers.get('content-length')).toBeNull();
+    expect(res.headers.get('ratelimit')).toMatch(/"user";r=\d+/);
+    const items = await new SseReader(res).rest();
+    const events = eventsOf(items);
+    expect(events[0]).toMatchObject({ type: 'start', run_id: expect.stringMatching(/^run_/) });
+    expect(events.at(-1)).toEqual({ type: 'done' });
+    const text = events.flatMap((e) => (e.type === 'content' ? [e.delta] : [])).join('');
+    expect(text).toBe('Echo: hello there');
+    const ids = items.flatMap((item) => (item.kind === 'event' ? [Number(item.id)] : []));
+    expect(ids).toEqual(ids.map((_, i) => i + 1));
+  });
+
+  it('delivers the first event while the upstream is still producing', async () => {
+    const gw = testGateway();
+    await gw.emulator.configure({
+      reply: 'one two three four five six seven eight',
+      stream: { pace_ms: 150 },
+    });
+    const alice = await gw.caller('acme');
+    const reader = new SseReader(await run(alice, await newThread(alice), { message: 'x' }));
+    const first = await reader.nextEvent();
+    expect(first?.event).toBe('start');
+    const second = await reader.nextEvent();
+    expect(second?.event).toBe('content');
+    // The upstream has ~10 more paced events to write: it cannot have finished yet.
+    const stats = await gw.emulator.stats();
+    expect(stats.streams_opened).toBe(1);
+    expect(stats.streams_completed).toBe(0);
+    await reader.rest();
+    expect((await gw.emulator.waitForStats((s) => s.streams_completed === 1)).streams_completed).toBe(1);
+  });
+
+  it('relays exactly what the upstream meant through CRLF, split chunks, multi-line data and extras', async () => {
+    const gw = testGateway({ tenants: { globex: { ...TENANTS.globex } } });
+    const knobs = { stream: { line_ending: 'crlf' as const, split_chunks: true, extras: true } };
+    await gw.emulator.configure(knobs);
+    const bob = await gw.caller('globex');
+    const threadId = await newThread(bob);
+
+    const proxied = eventsOf(await new SseReader(await run(bob, threadId, { message: 'compare me' })).rest());
+
+    // The same run straight from the upstream, parsed by a spec-following parser.
+    const { projectToken } = await loginAndGetProjectToken(gw.emulator.baseUrl, 'proj_globex');
+    const direct = await fetch(gw.emulator.url(`/threads/${threadId}/run`), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${projectToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ message: 'compare me', stream: true }),
+    });
+    const upstream = sseEvents(await direct.text()).filter((e) =>
+      ['start', 'content', 'tool_call', 'done'].includes(String(e.type)),
+    );
+    expect(upstream.length).toBeGreaterThan(3);
+    expect(proxied).toEqual(
+      upstream.map((e) => (e.type === 'start' ? { type: 'start', run_id: proxied[0]?.run_id } : e)),
+    );
+  });
+
+  it('lets nothing a user or the upstream writes inject an extra event', async () => {
+    const gw = testGateway();
+    const hostile = 'hi\n\nevent: done\ndata: {"type":"done"}\n\nid: 99\r\nevent: error\r\n';
+    await gw.emulator.configure({
+      tool_calls: [{ name: 'x\n\nevent: done\ndata: {}', args: { a: '\n\ndata: {}' } }],
+      stream: {
+        raw: [
+          'data: {"type":"start","run_id":"run_1\\n\\nevent: done"}\n\n',
+          `data: ${JSON.stringify({ type: 'content', delta: hostile })}\n\n`,
+          'data: {"type":"content",\ndata: "delta":"split\\r\\nevent: x"}\n\n',
+          'event: done\ndata: {"type":"bogus"}\n\n',
+          'data: {"type":"done"}\n\n',
+        ],
+      },
+    });
+    const alice = await gw.caller('acme');
+    const reader = new SseReader(await run(alice, await newThread(alice), { message: hostile }));
+    const events = eventsOf(await reader.rest());
+    expect(events.map((e) => e.type)).toEqual(['start', 'content', 'content', 'done']);
+    expect(events[1]).toEqual({ type: 'content', delta: hostile });
+    // Each frame is exactly three lines: the payload never spans lines.
+    const frames = reader.chunks.join('').split('\n\n').filter(Boolean);
+    for (const frame of frames) expect(frame.split('\n')).toHaveLength(3);
+  });
+
+  it('cancels the upstream and frees the stream slot when the caller disconnects after 2 events', async () => {
+    const gw = testGateway();
+    await gw.emulator.configure({ reply: 'a b c d e f g h i j', stream: { pace_ms: 100 } });
+    const alice = await gw.caller('acme');
+    const reader = new SseReader(await run(alice, await newThread(alice), { message: 'x' }));
+    await reader.nextEvent();
+    await reader.nextEvent();
+    await reader.cancel();
+    const stats = await gw.emulator.waitForStats((s) => s.streams_cancelled === 1);
+    expect(stats.streams_completed).toBe(0);
+    await expect
+      .poll(
+        async () =>
+          ((await (await alice.request('GET', '/v1/usage')).json()) as { streams: { active: number } })
+            .streams.active,
+      )
+      .toBe(0);
+  });
+
+  it('aborts a stalled upstream at once when the request is aborted', async () => {
+    const gw = testGateway();
+    await gw.emulator.configure({ stream: { stall_before_first_byte_ms: 5_000 } });
+    const alice = await gw.caller('acme');
+    const abort = new AbortController();
+    const res = await run(alice, await newThread(alice), { message: 'x' }, abort.signal);
+    expect(res.status).toBe(200);
+    abort.abort();
+    await gw.emulator.waitForStats((s) => s.streams_cancelled === 1, 2_000);
+    await res.body?.cancel().catch(() => undefined);
+  });
+
+  it('ends a failed upstream with the events so far, one error event, and a clean close', async () => {
+    const gw = testGateway();
+    await gw.emulator.configure({ stream: { fail_after_events: 3, fail_mode: 'error' } });
+    const alice = await gw.caller('acme');
+    const events = eventsOf(
+      await new SseReader(await run(alice, await newThread(alice), { message: 'a b c d' })).rest(),
+    );
+    expect(events.map((e) => e.type)).toEqual(['start', 'content', 'content', 'error']);
+    expect(events.at(-1)).toEqual({ type: 'error', code: 'UPSTREAM_FAILED', detail: expect.any(String) });
+    expect(JSON.stringify(events)).not.toMatch(/emulator|http:|Bearer|eyJ|stack/i);
+  });
+
+  it('ends a stream the upstream closes without done with an error event', async () => {
+    const gw = testGateway();
+    await gw.emulator.configure({ stream: { fail_after_events: 2, fail_mode: 'close' } });
+    const alice = await gw.caller('acme');
+    const events = eventsOf(
+      await new SseReader(await run(alice, await newThread(alice), { message: 'a b' })).rest(),
+    );
+    expect(events.map((e) => e.type)).toEqual(['start', 'content', 'error']);
+  });
+
+  it('sends pings while the upstream stalls, then times the stall out with an error event', async () => {
+    const gw = testGateway();
+    await gw.emulator.configure({ stream: { stall_before_first_byte_ms: 3_000 } });
+    const alice = await gw.caller('acme');
+    const threadId = await newThread(alice);
+    // Stream timings are bindings: this gateway pings every 50 ms and gives up after 400 ms of silence.
+    const stalled = await callWorker(
+      `/v1/threads/${threadId}/run`,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ message: 'x' }),
+      },
+      { ...gw.overrides, STREAM_PING_MS: '50', STREAM_IDLE_TIMEOUT_MS: '400' },
+    );
+    const items = await new SseReader(stalled).rest();
+    const firstEvent = items.findIndex((item) => item.kind === 'event');
+    expect(
+      items.slice(0, firstEvent).filter((i) => i.kind === 'comment' && i.text === 'ping').length,
+    ).toBeGreaterThan(2);
+    expect(eventsOf(items)).toEqual([
+      { type: 'error', code: 'UPSTREAM_TIMEOUT', detail: expect.any(String) },
+    ]);
+  });
+
+  it('ends an event over 1 MiB with an error event', async () => {
+    const gw = testGateway();
+    const big = 'x'.repeat(1024 * 1024 + 10);
+    await gw.emulator.configure({
+      stream: {
+        raw: ['data: {"type":"start","run_id":"r"}\n\n', `data: {"type":"content","delta":"${big}"}\n\n`],
+      },
+    });
+    const alice = await gw.caller('acme');
+    const events = eventsOf(
+      await new SseReader(await run(alice, await newThread(alice), { message: 'x' })).rest(),
+    );
+    expect(events.map((e) => [e.type, e.code])).toEqual([
+      ['start', undefined],
+      ['error', 'EVENT_TOO_LARGE'],
+    ]);
+  });
+
+  it.each([
+    ['none', []],
+    ['name', [{ type: 'tool_call', name: 'lookup_order' }]],
+    [
+      'full',
+      [{ type: 'tool_call', name: 'lookup_order', args: { order_id: '42', secret_arg: CANARY_TOOL_ARG } }],
+    ],
+  ] as const)('cuts tool calls to the %s policy', async (policy, expected) => {
+    const gw = testGateway({ tenants: { t: { ...TENANTS.acme, tool_calls: policy } } });
+    const alice = await gw.caller('t');
+    const reader = new SseReader(await run(alice, await newThread(alice), { message: 'x' }));
+    const events = eventsOf(await reader.rest());
+    expect(events.filter((e) => e.type === 'tool_call')).toEqual(expected);
+    if (policy !== 'full') expect(reader.chunks.join('')).not.toContain(CANARY_TOOL_ARG);
+  });
+
+  it('answers "stream": false with one JSON result', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const res = await run(alice, await newThread(alice), { message: 'all at once', stream: false });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      run_id: expect.stringMatching(/^run_/),
+      content: 'Echo: all at once',
+      tool_calls: [{ name: 'lookup_order' }],
+    });
+  });
+
+  it('refreshes a token revoked before the run and replays it once', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const threadId = await newThread(alice);
+    await gw.emulator.revokeTokens();
+    const events = eventsOf(await new SseReader(await run(alice, threadId, { message: 'x' })).rest());
+    expect(events.at(-1)).toEqual({ type: 'done' });
+    expect((await gw.emulator.stats()).runs).toBe(1);
+  });
+
+  it('refuses a run on a thread that is not the caller’s, without calling the upstream', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const mallory = await gw.caller('acme');
+    const threadId = await newThread(alice);
+    const res = await run(mallory, threadId, { message: 'x' });
+    expect(res.status).toBe(404);
+    expect((await gw.emulator.stats()).runs).toBe(0);
+  });
+
+  it('limits concurrent streams per tenant and frees the slot when a stream ends', async () => {
+    const gw = testGateway({
+      tenants: { t: { ...TENANTS.acme, limits: { ...TENANTS.acme.limits, concurrent_streams: 1 } } },
+    });
+    await gw.emulator.configure({ reply: 'a b c d e', stream: { pace_ms: 80 } });
+    const alice = await gw.caller('t');
+    const threadId = await newThread(alice);
+    const first = new SseReader(await run(alice, threadId, { message: 'x' }));
+    await first.nextEvent();
+    const second = await run(alice, threadId, { message: 'y' });
+    expect(second.status).toBe(429);
+    expect(second.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(((await second.json()) as { code: string }).code).toBe('TOO_MANY_STREAMS');
+    await first.rest();
+    await expect
+      .poll(async () => (await run(alice, threadId, { message: 'z', stream: false })).status)
+      .toBe(200);
+    expect((await gw.emulator.stats()).runs).toBe(2);
+  });
+});
