@@ -28,28 +28,51 @@ export interface Gateway {
   claimed: Set<string>;
 }
 
-/** The request's {@link Gateway}; built once per request, on first use. */
-export function gateway(c: Context<AppEnv>): Gateway {
-  const existing = c.get('gateway');
-  if (existing) return existing;
-  const { config, tenant, user, requestId } = c.var;
-  const built: Gateway = {
+/** What a {@link Gateway} is built from: a request, or a background job (webhook runs). */
+export interface GatewayDeps {
+  env: Env;
+  config: Config;
+  tenant: Tenant;
+  user: string;
+  requestId: string;
+  signal: AbortSignal;
+  defer(promise: Promise<unknown>): void;
+}
+
+/** Builds a {@link Gateway} outside Hono (the Queue consumer uses this). */
+export function createGateway({ env, config, tenant, user, requestId, signal, defer }: GatewayDeps): Gateway {
+  return {
     config,
     tenant,
     user,
     requestId,
     upstream: new UpstreamClient({
       account: config.upstream,
-      tokens: createTokenSource({ namespace: c.env.TOKEN_BROKER, account: config.upstream }),
+      tokens: createTokenSource({ namespace: env.TOKEN_BROKER, account: config.upstream }),
       requestId,
       timeoutMs: config.upstream.timeoutMs,
     }),
-    state: c.env.TENANT_STATE.get(c.env.TENANT_STATE.idFromName(tenant.id)),
-    signal: c.req.raw.signal,
-    defer: (promise) => c.executionCtx.waitUntil(promise),
+    state: env.TENANT_STATE.get(env.TENANT_STATE.idFromName(tenant.id)),
+    signal,
+    defer,
     admitted: undefined,
     claimed: new Set(),
   };
+}
+
+/** The request's {@link Gateway}; built once per request, on first use. */
+export function gateway(c: Context<AppEnv>): Gateway {
+  const existing = c.get('gateway');
+  if (existing) return existing;
+  const built = createGateway({
+    env: c.env,
+    config: c.var.config,
+    tenant: c.var.tenant,
+    user: c.var.user,
+    requestId: c.var.requestId,
+    signal: c.req.raw.signal,
+    defer: (promise) => c.executionCtx.waitUntil(promise),
+  });
   c.set('gateway', built);
   return built;
 }
