@@ -1,0 +1,174 @@
+import { z } from 'zod';
+import { ApiError } from '../errors';
+import { log } from '../log';
+
+/**
+ * The one translation table from upstream outcomes to the contract's errors. Details are
+ * fixed, safe strings: nothing the upstream wrote ever reaches a client. The raw body goes
+ * to the log only, cut short and redacted ({@link redact}).
+ */
+
+/** Retry-After for failures where the upstream gave none but a retry may help (seconds). */
+export const DEFAULT_RETRY_AFTER_S = 5;
+
+/** Retry-After values are clamped to this (seconds): a buggy header must not park callers for days. */
+const MAX_RETRY_AFTER_S = 3600;
+
+/** How many characters of an upstream body the log keeps. */
+const LOG_SNIPPET_CHARS = 300;
+
+/**
+ * Seconds to wait, from `Retry-After` (delta-seconds or an HTTP date), else (for a 429 only,
+ * `rateLimited`) from `X-RateLimit-Reset` (epoch seconds) minus now. Undefined when unknown.
+ */
+export function retryAfterFrom(
+  headers: Headers,
+  rateLimited: boolean,
+  now: number = Date.now(),
+): number | undefined {
+  const value = headers.get('Retry-After')?.trim();
+  if (value) {
+    if (/^\d+$/.test(value)) return clampSeconds(Number(value));
+    const date = Date.parse(value);
+    if (!Number.isNaN(date)) return clampSeconds((date - now) / 1000);
+  }
+  const reset = rateLimited ? headers.get('X-RateLimit-Reset')?.trim() : undefined;
+  if (reset && /^\d+(\.\d+)?$/.test(reset)) {
+    // Epoch seconds per the reference; a small number can only be a delta.
+    const value = Number(reset);
+    return clampSeconds(value > 1e9 ? value - now / 1000 : value);
+  }
+  return undefined;
+}
+
+function clampSeconds(seconds: number): number {
+  return Math.min(MAX_RETRY_AFTER_S, Math.max(0, Math.ceil(seconds)));
+}
+
+/** The upstream's error body, as far as the table uses it: only a plain field name. */
+const UpstreamErrorSchema = z.object({
+  field: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/)
+    .optional()
+    .catch(undefined),
+});
+
+function fieldFrom(body: string): string | undefined {
+  try {
+    const parsed = UpstreamErrorSchema.safeParse(JSON.parse(body));
+    return parsed.success ? parsed.data.field : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Translates a non-2xx upstream response (its status, headers and body text) into the
+ * contract's error. A 401 here means the replay with a fresh token was refused too.
+ */
+export function translateStatus(
+  status: number,
+  headers: Headers,
+  body = '',
+  now: number = Date.now(),
+): ApiError {
+  const retryAfter = retryAfterFrom(headers, status === 429, now);
+  switch (status) {
+    case 400:
+    case 422: {
+      const field = fieldFrom(body);
+      return new ApiError(
+        400,
+        'VALIDATION_ERROR',
+        'The upstream rejected the request.',
+        field ? { field } : {},
+      );
+    }
+    case 401:
+    case 403:
+      return unavailable(retryAfter ?? DEFAULT_RETRY_AFTER_S);
+    case 404:
+      return new ApiError(404, 'NOT_FOUND', 'Not found.');
+    case 429:
+      return new ApiError(503, 'UPSTREAM_RATE_LIMITED', 'The upstream is over its rate limit.', {
+        retryAfter: retryAfter ?? DEFAULT_RETRY_AFTER_S,
+      });
+    case 503:
+      return unavailable(retryAfter);
+    case 504:
+      return timeoutError();
+    default:
+      return badResponse();
+  }
+}
+
+/** `502`: the upstream answered with something unusable (bad JSON, a redirect, a 5xx, a 409). */
+export function badResponse(): ApiError {
+  return new ApiError(502, 'UPSTREAM_BAD_RESPONSE', 'The upstream returned an unusable response.');
+}
+
+/** `503`: the upstream is unreachable or refuses the gateway's account. */
+export function unavailable(retryAfter?: number): ApiError {
+  return new ApiError(
+    503,
+    'UPSTREAM_UNAVAILABLE',
+    'The upstream is unavailable.',
+    retryAfter === undefined ? {} : { retryAfter },
+  );
+}
+
+/** `503` for a network failure (connection refused, reset, DNS). */
+export function networkError(): ApiError {
+  return unavailable(DEFAULT_RETRY_AFTER_S);
+}
+
+/** `504`: the upstream did not answer in time. */
+export function timeoutError(): ApiError {
+  return new ApiError(504, 'UPSTREAM_TIMEOUT', 'The upstream did not answer in time.');
+}
+
+const REDACTIONS: ReadonlyArray<[RegExp, string]> = [
+  [/("(?:access_token|token|jwt_token|password)"\s*:\s*)"(?:[^"\\]|\\.)*"?/gi, '$1"[redacted]"'],
+  [/\bBearer\s+[^\s"',;]+/gi, 'Bearer [redacted]'],
+  [/\beyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}/g, '[jwt]'],
+  [/[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g, '[email]'],
+];
+
+/**
+ * Makes upstream text safe for the log: token values, bearer credentials, JWTs and email
+ * addresses are replaced, control characters dropped, and the result cut to ~300 chars.
+ * Redaction runs before the cut so a secret is never half-kept at the edge.
+ */
+export function redact(text: string, max: number = LOG_SNIPPET_CHARS): string {
+  let out = text;
+  for (const [pattern, replacement] of REDACTIONS) out = out.replace(pattern, replacement);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
+  out = out.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+  return out.length > max ? `${out.slice(0, max)}…` : out;
+}
+
+/** What the log says about one failed upstream call. Never carries a token or credential. */
+export interface FailureLog {
+  requestId: string;
+  method: string;
+  /** The upstream path (ids only: no query, no host). */
+  path: string;
+  status?: number;
+  outcome: 'status' | 'redirect' | 'bad_body' | 'network' | 'timeout' | 'auth';
+  body?: string;
+  attempts?: number;
+}
+
+/** Logs an upstream failure with the body redacted and cut short. */
+export function logFailure(entry: FailureLog): void {
+  log('warn', 'upstream failure', {
+    request_id: entry.requestId,
+    method: entry.method,
+    path: entry.path,
+    status: entry.status,
+    outcome: entry.outcome,
+    attempts: entry.attempts,
+    upstream_body: entry.body === undefined ? undefined : redact(entry.body),
+  });
+}

@@ -1,0 +1,80 @@
+import { ApiError } from '../errors';
+import { log } from '../log';
+import { accountKey, type TokenBroker } from '../objects/token-broker';
+import type { AccountConfig, TokenResult, TokenScope, TokenSource } from './types';
+
+/**
+ * The isolate's token cache in front of the `TokenBroker`. It holds strings and numbers
+ * only, never promises: the runtime cancels a promise with the request that created it, so
+ * a shared in-flight promise here would fail unrelated requests. Deduplicating concurrent
+ * fetches is the broker's job.
+ */
+const tokenCache = new Map<string, { token: string; refreshAt: number }>();
+/** `baseUrl\nemail` → its broker key, computed once per account per isolate. */
+const accountKeys = new Map<string, string>();
+
+/** Bounds the module-level maps (one account in production; many in tests). */
+const MAX_ENTRIES = 1_000;
+
+/** The account's Durable Object key (see `accountKey`), computed once per isolate. */
+export async function keyOf(account: AccountConfig): Promise<string> {
+  const raw = `${account.baseUrl}\n${account.email}`;
+  const known = accountKeys.get(raw);
+  if (known !== undefined) return known;
+  const key = await accountKey(account);
+  if (accountKeys.size >= MAX_ENTRIES) accountKeys.clear();
+  accountKeys.set(raw, key);
+  return key;
+}
+
+/** Options of {@link createTokenSource}. */
+export interface TokenSourceOptions {
+  /** The `TOKEN_BROKER` binding. */
+  namespace: DurableObjectNamespace<TokenBroker>;
+  account: AccountConfig;
+}
+
+/**
+ * A {@link TokenSource} for `account`: serves the isolate cache while `now < refreshAt`,
+ * otherwise asks the account's broker. A denial becomes `ApiError(503, UPSTREAM_UNAVAILABLE)`
+ * with `Retry-After`. Cheap to create: build one per request.
+ */
+export function createTokenSource({ namespace, account }: TokenSourceOptions): TokenSource {
+  async function fromBroker(key: string, scope: TokenScope, rejected?: string): Promise<string> {
+    let result: TokenResult;
+    try {
+      result = await namespace.get(namespace.idFromName(key)).getToken(account, scope, rejected);
+    } catch (err) {
+      log('error', 'token broker call failed', { error: err instanceof Error ? err.name : typeof err });
+      throw new ApiError(503, 'UPSTREAM_UNAVAILABLE', 'The upstream is unavailable.', { retryAfter: 1 });
+    }
+    if (!result.ok) {
+      throw new ApiError(503, 'UPSTREAM_UNAVAILABLE', 'The upstream is unavailable.', {
+        retryAfter: result.retryAfter,
+      });
+    }
+    if (tokenCache.size >= MAX_ENTRIES) tokenCache.clear();
+    tokenCache.set(`${key}|${scope}`, { token: result.token, refreshAt: result.refreshAt });
+    return result.token;
+  }
+
+  return {
+    async get(scope) {
+      const key = await keyOf(account);
+      const cached = tokenCache.get(`${key}|${scope}`);
+      if (cached && Date.now() < cached.refreshAt) return cached.token;
+      return fromBroker(key, scope);
+    },
+    async refresh(scope, rejected) {
+      const key = await keyOf(account);
+      // Only the rejected token is evicted: a newer one another request already fetched stays.
+      if (tokenCache.get(`${key}|${scope}`)?.token === rejected) tokenCache.delete(`${key}|${scope}`);
+      return fromBroker(key, scope, rejected);
+    },
+  };
+}
+
+/** Empties the isolate cache (tests). */
+export function clearTokenCache(): void {
+  tokenCache.clear();
+}

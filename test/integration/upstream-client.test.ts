@@ -1,0 +1,226 @@
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { ApiError } from '../../src/errors';
+import { UpstreamClient, type UpstreamClientOptions } from '../../src/upstream/client';
+import {
+  AssistantListSchema,
+  DbPutResponseSchema,
+  ThreadListSchema,
+  ThreadSchema,
+} from '../../src/upstream/schemas';
+import { createTokenSource } from '../../src/upstream/tokens';
+import type { AccountConfig } from '../../src/upstream/types';
+import { CANARY_EMAIL, CANARY_INSTRUCTIONS, CANARY_INTERNAL, CANARY_PASSWORD } from '../emulator/canaries';
+import { freshEmulator } from '../helpers/emulator';
+
+function setup(password = CANARY_PASSWORD) {
+  const emulator = freshEmulator();
+  const account: AccountConfig = { baseUrl: emulator.baseUrl, email: CANARY_EMAIL, password };
+  const tokens = createTokenSource({ namespace: env.TOKEN_BROKER, account });
+  const client = (options: Partial<UpstreamClientOptions> = {}) =>
+    new UpstreamClient({ account, tokens, requestId: 'req-upstream-test', ...options });
+  return { emulator, account, tokens, client };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<ApiError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof ApiError)) throw new Error(`expected an ApiError, got ${String(err)}`);
+  return err;
+}
+
+const listAssistants = {
+  method: 'GET',
+  path: ['assistants'],
+  trailingSlash: true,
+  scope: 'project:proj_acme',
+} as const;
+
+describe('UpstreamClient: requests and parsing', () => {
+  it('lists assistants with the project token, keeping only id and name', async () => {
+    const { emulator, client } = setup();
+    const assistants = await client().json(listAssistants, AssistantListSchema);
+    expect(assistants.map((a) => a.assistant_id)).toContain('asst_support');
+    expect(JSON.stringify(assistants)).not.toContain(CANARY_INSTRUCTIONS);
+    const stats = await emulator.stats();
+    expect(stats.requests['GET /assistants/']).toBe(1);
+    expect(stats.logins).toBe(1);
+  });
+
+  it.each([
+    ['object', 'jwt_token'],
+    ['array', 'token'],
+  ] as const)('parses %s lists with the token in %s', async (listShape, tokenField) => {
+    const { emulator, client } = setup();
+    await emulator.configure({ list_shape: listShape, token_field: tokenField });
+    const scope = 'project:proj_globex' as const;
+    const created = await client().json(
+      {
+        method: 'POST',
+        path: ['threads'],
+        trailingSlash: true,
+        json: { assistant_id: 'asst_support' },
+        scope,
+      },
+      ThreadSchema,
+    );
+    const threads = await client().json(
+      { method: 'GET', path: ['threads'], trailingSlash: true, scope },
+      ThreadListSchema,
+    );
+    expect(threads.map((t) => t.thread_id)).toEqual([created.thread_id]);
+    expect(JSON.stringify(threads)).not.toContain(CANARY_INTERNAL);
+  });
+
+  it('sends each project only its own token, and the account token only to account routes', async () => {
+    const { emulator, tokens, client } = setup();
+    const ids: Record<string, string> = {};
+    for (const project of ['proj_acme', 'proj_globex'] as const) {
+      const scope = `project:${project}` as const;
+      const thread = await client().json(
+        {
+          method: 'POST',
+          path: ['threads'],
+          trailingSlash: true,
+          json: { assistant_id: 'asst_support' },
+          scope,
+        },
+        ThreadSchema,
+      );
+      ids[project] = thread.thread_id;
+    }
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => {
+        const project = i % 2 === 0 ? 'proj_acme' : 'proj_globex';
+        return client().json(
+          {
+            method: 'PUT',
+            path: ['db', project, ids[project] ?? '', `k${i}`],
+            json: { value: { i } },
+            scope: `project:${project}`,
+          },
+          DbPutResponseSchema,
+        );
+      }),
+    );
+    const acme = `Bearer ${await tokens.get('project:proj_acme')}`;
+    const globex = `Bearer ${await tokens.get('project:proj_globex')}`;
+    const accountToken = `Bearer ${await tokens.get('account')}`;
+    const log = (await emulator.stats()).request_log;
+    const auth = (prefix: string) =>
+      new Set(log.filter((e) => e.path.startsWith(prefix)).map((e) => e.authorization));
+    expect(auth('/db/proj_acme/')).toEqual(new Set([acme]));
+    expect(auth('/db/proj_globex/')).toEqual(new Set([globex]));
+    expect(auth('/projects/')).toEqual(new Set([accountToken]));
+    expect(auth('/auth/login')).toEqual(new Set([null]));
+    expect(log.every((e) => e.status < 400)).toBe(true);
+  });
+
+  it('refuses invalid path segments before any upstream call', async () => {
+    const { emulator, client } = setup();
+    const upstream = client();
+    await expect(
+      upstream.request({ method: 'GET', path: ['threads', '..'], scope: 'account' }),
+    ).rejects.toThrow();
+    expect(upstream.upstreamCalls).toBe(0);
+    expect((await emulator.stats()).request_log).toEqual([]);
+  });
+});
+
+describe('UpstreamClient: tokens', () => {
+  it('answers 100 concurrent requests after revocation with exactly one new login', async () => {
+    const { emulator, client } = setup();
+    await client().json(listAssistants, AssistantListSchema);
+    await emulator.revokeTokens();
+    const results = await Promise.allSettled(
+      Array.from({ length: 100 }, () => client().json(listAssistants, AssistantListSchema)),
+    );
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    const stats = await emulator.stats();
+    expect(stats.logins).toBe(2);
+    expect(stats.login_failures).toBe(0);
+    // One 401 on the revoked account token, one fetch after the re-login.
+    expect(stats.requests['GET /projects/:project_id']).toBe(3);
+  });
+
+  it('refreshes and replays once on a 401, without a new login', async () => {
+    const { emulator, client } = setup();
+    await client().json(listAssistants, AssistantListSchema);
+    await emulator.configure({
+      status_overrides: [{ method: 'GET', path: '/assistants/', status: 401, times: 1 }],
+    });
+    const upstream = client();
+    await upstream.json(listAssistants, AssistantListSchema);
+    expect(upstream.upstreamCalls).toBe(2);
+    const stats = await emulator.stats();
+    expect(stats.request_log.filter((e) => e.path === '/assistants/').map((e) => e.status)).toEqual([
+      200, 401, 200,
+    ]);
+    expect(stats.logins).toBe(1);
+    expect(stats.requests['GET /projects/:project_id']).toBe(2);
+  });
+
+  it('replays a POST once on a 401 (the only replay a POST gets)', async () => {
+    const { emulator, client } = setup();
+    await emulator.configure({
+      status_overrides: [{ method: 'POST', path: '/threads/', status: 401, times: 1 }],
+    });
+    const thread = await client().json(
+      {
+        method: 'POST',
+        path: ['threads'],
+        trailingSlash: true,
+        json: { assistant_id: 'asst_support' },
+        scope: 'project:proj_acme',
+      },
+      ThreadSchema,
+    );
+    expect(thread.thread_id).toMatch(/^thread_/);
+    expect((await emulator.stats()).requests['POST /threads/']).toBe(2);
+  });
+
+  it('turns a second 401 into 503 UPSTREAM_UNAVAILABLE, never a 401', async () => {
+    const { emulator, client } = setup();
+    await emulator.configure({
+      status_overrides: [
+        {
+          method: 'GET',
+          path: '/assistants/',
+          status: 401,
+          times: 2,
+          body: { detail: 'token eyJabc.def.ghi' },
+        },
+      ],
+    });
+    const upstream = client();
+    const err = await rejection(upstream.json(listAssistants, AssistantListSchema));
+    expect(err.status).toBe(503);
+    expect(err.code).toBe('UPSTREAM_UNAVAILABLE');
+    expect(err.retryAfter).toBeGreaterThan(0);
+    expect(err.detail).not.toContain('eyJ');
+    expect(upstream.upstreamCalls).toBe(2);
+    expect((await emulator.stats()).requests['GET /assistants/']).toBe(2);
+  });
+
+  it('wrong password: 50 requests, at most 2 logins, 503 with Retry-After, no resource call', async () => {
+    const { emulator, client } = setup('wrong-password');
+    const errors: ApiError[] = [];
+    const batch = await Promise.all(
+      Array.from({ length: 25 }, () => rejection(client().request(listAssistants))),
+    );
+    errors.push(...batch);
+    for (let i = 0; i < 25; i += 1) errors.push(await rejection(client().request(listAssistants)));
+    for (const err of errors) {
+      expect(err.status).toBe(503);
+      expect(err.code).toBe('UPSTREAM_UNAVAILABLE');
+      expect(err.retryAfter).toBeGreaterThan(0);
+    }
+    const stats = await emulator.stats();
+    expect(stats.login_failures).toBeGreaterThanOrEqual(1);
+    expect(stats.login_failures).toBeLessThanOrEqual(2);
+    expect(stats.requests['GET /assistants/']).toBeUndefined();
+    expect(stats.requests['GET /projects/:project_id']).toBeUndefined();
+  });
+});

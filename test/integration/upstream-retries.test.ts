@@ -1,0 +1,180 @@
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { ApiError } from '../../src/errors';
+import { UpstreamClient, type UpstreamClientOptions } from '../../src/upstream/client';
+import { AssistantListSchema, ThreadSchema } from '../../src/upstream/schemas';
+import { createTokenSource } from '../../src/upstream/tokens';
+import type { AccountConfig, UpstreamCall } from '../../src/upstream/types';
+import { CANARY_EMAIL, CANARY_PASSWORD } from '../emulator/canaries';
+import { type EmulatorControl, freshEmulator } from '../helpers/emulator';
+
+/** A universe with warm tokens, so later knobs (latency, overrides) hit only the call under test. */
+async function setup() {
+  const emulator = freshEmulator();
+  const account: AccountConfig = {
+    baseUrl: emulator.baseUrl,
+    email: CANARY_EMAIL,
+    password: CANARY_PASSWORD,
+  };
+  const tokens = createTokenSource({ namespace: env.TOKEN_BROKER, account });
+  await tokens.get('project:proj_acme');
+  const client = (options: Partial<UpstreamClientOptions> = {}) =>
+    new UpstreamClient({ account, tokens, requestId: 'req-upstream-retries', ...options });
+  return { emulator, client };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<ApiError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof ApiError)) throw new Error(`expected an ApiError, got ${String(err)}`);
+  return err;
+}
+
+const listAssistants: UpstreamCall = {
+  method: 'GET',
+  path: ['assistants'],
+  trailingSlash: true,
+  scope: 'project:proj_acme',
+};
+const createThread: UpstreamCall = {
+  method: 'POST',
+  path: ['threads'],
+  trailingSlash: true,
+  json: { assistant_id: 'asst_support' },
+  scope: 'project:proj_acme',
+};
+
+async function count(emulator: EmulatorControl, key: string): Promise<number> {
+  return (await emulator.stats()).requests[key] ?? 0;
+}
+
+describe('UpstreamClient: retries', () => {
+  it('retries a GET after a 503, honouring Retry-After', async () => {
+    const { emulator, client } = await setup();
+    await emulator.configure({
+      status_overrides: [{ path: '/assistants/', status: 503, headers: { 'Retry-After': '1' }, times: 1 }],
+    });
+    const started = Date.now();
+    const seen: number[] = [];
+    const upstream = client({ onResponse: (res) => seen.push(res.status) });
+    await upstream.json(listAssistants, AssistantListSchema);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(seen).toEqual([503, 200]);
+    expect(upstream.upstreamCalls).toBe(2);
+    expect(await count(emulator, 'GET /assistants/')).toBe(2);
+  });
+
+  it('gives up after maxRetries on a persistent 503 (3 attempts) with a 503', async () => {
+    const { emulator, client } = await setup();
+    await emulator.configure({ status_overrides: [{ path: '/assistants/', status: 503 }] });
+    const err = await rejection(client().request(listAssistants));
+    expect(err.status).toBe(503);
+    expect(err.code).toBe('UPSTREAM_UNAVAILABLE');
+    expect(await count(emulator, 'GET /assistants/')).toBe(3);
+  });
+
+  it('retries a 429 within the budget and surfaces UPSTREAM_RATE_LIMITED with Retry-After', async () => {
+    const { emulator, client } = await setup();
+    await emulator.configure({
+      status_overrides: [{ path: '/assistants/', status: 429, headers: { 'Retry-After': '1' } }],
+    });
+    const err = await rejection(client().request(listAssistants));
+    expect(err.status).toBe(503);
+    expect(err.code).toBe('UPSTREAM_RATE_LIMITED');
+    expect(err.retryAfter).toBe(1);
+    expect(await count(emulator, 'GET /assistants/')).toBe(3);
+  });
+
+  it('does not wait out a Retry-After longer than the budget', async () => {
+    const { emulator, client } = await setup();
+    await emulator.configure({
+      status_overrides: [{ path: '/assistants/', status: 429, headers: { 'Retry-After': '30' } }],
+    });
+    const started = Date.now();
+    const err = await rejection(client().request(listAssistants));
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(err.code).toBe('UPSTREAM_RATE_LIMITED');
+    expect(err.retryAfter).toBe(30);
+    expect(await count(emulator, 'GET /assistants/')).toBe(1);
+  });
+
+  it.each([500, 503, 429])('never retries a POST (upstream %i)', async (status) => {
+    const { emulator, client } = await setup();
+    await emulator.configure({
+      status_overrides: [{ method: 'POST', path: '/threads/', status, headers: { 'Retry-After': '0' } }],
+    });
+    const err = await rejection(client().json(createThread, ThreadSchema));
+    expect(err.status).toBe(status === 500 ? 502 : 503);
+    expect(await count(emulator, 'POST /threads/')).toBe(1);
+  });
+});
+
+describe('UpstreamClient: failures', () => {
+  it('times out with 504 after about timeoutMs, without retrying', async () => {
+    const { emulator, client } = await setup();
+    await emulator.configure({ latency_ms: 3_000 });
+    const upstream = client({ timeoutMs: 300 });
+    const started = Date.now();
+    const err = await rejection(upstream.request(listAssistants));
+    expect(err.status).toBe(504);
+    expect(err.code).toBe('UPSTREAM_TIMEOUT');
+    expect(Date.now() - started).toBeLessThan(1_500);
+    expect(upstream.upstreamCalls).toBe(1);
+  });
+
+  it('propagates a caller abort as an abort, not an ApiError', async () => {
+    const { emulator, client } = await setup();
+    await emulator.configure({ latency_ms: 3_000 });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('caller went away')), 100);
+    const outcome = await client()
+      .request({ ...listAssistants, signal: controller.signal })
+      .then(
+        () => 'resolved',
+        (e: unknown) => e,
+      );
+    expect(outcome).not.toBeInstanceOf(ApiError);
+    expect(outcome).toBe(controller.signal.reason);
+  });
+
+  it('does not follow a redirect: 302 is a 502', async () => {
+    const { emulator, client } = await setup();
+    const elsewhere = freshEmulator('evil');
+    await emulator.configure({
+      status_overrides: [
+        { path: '/assistants/', status: 302, headers: { Location: elsewhere.url('/assistants/') } },
+      ],
+    });
+    const err = await rejection(client().request(listAssistants));
+    expect(err.status).toBe(502);
+    expect(err.code).toBe('UPSTREAM_BAD_RESPONSE');
+    expect(await count(emulator, 'GET /assistants/')).toBe(1);
+    expect((await elsewhere.stats()).request_log).toEqual([]);
+  });
+
+  it.each([
+    ['malformed JSON', 'not json {'],
+    ['a schema mismatch', [{ assistant_id: 42 }]],
+  ])('answers 502 for %s', async (_name, body) => {
+    const { emulator, client } = await setup();
+    await emulator.configure({ status_overrides: [{ path: '/assistants/', status: 200, body }] });
+    const err = await rejection(client().json(listAssistants, AssistantListSchema));
+    expect(err.status).toBe(502);
+    expect(err.code).toBe('UPSTREAM_BAD_RESPONSE');
+  });
+
+  it('maps 404, 422 (with its field) and 403 through the table', async () => {
+    const { emulator, client } = await setup();
+    const missing = await rejection(
+      client().request({ method: 'GET', path: ['threads', 'thread_missing'], scope: 'project:proj_acme' }),
+    );
+    expect(missing.status).toBe(404);
+    const invalid = await rejection(client().request({ ...createThread, json: { assistant_id: 42 } }));
+    expect([invalid.status, invalid.code, invalid.field]).toEqual([400, 'VALIDATION_ERROR', 'assistant_id']);
+    await emulator.setAccount({ thread_counter: 1000, thread_max: 1000 });
+    const limited = await rejection(client().request(createThread));
+    expect([limited.status, limited.code]).toEqual([503, 'UPSTREAM_UNAVAILABLE']);
+  });
+});

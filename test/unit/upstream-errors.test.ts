@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { ApiError } from '../../src/errors';
+import { redact, retryAfterFrom, translateStatus } from '../../src/upstream/errors';
+
+const JWT =
+  'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c3JfMSIsImV4cCI6NDEwMjQ0NDgwMH0.c2lnbmF0dXJlLXNlY3JldA';
+
+describe('redact', () => {
+  it('removes JWTs, bearer credentials, emails and token/password values', () => {
+    const raw = JSON.stringify({
+      error: 'Unauthorized',
+      detail: `token ${JWT} for ops@edge-canary.example was rejected`,
+      access_token: 'proj_token_abc',
+      token: 'opaque-token-value',
+      jwt_token: 'another-secret',
+      password: 'hunter2',
+    });
+    const out = redact(`${raw} Authorization: Bearer sk_live_123`);
+    expect(out).not.toContain(JWT);
+    expect(out).not.toMatch(/eyJ/);
+    expect(out).not.toContain('ops@edge-canary.example');
+    expect(out).not.toContain('proj_token_abc');
+    expect(out).not.toContain('opaque-token-value');
+    expect(out).not.toContain('another-secret');
+    expect(out).not.toContain('hunter2');
+    expect(out).not.toContain('sk_live_123');
+    expect(out).toContain('Unauthorized');
+    expect(out).toContain('"access_token":"[redacted]"');
+  });
+
+  it('cuts long bodies to about 300 characters, after redacting', () => {
+    const out = redact(`${'x'.repeat(295)} ${JWT}`);
+    expect(out.length).toBeLessThanOrEqual(301);
+    expect(out).not.toMatch(/eyJ/);
+  });
+
+  it('removes control characters (no forged log lines)', () => {
+    const out = redact('line1\n{"level":"error"}\r\u0000');
+    for (const ch of ['\n', '\r', '\u0000']) expect(out.includes(ch)).toBe(false);
+  });
+});
+
+describe('retryAfterFrom', () => {
+  const now = Date.UTC(2026, 0, 1, 12, 0, 0);
+
+  it('reads delta seconds and HTTP dates', () => {
+    expect(retryAfterFrom(new Headers({ 'Retry-After': '7' }), false, now)).toBe(7);
+    const date = new Date(now + 30_000).toUTCString();
+    expect(retryAfterFrom(new Headers({ 'Retry-After': date }), false, now)).toBe(30);
+  });
+
+  it('uses X-RateLimit-Reset only for rate limiting', () => {
+    const headers = new Headers({ 'X-RateLimit-Reset': String(now / 1000 + 42) });
+    expect(retryAfterFrom(headers, true, now)).toBe(42);
+    expect(retryAfterFrom(headers, false, now)).toBeUndefined();
+  });
+
+  it('ignores garbage and clamps absurd values', () => {
+    expect(retryAfterFrom(new Headers({ 'Retry-After': 'soon' }), true, now)).toBeUndefined();
+    expect(retryAfterFrom(new Headers({ 'Retry-After': '999999999' }), false, now)).toBe(3600);
+  });
+});
+
+describe('translateStatus', () => {
+  const none = new Headers();
+  const cases: [number, number, string][] = [
+    [400, 400, 'VALIDATION_ERROR'],
+    [422, 400, 'VALIDATION_ERROR'],
+    [401, 503, 'UPSTREAM_UNAVAILABLE'],
+    [403, 503, 'UPSTREAM_UNAVAILABLE'],
+    [404, 404, 'NOT_FOUND'],
+    [409, 502, 'UPSTREAM_BAD_RESPONSE'],
+    [429, 503, 'UPSTREAM_RATE_LIMITED'],
+    [500, 502, 'UPSTREAM_BAD_RESPONSE'],
+    [502, 502, 'UPSTREAM_BAD_RESPONSE'],
+    [503, 503, 'UPSTREAM_UNAVAILABLE'],
+    [504, 504, 'UPSTREAM_TIMEOUT'],
+    [418, 502, 'UPSTREAM_BAD_RESPONSE'],
+  ];
+
+  it.each(cases)('maps upstream %i to %i %s', (upstream, status, code) => {
+    const err = translateStatus(upstream, none, '{"error":"x","detail":"secret upstream text"}');
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err.status).toBe(status);
+    expect(err.code).toBe(code);
+    expect(err.detail).not.toContain('secret upstream text');
+  });
+
+  it('keeps a plain field name the upstream named, and nothing else', () => {
+    expect(translateStatus(422, none, '{"field":"name","detail":"Field name is required"}').field).toBe(
+      'name',
+    );
+    expect(translateStatus(422, none, '{"field":"<script>"}').field).toBeUndefined();
+    expect(translateStatus(400, none, 'not json').field).toBeUndefined();
+  });
+
+  it('carries Retry-After for 429 (header or reset) and 503', () => {
+    expect(translateStatus(429, new Headers({ 'Retry-After': '12' })).retryAfter).toBe(12);
+    const reset = new Headers({ 'X-RateLimit-Reset': String(Math.floor(Date.now() / 1000) + 20) });
+    const fromReset = translateStatus(429, reset).retryAfter ?? 0;
+    expect(fromReset).toBeGreaterThanOrEqual(19);
+    expect(fromReset).toBeLessThanOrEqual(21);
+    expect(translateStatus(429, none).retryAfter).toBeGreaterThan(0);
+    expect(translateStatus(503, new Headers({ 'Retry-After': '3' })).retryAfter).toBe(3);
+    expect(translateStatus(401, none).retryAfter).toBeGreaterThan(0);
+  });
+});
