@@ -1,0 +1,191 @@
+/**
+ * How upstream failures reach the caller (contract §5): 502, 503 and 504 with the contract's
+ * body, never the upstream's text.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { CANARY_EMAIL, CANARY_INTERNAL } from '../emulator/canaries';
+import { expectError, watchUpstream } from '../helpers/assertions';
+import { type Caller, testGateway } from '../helpers/gateway';
+import { callWorker } from '../helpers/worker';
+
+/** An upstream error body full of things that must not come back. */
+const LEAKY_BODY = {
+  error: 'Internal Server Error',
+  detail: `db down at 10.0.0.7; user ${CANARY_EMAIL}; ${CANARY_INTERNAL}`,
+  trace: 'Traceback (most recent call last): eyJhbGciOiJIUzI1NiJ9.e30.sig',
+};
+
+describe('upstream failures', () => {
+  const gw = testGateway();
+  let alice: Caller;
+  let threadId: string;
+
+  beforeEach(async () => {
+    await gw.emulator.configure({ status_overrides: [], latency_ms: 0, reject_logins: false });
+    alice ??= await gw.caller('acme');
+    if (!threadId) {
+      const res = await alice.request('POST', '/v1/threads', { json: {} });
+      expect(res.status).toBe(201);
+      threadId = ((await res.json()) as { thread_id: string }).thread_id;
+    }
+  });
+
+  it('502 when the upstream answers garbage JSON', async () => {
+    await gw.emulator.configure({
+      status_overrides: [
+        { method: 'GET', path: `/threads/${threadId}`, status: 200, body: '{"thread_id": ' },
+      ],
+    });
+    const res = await alice.request('GET', `/v1/threads/${threadId}`);
+    await expectError(res, 502, 'UPSTREAM_BAD_RESPONSE');
+  });
+
+  it('502 when the upstream answers JSON of the wrong shape', async () => {
+    await gw.emulator.configure({
+      status_overrides: [{ method: 'GET', path: `/threads/${threadId}`, status: 200, body: { hello: 1 } }],
+    });
+    await expectError(await alice.request('GET', `/v1/threads/${threadId}`), 502, 'UPSTREAM_BAD_RESPONSE');
+  });
+
+  it('502 when the upstream keeps failing with 500, after bounded retries of a GET', async () => {
+    await gw.emulator.configure({
+      status_overrides: [{ method: 'GET', path: `/threads/${threadId}`, status: 500, body: LEAKY_BODY }],
+    });
+    const watch = await watchUpstream(gw.emulator);
+    const res = await alice.request('GET', `/v1/threads/${threadId}`);
+    const body = await expectError(res, 502, 'UPSTREAM_BAD_RESPONSE');
+    expect(body.detail).not.toMatch(/10\.0\.0\.7|Traceback|db down/);
+    const attempts = (await watch.requests()).filter((r) => r.path === `/threads/${threadId}`);
+    expect(attempts.length).toBeGreaterThanOrEqual(1);
+    expect(attempts.length).toBeLessThanOrEqual(3);
+  });
+
+  it('502 for a failing POST, which is never retried', async () => {
+    await gw.emulator.configure({
+      status_overrides: [
+        { method: 'POST', path: `/threads/${threadId}/messages`, status: 500, body: LEAKY_BODY },
+      ],
+    });
+    const watch = await watchUpstream(gw.emulator);
+    const res = await alice.request('POST', `/v1/threads/${threadId}/messages`, { json: { content: 'hi' } });
+    await expectError(res, 502, 'UPSTREAM_BAD_RESPONSE');
+    const posts = (await watch.requests()).filter((r) => r.method === 'POST');
+    expect(posts).toHaveLength(1);
+  });
+
+  it('502 when the upstream redirects', async () => {
+    await gw.emulator.configure({
+      status_overrides: [
+        {
+          method: 'GET',
+          path: `/threads/${threadId}`,
+          status: 302,
+          headers: { location: 'https://evil.example/steal' },
+        },
+      ],
+    });
+    await expectError(await alice.request('GET', `/v1/threads/${threadId}`), 502, 'UPSTREAM_BAD_RESPONSE');
+  });
+
+  it('503 with Retry-After when the upstream is unavailable', async () => {
+    await gw.emulator.configure({
+      status_overrides: [
+        { path: `/threads/${threadId}*`, status: 503, body: LEAKY_BODY, headers: { 'Retry-After': '7' } },
+      ],
+    });
+    const res = await alice.request('GET', `/v1/threads/${threadId}/messages`);
+    expect(res.headers.get('retry-after')).toBe('7');
+    await expectError(res, 503, 'UPSTREAM_UNAVAILABLE');
+  });
+
+  it('504 when the upstream does not answer within UPSTREAM_TIMEOUT_MS, without a retry', async () => {
+    await gw.emulator.configure({ latency_ms: 1_000 });
+    const watch = await watchUpstream(gw.emulator);
+    const res = await callWorker(
+      `/v1/threads/${threadId}`,
+      { headers: { authorization: `Bearer ${alice.token}` } },
+      { ...gw.overrides, UPSTREAM_TIMEOUT_MS: '100' },
+    );
+    await expectError(res, 504, 'UPSTREAM_TIMEOUT');
+    await gw.emulator.configure({ latency_ms: 0 });
+    // The one abandoned attempt is logged once the emulator's delay ends; never a second one.
+    const attempts = (await watch.requests()).filter((r) => r.path === `/threads/${threadId}`);
+    expect(attempts.length).toBeLessThanOrEqual(1);
+  });
+
+  it('504 when the upstream itself answers 504', async () => {
+    await gw.emulator.configure({
+      status_overrides: [{ path: `/db/*`, status: 504, body: LEAKY_BODY }],
+    });
+    await expectError(await alice.request('GET', `/v1/threads/${threadId}/db`), 504, 'UPSTREAM_TIMEOUT');
+  });
+
+  it('maps an upstream 4xx to a safe error without its text', async () => {
+    await gw.emulator.configure({
+      status_overrides: [
+        {
+          method: 'PUT',
+          path: `/db/*`,
+          status: 422,
+          body: { error: 'Validation Error', detail: `bad ${CANARY_INTERNAL}`, field: 'value' },
+        },
+      ],
+    });
+    const res = await alice.request('PUT', `/v1/threads/${threadId}/db/k`, { json: { value: 1 } });
+    const body = await expectError(res, 400, 'VALIDATION_ERROR', 'value');
+    expect(body.detail).not.toContain('bad');
+  });
+
+  it('logs in again, transparently, when the upstream revokes its tokens', async () => {
+    const before = (await gw.emulator.stats()).logins;
+    await gw.emulator.revokeTokens();
+    const res = await alice.request('GET', `/v1/threads/${threadId}`);
+    expect(res.status).toBe(200);
+    expect((await gw.emulator.stats()).logins).toBeGreaterThan(before);
+  });
+});
+
+describe('upstream rate limited', () => {
+  // Its own universe: an upstream 429 rightly stops the gateway's account budget until reset.
+  it('503 UPSTREAM_RATE_LIMITED with Retry-After when the upstream says 429', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const created = await alice.request('POST', '/v1/threads', { json: {} });
+    const threadId = ((await created.json()) as { thread_id: string }).thread_id;
+    await gw.emulator.configure({
+      status_overrides: [
+        {
+          method: 'POST',
+          path: `/threads/${threadId}/messages`,
+          status: 429,
+          headers: { 'Retry-After': '30' },
+        },
+      ],
+    });
+    const res = await alice.request('POST', `/v1/threads/${threadId}/messages`, { json: { content: 'hi' } });
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    await expectError(res, 503, 'UPSTREAM_RATE_LIMITED');
+  });
+});
+
+describe('upstream login refused', () => {
+  it('503 with Retry-After, and the thread quota is not spent', async () => {
+    const gw = testGateway();
+    await gw.emulator.configure({ reject_logins: true });
+    const alice = await gw.caller('acme');
+    const watch = await watchUpstream(gw.emulator);
+
+    const res = await alice.request('POST', '/v1/threads', { json: {} });
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    await expectError(res, 503, 'UPSTREAM_UNAVAILABLE');
+    const seen = await watch.requests();
+    expect(seen.every((r) => r.path === '/auth/login')).toBe(true);
+    expect((await gw.emulator.stats()).requests['POST /threads/'] ?? 0).toBe(0);
+
+    const assistants = await alice.request('GET', '/v1/assistants');
+    await expectError(assistants, 503, 'UPSTREAM_UNAVAILABLE');
+
+    const usage = (await (await alice.request('GET', '/v1/usage')).json()) as { threads: { yours: number } };
+    expect(usage.threads.yours).toBe(0);
+  });
+});
