@@ -1,7 +1,9 @@
 import { z } from 'zod';
 
 /** Ids in paths and configuration: `^[A-Za-z0-9_-]{1,128}$`. */
-export const IdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must match ^[A-Za-z0-9_-]{1,128}$');
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+export const ID_MESSAGE = 'must match ^[A-Za-z0-9_-]{1,128}$';
+export const IdSchema = z.string().regex(ID_PATTERN, ID_MESSAGE);
 
 const TenantIdSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'invalid tenant id');
 

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'UPSTREAM_TIMEOUT'
   | 'CONFIG_INVALID'
   | 'LIMITER_UNAVAILABLE'
+  | 'QUEUE_UNAVAILABLE'
   | 'INTERNAL';
 
 const TITLES: Record<number, string> = {

@@ -2,10 +2,12 @@ import { createMiddleware } from 'hono/factory';
 import { IdSchema } from '../config';
 import type { AppEnv } from '../env';
 import { ApiError } from '../errors';
+import { lastObservation } from '../limits/observations';
 import { rateLimitHeaders, ratePolicies } from '../limits/policy';
 import { log } from '../log';
 import type { Admission, AdmitRequest } from '../objects/tenant-state';
 import { gateway } from '../services/gateway';
+import { keyOf } from '../upstream/tokens';
 
 /** What a route needs admitted before it runs. */
 export interface AdmissionSpec {
@@ -20,10 +22,19 @@ export interface AdmissionSpec {
    * (counted in the log); everything else fails closed with 503.
    */
   failOpen?: boolean;
+  /** Whether the route calls the upstream (default true): it then needs a governor permit. */
+  upstream?: boolean;
+  /** Cost-bearing routes (runs, thread creation, uploads) fail closed without a permit. */
+  costly?: boolean;
 }
 
 /** A lease outlives the longest possible stream by this much before the alarm frees it. */
 const LEASE_MARGIN_MS = 60_000;
+/**
+ * Retry-After for a thread-quota 429 (the contract puts one on every 429). The quota frees
+ * only when a thread is deleted, so this is a polite pause, not a promise.
+ */
+const QUOTA_RETRY_AFTER_S = 60;
 
 /**
  * The one round trip to the tenant's state object per request: rate buckets (user
@@ -37,7 +48,11 @@ export function admission(spec: AdmissionSpec = {}) {
   return createMiddleware<AppEnv>(async function admission(c, next) {
     const gw = gateway(c);
     const id = spec.owns ? IdSchema.safeParse(c.req.param(spec.owns.param)) : undefined;
-    const request: AdmitRequest = { user: gw.user, limits: gw.tenant.limits };
+    const request: AdmitRequest = { tenant: gw.tenant.id, user: gw.user, limits: gw.tenant.limits };
+    if (spec.upstream !== false) {
+      const account = await keyOf(gw.config.upstream);
+      request.upstream = { account, costly: spec.costly ?? false, seen: lastObservation(account) };
+    }
     if (spec.owns && id?.success) request.owns = { kind: spec.owns.kind, id: id.data };
     if (spec.reserveThread) request.reserveThread = true;
     if (spec.lease) request.lease = { ttlMs: gw.config.stream.maxDurationMs + LEASE_MARGIN_MS };
@@ -72,7 +87,9 @@ export function admission(spec: AdmissionSpec = {}) {
       await next();
     } finally {
       for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
-      const { reservation, lease } = result;
+      const { reservation, lease, permit } = result;
+      // A request refused before it reached the upstream (e.g. 400) spends no budget.
+      if (permit && gw.upstream.upstreamCalls === 0) gw.defer(gw.state.refundPermit());
       if (reservation && !gw.claimed.has(reservation)) gw.defer(gw.state.releaseThread(gw.user, reservation));
       if (lease && !gw.claimed.has(lease)) gw.defer(gw.state.releaseLease(lease));
     }
@@ -89,10 +106,25 @@ function denial(result: Extract<Admission, { ok: false }>, headers: Record<strin
     case 'not_found':
       return new ApiError(404, 'NOT_FOUND', 'Not found.', { headers });
     case 'quota_user':
-      return new ApiError(429, 'QUOTA_EXCEEDED', 'You have reached your thread quota.', { headers });
+      return new ApiError(429, 'QUOTA_EXCEEDED', 'You have reached your thread quota.', {
+        headers,
+        retryAfter: QUOTA_RETRY_AFTER_S,
+      });
     case 'quota_total':
-      return new ApiError(429, 'QUOTA_EXCEEDED', 'This tenant has reached its thread quota.', { headers });
+      return new ApiError(429, 'QUOTA_EXCEEDED', 'This tenant has reached its thread quota.', {
+        headers,
+        retryAfter: QUOTA_RETRY_AFTER_S,
+      });
     case 'streams':
       return new ApiError(429, 'TOO_MANY_STREAMS', 'This tenant has too many runs in progress.', options);
+    case 'upstream_budget':
+      return new ApiError(
+        503,
+        'UPSTREAM_RATE_LIMITED',
+        'The upstream request budget is spent for now.',
+        options,
+      );
+    case 'limiter':
+      return new ApiError(503, 'LIMITER_UNAVAILABLE', 'The gateway cannot check limits right now.', options);
   }
 }

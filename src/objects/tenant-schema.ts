@@ -1,5 +1,6 @@
 import type { Tenant } from '../config';
 import type { RateState } from '../limits/policy';
+import type { Observation } from './governor';
 
 /** A thread as the gateway records it at creation. */
 export interface ThreadRecord {
@@ -22,6 +23,8 @@ export type Limits = Tenant['limits'];
 
 /** What one request asks of its tenant's state, all in one round trip. */
 export interface AdmitRequest {
+  /** The tenant's id (the object's name). */
+  tenant: string;
   user: string;
   limits: Limits;
   /** Ownership gate: the request touches this thread or file. */
@@ -32,6 +35,11 @@ export interface AdmitRequest {
   lease?: { ttlMs: number };
   /** Data the handler needs back. */
   want?: 'threads' | 'files' | 'usage';
+  /**
+   * The request will call the upstream: take a permit from the account's governor.
+   * `costly` requests fail closed when the governor cannot answer; others pass.
+   */
+  upstream?: { account: string; costly: boolean; seen?: Observation | undefined };
 }
 
 export interface Usage {
@@ -41,7 +49,15 @@ export interface Usage {
   streams: number;
 }
 
-export type DenyReason = 'rate_user' | 'rate_tenant' | 'not_found' | 'quota_user' | 'quota_total' | 'streams';
+export type DenyReason =
+  | 'rate_user'
+  | 'rate_tenant'
+  | 'not_found'
+  | 'quota_user'
+  | 'quota_total'
+  | 'streams'
+  | 'upstream_budget'
+  | 'limiter';
 
 export interface RateSnapshot {
   user: RateState;
@@ -54,6 +70,8 @@ export type Admission =
       rate: RateSnapshot;
       reservation?: string;
       lease?: string;
+      /** An upstream permit was taken for this request. */
+      permit?: boolean;
       threads?: ThreadRecord[];
       files?: FileRecord[];
       usage?: Usage;

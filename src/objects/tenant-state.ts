@@ -1,6 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { type BucketPolicy, type BucketState, type TakeResult, take } from '../limits/bucket';
 import { ratePolicies } from '../limits/policy';
+import { type PermitOutcome, PermitPool } from './permit-pool';
 import {
   type Admission,
   type AdmitRequest,
@@ -8,12 +9,14 @@ import {
   type RateSnapshot,
   TENANT_SCHEMA,
   type ThreadRecord,
+  type Usage,
 } from './tenant-schema';
 
 export type * from './tenant-schema';
 
 /** A reservation nobody committed or released within this long is released by the alarm. */
 const RESERVATION_TTL_MS = 2 * 60_000;
+/** Upstream permits asked of the governor at a time (it hands out fewer near the limit). */
 
 /**
  * One object per tenant (`idFromName(tenant id)`), SQLite-backed: the tenant's rate
@@ -24,6 +27,8 @@ const RESERVATION_TTL_MS = 2 * 60_000;
  */
 export class TenantState extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  /** Upstream permits this object holds from the governor, void after `expiresAt`. */
+  private readonly pool = new PermitPool();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -31,73 +36,78 @@ export class TenantState extends DurableObject<Env> {
     this.sql.exec(TENANT_SCHEMA);
   }
 
-  /** The gate every authenticated request passes: rate, ownership, quota, lease, data. */
+  /**
+   * The gate every authenticated request passes, in an order that has no side effect
+   * before a refusal it could still meet: rate buckets, ownership, an upstream permit
+   * (the only await: other calls may interleave there, so every count below is taken
+   * after it), thread quota, stream lease, then the data the route wants.
+   */
   async admit(request: AdmitRequest): Promise<Admission> {
     const { user, limits } = request;
     const now = Date.now();
     const policies = ratePolicies(limits);
     const tenantBucket = this.peek('tenant', policies.tenant, now);
     const userBucket = this.peek(`user:${user}`, policies.user, now);
-    const rate = (u: TakeResult, t: TakeResult): RateSnapshot => ({
-      user: { remaining: u.remaining, resetIn: u.resetIn },
-      tenant: { remaining: t.remaining, resetIn: t.resetIn },
-    });
+    const rate: RateSnapshot = {
+      user: { remaining: userBucket.remaining, resetIn: userBucket.resetIn },
+      tenant: { remaining: tenantBucket.remaining, resetIn: tenantBucket.resetIn },
+    };
     // Both buckets must have a token; a refused request takes from neither.
     if (!userBucket.allowed || !tenantBucket.allowed) {
       const reason = userBucket.allowed ? 'rate_tenant' : 'rate_user';
-      const retryAfter = Math.max(userBucket.retryAfter, tenantBucket.retryAfter);
-      return { ok: false, reason, retryAfter, rate: rate(userBucket, tenantBucket) };
+      return {
+        ok: false,
+        reason,
+        retryAfter: Math.max(userBucket.retryAfter, tenantBucket.retryAfter),
+        rate,
+      };
     }
     this.store('tenant', tenantBucket.state);
     this.store(`user:${user}`, userBucket.state);
-    const snapshot = rate(userBucket, tenantBucket);
 
     if (request.owns && !this.owns(user, request.owns.kind, request.owns.id)) {
-      return { ok: false, reason: 'not_found', rate: snapshot };
+      return { ok: false, reason: 'not_found', rate };
     }
-    const admission: Admission = { ok: true, rate: snapshot };
+    const permit = request.upstream ? await this.permit(request.tenant, request.upstream) : undefined;
+    if (permit && !permit.ok)
+      return { ok: false, reason: permit.reason, retryAfter: permit.retryAfter, rate };
+
+    const at = Date.now();
+    const refuse = (reason: 'quota_user' | 'quota_total' | 'streams', retryAfter?: number): Admission => {
+      if (permit?.ok && permit.taken) this.pool.giveBack();
+      return { ok: false, reason, rate, ...(retryAfter === undefined ? {} : { retryAfter }) };
+    };
     if (request.reserveThread) {
-      if (this.countThreads(user) >= limits.threads_per_user) {
-        return { ok: false, reason: 'quota_user', rate: snapshot };
-      }
-      if (this.countThreads() >= limits.threads_total)
-        return { ok: false, reason: 'quota_total', rate: snapshot };
-      admission.reservation = this.reserve(user, now);
+      if (this.countThreads(user) >= limits.threads_per_user) return refuse('quota_user');
+      if (this.countThreads() >= limits.threads_total) return refuse('quota_total');
     }
     if (request.lease) {
       const { n, next } = this.sql
         .exec<{ n: number; next: number | null }>(
           'SELECT COUNT(*) AS n, MIN(expires_at) AS next FROM leases WHERE expires_at > ?',
-          now,
+          at,
         )
         .one();
       if (n >= limits.concurrent_streams) {
-        if (admission.reservation)
-          this.sql.exec('DELETE FROM threads WHERE thread_id = ?', admission.reservation);
-        const retryAfter = Math.min(30, Math.max(1, Math.ceil(((next ?? now) - now) / 1000)));
-        return { ok: false, reason: 'streams', retryAfter, rate: snapshot };
+        return refuse('streams', Math.min(30, Math.max(1, Math.ceil(((next ?? at) - at) / 1000))));
       }
+    }
+    const admission: Admission = { ok: true, rate };
+    if (permit?.ok && permit.taken) admission.permit = true;
+    if (request.reserveThread) admission.reservation = this.reserve(user, at);
+    if (request.lease) {
       admission.lease = `lease_${crypto.randomUUID()}`;
       this.sql.exec(
         'INSERT INTO leases (lease_id, user, expires_at) VALUES (?, ?, ?)',
         admission.lease,
         user,
-        now + request.lease.ttlMs,
+        at + request.lease.ttlMs,
       );
     }
     if (admission.reservation || admission.lease) await this.scheduleCleanup();
     if (request.want === 'threads') admission.threads = this.threads(user);
     if (request.want === 'files') admission.files = this.files(user);
-    if (request.want === 'usage') {
-      admission.usage = {
-        threads: this.countThreads(user),
-        threads_total: this.countThreads(),
-        files: this.files(user).length,
-        streams: this.sql
-          .exec<{ n: number }>('SELECT COUNT(*) AS n FROM leases WHERE expires_at > ?', now)
-          .one().n,
-      };
-    }
+    if (request.want === 'usage') admission.usage = this.usage(user, at);
     return admission;
   }
 
@@ -149,6 +159,11 @@ export class TenantState extends DurableObject<Env> {
     this.sql.exec('DELETE FROM files WHERE file_id = ? AND user = ?', fileId, user);
   }
 
+  /** Returns an upstream permit the request never used (it failed before calling out). */
+  async refundPermit(): Promise<void> {
+    this.pool.giveBack();
+  }
+
   /** Gives a stream slot back (the run ended, however it ended). */
   async releaseLease(leaseId: string): Promise<void> {
     this.sql.exec('DELETE FROM leases WHERE lease_id = ?', leaseId);
@@ -180,6 +195,28 @@ export class TenantState extends DurableObject<Env> {
     } else if (current === null || current > next) {
       await this.ctx.storage.setAlarm(next);
     }
+  }
+
+  /** One upstream permit from the pool, refilled from the account's governor in batches. */
+  private permit(tenant: string, upstream: NonNullable<AdmitRequest['upstream']>): Promise<PermitOutcome> {
+    return this.pool.take(upstream.costly, (want) =>
+      this.env.GOVERNOR.get(this.env.GOVERNOR.idFromName(upstream.account)).acquire(
+        tenant,
+        want,
+        upstream.seen,
+      ),
+    );
+  }
+
+  private usage(user: string, now: number): Usage {
+    return {
+      threads: this.countThreads(user),
+      threads_total: this.countThreads(),
+      files: this.files(user).length,
+      streams: this.sql
+        .exec<{ n: number }>('SELECT COUNT(*) AS n FROM leases WHERE expires_at > ?', now)
+        .one().n,
+    };
   }
 
   private peek(key: string, policy: BucketPolicy, now: number): TakeResult {

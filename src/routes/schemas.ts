@@ -1,5 +1,12 @@
 import { z } from '@hono/zod-openapi';
-import { IdSchema } from '../config';
+import { ID_MESSAGE, ID_PATTERN } from '../config';
+
+/**
+ * An id in the public API (`^[A-Za-z0-9_-]{1,128}$`). Built from the `z` of
+ * @hono/zod-openapi, which carries `.openapi()`; the plain `IdSchema` of config.ts
+ * (same pattern) serves code that must not load OpenAPI.
+ */
+export const ApiIdSchema = z.string().regex(ID_PATTERN, ID_MESSAGE);
 
 /** The contract's error body. */
 export const ErrorSchema = z
@@ -38,7 +45,7 @@ export function errorResponses(...statuses: number[]) {
 }
 
 const id = (name: string) =>
-  IdSchema.openapi({ param: { name, in: 'path' }, example: `${name.split('_')[0]}_abc123` });
+  ApiIdSchema.openapi({ param: { name, in: 'path' }, example: `${name.split('_')[0]}_abc123` });
 
 export const ThreadParams = z.object({ thread_id: id('thread_id') }).strict();
 export const DbKeyParams = z.object({ thread_id: id('thread_id'), key: id('key') }).strict();

@@ -1,9 +1,10 @@
 import type { Context } from 'hono';
 import type { Config, Tenant } from '../config';
 import type { AppEnv } from '../env';
+import { observe } from '../limits/observations';
 import type { Admission, TenantState } from '../objects/tenant-state';
 import { UpstreamClient } from '../upstream/client';
-import { createTokenSource } from '../upstream/tokens';
+import { createTokenSource, keyOf } from '../upstream/tokens';
 
 type Granted = Extract<Admission, { ok: true }>;
 
@@ -51,6 +52,7 @@ export function createGateway({ env, config, tenant, user, requestId, signal, de
       tokens: createTokenSource({ namespace: env.TOKEN_BROKER, account: config.upstream }),
       requestId,
       timeoutMs: config.upstream.timeoutMs,
+      onResponse: (res) => noteRateLimit(env, config, res, defer),
     }),
     state: env.TENANT_STATE.get(env.TENANT_STATE.idFromName(tenant.id)),
     signal,
@@ -75,6 +77,26 @@ export function gateway(c: Context<AppEnv>): Gateway {
   });
   c.set('gateway', built);
   return built;
+}
+
+/**
+ * Keeps the account's governor in step with the upstream: every response's
+ * `X-RateLimit-*` headers are remembered in the isolate (and travel with the next
+ * admission); a 429 tells the governor at once that the window is spent.
+ */
+function noteRateLimit(env: Env, config: Config, res: Response, defer: GatewayDeps['defer']): void {
+  const headers = res.headers;
+  const status = res.status;
+  defer(
+    keyOf(config.upstream).then(async (account) => {
+      const seen = observe(account, headers);
+      if (status !== 429) return;
+      const retryAfter = Number(headers.get('Retry-After'));
+      const resetAt =
+        seen?.resetAt ?? Date.now() + (Number.isFinite(retryAfter) ? retryAfter * 1000 : 60_000);
+      await env.GOVERNOR.get(env.GOVERNOR.idFromName(account)).exhausted(resetAt);
+    }),
+  );
 }
 
 /** The admission of this request; services behind the admission middleware only. */

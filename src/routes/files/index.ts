@@ -43,7 +43,7 @@ const upload = createRoute({
   method: 'post',
   path: '/files',
   summary: "Upload a file (multipart `file`; the tenant's size and type limits apply)",
-  middleware: [admission(), tenantUploadLimit] as const,
+  middleware: [admission({ costly: true }), tenantUploadLimit] as const,
   request: { body: { content: { 'multipart/form-data': { schema: UploadForm } }, required: true } },
   responses: { 201: jsonContent(FileSchema, 'The uploaded file'), ...errorResponses(400, 413) },
 });
@@ -52,7 +52,7 @@ const list = createRoute({
   method: 'get',
   path: '/files',
   summary: "The caller's own files",
-  middleware: [admission({ want: 'files' })] as const,
+  middleware: [admission({ want: 'files', upstream: false })] as const,
   responses: { 200: jsonContent(z.object({ files: z.array(FileSchema) }), 'Files'), ...errorResponses() },
 });
 

@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { IdSchema } from '../../config';
 import { admission } from '../../middleware/admission';
 import {
+  ApiIdSchema,
   errorResponses,
   jsonBody,
   jsonContent,
@@ -18,7 +18,7 @@ const MetadataSchema = z
 
 const CreateThreadBody = z
   .object({
-    assistant_id: IdSchema.optional(),
+    assistant_id: ApiIdSchema.optional(),
     name: z.string().min(1).max(200).optional(),
     metadata: MetadataSchema.optional(),
   })
@@ -29,7 +29,7 @@ export const createThread = createRoute({
   method: 'post',
   path: '/threads',
   summary: 'Create a thread (counts against the thread quotas)',
-  middleware: [admission({ reserveThread: true })] as const,
+  middleware: [admission({ reserveThread: true, costly: true })] as const,
   request: { body: jsonBody(CreateThreadBody) },
   responses: { 201: jsonContent(ThreadSchema, 'The new thread'), ...errorResponses(400, 413) },
 });
@@ -38,7 +38,7 @@ export const listThreads = createRoute({
   method: 'get',
   path: '/threads',
   summary: "The caller's own threads",
-  middleware: [admission({ want: 'threads' })] as const,
+  middleware: [admission({ want: 'threads', upstream: false })] as const,
   responses: {
     200: jsonContent(z.object({ threads: z.array(ThreadSchema) }), 'Threads'),
     ...errorResponses(),
@@ -66,7 +66,7 @@ export const deleteThread = createRoute({
 const MessagesQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(100).default(50),
-    before: IdSchema.optional(),
+    before: ApiIdSchema.optional(),
   })
   .strict();
 

@@ -35,7 +35,7 @@ const usage = createRoute({
   method: 'get',
   path: '/usage',
   summary: "The caller's limits, remaining quota and thread counts",
-  middleware: [admission({ want: 'usage' })] as const,
+  middleware: [admission({ want: 'usage', upstream: false })] as const,
   responses: { 200: jsonContent(UsageSchema, 'Usage'), ...errorResponses() },
 });
 
