@@ -1,0 +1,111 @@
+// The upstream of the bench: the project's own emulator (test/emulator/server.ts),
+// bundled by scripts/build-emulator.mjs and run as a Node child process.
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { freePort, startProcess } from './procs.mjs';
+
+export const EMULATOR_SOURCE = 'test/emulator/server.ts';
+export const EMULATOR_EMAIL = 'ops@edge-canary.example';
+export const EMULATOR_PASSWORD = 'emulator-password';
+
+/**
+ * Builds and starts the emulator on a free port, with its rate limit out of the way.
+ * @param {{ logDir: string, waitForSourceMs?: number }} opts
+ */
+export async function startEmulator(opts) {
+  // The emulator is written by someone else in parallel; give it a moment to land.
+  const deadline = Date.now() + (opts.waitForSourceMs ?? 0);
+  while (!existsSync(EMULATOR_SOURCE) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1000));
+  if (!existsSync(EMULATOR_SOURCE))
+    throw new Error(`${EMULATOR_SOURCE} does not exist yet: no upstream to bench against`);
+
+  mkdirSync(opts.logDir, { recursive: true });
+  const { buildEmulator } = await import(path.resolve('scripts/build-emulator.mjs'));
+  const script = buildEmulator('node');
+  const port = await freePort();
+  const proc = await startProcess('emulator', process.execPath, [script, '--port', String(port)], {
+    ready: /emulator listening on (http:\/\/\S+)/,
+    logFile: path.join(opts.logDir, 'emulator.log'),
+    timeoutMs: 15_000,
+  });
+  const url = (proc.match?.[1] ?? `http://127.0.0.1:${port}`).replace(/\/+$/, '');
+  const res = await fetch(`${url}/__emulator/config`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ rate_limit_per_minute: 100_000_000 }),
+  });
+  if (!res.ok) throw new Error(`emulator config: HTTP ${res.status} ${await res.text()}`);
+  return { url, stop: proc.stop, exited: proc.exited };
+}
+
+/**
+ * Logs in, fetches the project token of `projectId` and creates one thread, as the
+ * direct-baseline request needs them.
+ * @param {string} url the emulator's origin
+ * @param {string} projectId
+ * @returns {Promise<{ accountToken: string, projectToken: string, threadId: string }>}
+ */
+export async function upstreamFixtures(url, projectId) {
+  const login = await call(url, 'POST', '/auth/login', undefined, {
+    email: EMULATOR_EMAIL,
+    password: EMULATOR_PASSWORD,
+  });
+  const accountToken = field(login, 'access_token', 'POST /auth/login');
+  const project = await call(url, 'GET', `/projects/${projectId}`, accountToken);
+  const projectToken = field(project, 'access_token', `GET /projects/${projectId}`);
+  const thread = await call(url, 'POST', '/threads/', projectToken, {
+    name: 'bench thread',
+    assistant_id: 'asst_support',
+  });
+  const threadId = field(thread, 'thread_id', 'POST /threads/');
+  return { accountToken, projectToken, threadId };
+}
+
+/**
+ * @param {string} base @param {string} method @param {string} route
+ * @param {string} [token] @param {unknown} [body]
+ * @returns {Promise<unknown>}
+ */
+async function call(base, method, route, token, body) {
+  /** @type {Record<string, string>} */
+  const headers = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${base}${route}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`emulator ${method} ${route}: HTTP ${res.status} ${text.slice(0, 200)}`);
+  return JSON.parse(text);
+}
+
+/** @param {unknown} value @param {string} key @param {string} what */
+function field(value, key, what) {
+  const v =
+    value && typeof value === 'object' ? /** @type {Record<string, unknown>} */ (value)[key] : undefined;
+  if (typeof v !== 'string' || v === '') throw new Error(`${what}: no ${key} in the answer`);
+  return v;
+}
+
+/**
+ * Total number of API requests the emulator has served (control routes excluded), or
+ * NaN if its stats are unavailable.
+ * @param {string} url
+ */
+export async function upstreamRequestCount(url) {
+  try {
+    const res = await fetch(`${url}/__emulator/stats`, { signal: AbortSignal.timeout(5000) });
+    const stats = /** @type {{ requests?: Record<string, number>, rate_limited?: number }} */ (
+      await res.json()
+    );
+    const total = Object.entries(stats.requests ?? {})
+      .filter(([route]) => !route.includes('/__emulator'))
+      .reduce((sum, [, n]) => sum + n, 0);
+    return { total, rateLimited: stats.rate_limited ?? 0 };
+  } catch {
+    return { total: Number.NaN, rateLimited: Number.NaN };
+  }
+}

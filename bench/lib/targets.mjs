@@ -1,0 +1,90 @@
+// The two Workers the bench serves with workerd: the floor (bench/passthrough.js) and
+// the proxy (the wrangler bundle). Each can be served more than once, in front of
+// different upstreams (the SSE section puts a second pair behind a TCP tap).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from './procs.mjs';
+import { serveWorker } from './worker.mjs';
+import { collectModules, splitVars } from './workerd-config.mjs';
+
+/** @type {Set<string>} Durable Object storage directories, removed at the end or on abort. */
+const storageDirs = new Set();
+export function removeStorageDirs() {
+  for (const dir of storageDirs) rmSync(dir, { recursive: true, force: true });
+  storageDirs.clear();
+}
+
+/**
+ * @typedef {{ compatibilityDate: string, compatibilityFlags: string[] }} Compat
+ * @typedef {Awaited<ReturnType<typeof serveWorker>>} Served
+ * @typedef {{ bare: Served, proxy: Served }} Pair
+ */
+
+/**
+ * Serves bench/passthrough.js (fetch upstream, `new Response(r.body, r)`).
+ * @param {{ service: string, upstream: string, compat: Compat, workDir: string }} opts
+ * @returns {Promise<Served>}
+ */
+export async function serveBare(opts) {
+  return serveWorker(
+    {
+      service: opts.service,
+      port: await freePort(),
+      modules: [{ name: 'passthrough.js', type: 'esModule', file: path.resolve('bench/passthrough.js') }],
+      ...opts.compat,
+      text: { UPSTREAM: opts.upstream },
+    },
+    opts.workDir,
+  );
+}
+
+/**
+ * Serves the already bundled proxy (`outdir`) against `upstream`, with the bench's
+ * secrets and a fresh Durable Object storage directory.
+ * @param {{ service: string, upstream: string, compat: Compat, workDir: string, outdir: string,
+ *   decl: import('./workerd-config.mjs').WorkerDecl, tenants: Record<string, unknown> }} opts
+ * @returns {Promise<Served>}
+ */
+export async function serveProxy(opts) {
+  const { text, json } = splitVars(opts.decl.vars);
+  const secrets = {
+    EPSIMO_BASE_URL: opts.upstream,
+    EPSIMO_EMAIL: 'ops@edge-canary.example',
+    EPSIMO_PASSWORD: 'emulator-password',
+    TENANTS: JSON.stringify(opts.tenants),
+  };
+  for (const k of Object.keys(secrets)) delete json[k];
+  // On disk by default, like the original bench; BENCH_DO_STORAGE_DIR=/dev/shm takes the
+  // disk's sync latency out of every Durable Object write (see README).
+  const parent = process.env.BENCH_DO_STORAGE_DIR || os.tmpdir();
+  const storageDir = mkdtempSync(path.join(parent, 'epsimo-bench-do-'));
+  storageDirs.add(storageDir);
+  return serveWorker(
+    {
+      service: opts.service,
+      port: await freePort(),
+      modules: collectModules(opts.outdir, opts.decl.main),
+      ...opts.compat,
+      text: { ...text, ...secrets },
+      json,
+      durableObjects: opts.decl.durableObjects,
+      storageDir,
+    },
+    opts.workDir,
+    { probePath: '/healthz' },
+  );
+}
+
+/** workerd's resident set in bytes (VmRSS of /proc/<pid>/status), NaN if unreadable. */
+export async function rssBytes(/** @type {number | undefined} */ pid) {
+  if (!pid) return Number.NaN;
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
+    return kb ? Number(kb) * 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
