@@ -2,12 +2,21 @@
 // with a ready demo tenant and a session token to paste into curl. Offline by design.
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { delimiter, resolve } from 'node:path';
 import { buildEmulator } from './build-emulator.mjs';
 import { DEMO_TENANT, DEMO_USER, mintSessionToken } from './demo.mjs';
 
 const WORKER_PORT = Number(process.env.PORT ?? 8787);
 const EMULATOR_PORT = Number(process.env.EMULATOR_PORT ?? 8788);
-const quietEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
+// Where wrangler keeps Durable Object state (default: .wrangler/state); tests pass a fresh dir.
+const PERSIST_TO = process.env.WRANGLER_PERSIST_TO;
+const quietEnv = {
+  ...process.env,
+  // The project's wrangler, also when this script runs outside `npm run` (e.g. from a test).
+  PATH: `${resolve('node_modules/.bin')}${delimiter}${process.env.PATH ?? ''}`,
+  WRANGLER_SEND_METRICS: 'false',
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+};
 const children = [];
 
 function stopAll(code = 0) {
@@ -29,6 +38,10 @@ function run(command, args, label) {
       .join('\n');
   child.stdout.on('data', (chunk) => process.stdout.write(`${prefix(chunk)}\n`));
   child.stderr.on('data', (chunk) => process.stderr.write(`${prefix(chunk)}\n`));
+  child.on('error', (error) => {
+    console.error(`[${label}] could not start: ${error.message}`);
+    stopAll(1);
+  });
   child.on('exit', (code) => {
     console.error(`[${label}] exited with code ${code}`);
     stopAll(code ?? 1);
@@ -61,16 +74,24 @@ await fetch(`${emulatorUrl}/__emulator/config`, {
 });
 
 mkdirSync('.tmp', { recursive: true });
+// One env file per port, so a second stack (the browser test) does not rewrite this one's.
+const envFile = `.tmp/start-${WORKER_PORT}.env`;
 const vars = {
   EPSIMO_BASE_URL: emulatorUrl,
   EPSIMO_EMAIL: 'ops@edge-canary.example',
   EPSIMO_PASSWORD: 'emulator-password',
   TENANTS: JSON.stringify({ [DEMO_TENANT.id]: DEMO_TENANT.config(WORKER_PORT) }),
 };
+// Single-quoted: dotenv takes those literally (in double quotes it keeps `\"` escaped,
+// which broke the TENANTS JSON).
+const dotenvValue = (value) => {
+  if (/['\n]/.test(value)) throw new Error(`cannot write ${value} to an env file`);
+  return `'${value}'`;
+};
 writeFileSync(
-  '.tmp/start.env',
+  envFile,
   Object.entries(vars)
-    .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
+    .map(([key, value]) => `${key}=${dotenvValue(value)}`)
     .join('\n'),
 );
 
@@ -83,8 +104,9 @@ run(
     '--ip',
     '127.0.0.1',
     '--env-file',
-    '.tmp/start.env',
+    envFile,
     '--show-interactive-dev-session=false',
+    ...(PERSIST_TO ? ['--persist-to', PERSIST_TO] : []),
   ],
   'worker',
 );
@@ -92,6 +114,8 @@ const workerUrl = `http://127.0.0.1:${WORKER_PORT}`;
 await waitFor(`${workerUrl}/healthz`, 60_000);
 
 const token = await mintSessionToken(DEMO_TENANT.secret, DEMO_TENANT.id, DEMO_USER);
+// The token rides in the fragment: the browser never sends it to the server.
+const demoUrl = `${workerUrl}/demo/#token=${token}`;
 console.log(`
 epsimo-edge is running.
   Worker:    ${workerUrl}
@@ -101,9 +125,17 @@ epsimo-edge is running.
 Demo session token (valid 12 h):
   export TOKEN=${token}
 
+Open the demo chat (the token is in the link):
+  ${demoUrl}
+API docs: ${workerUrl}/docs/
+
 Try:
   curl ${workerUrl}/healthz
   curl -H "Authorization: Bearer $TOKEN" ${workerUrl}/v1/assistants
 
 Ctrl-C stops both.
 `);
+// One machine-readable line for scripts that start the stack (test/browser/run.mjs).
+console.log(
+  `EDGE_READY ${JSON.stringify({ worker: workerUrl, emulator: emulatorUrl, token, demo: demoUrl })}`,
+);

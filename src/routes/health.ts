@@ -1,7 +1,15 @@
-import { Hono } from 'hono';
-import type { AppEnv } from '../env';
+import { createRoute, z } from '@hono/zod-openapi';
+import { createRouter } from './router';
+import { jsonContent } from './schemas';
 
-/** `GET /healthz`: liveness only; no auth, no configuration, no upstream call. */
-export const healthRoutes = new Hono<AppEnv>().get('/healthz', (c) =>
+const health = createRoute({
+  method: 'get',
+  path: '/healthz',
+  summary: 'Liveness: no auth, no configuration, no upstream call',
+  responses: { 200: jsonContent(z.object({ status: z.literal('ok') }).openapi('Health'), 'Alive') },
+});
+
+/** `GET /healthz`: liveness only; answers even when the configuration is invalid. */
+export const healthRoutes = createRouter().openapi(health, (c) =>
   c.json({ status: 'ok' as const }, 200, { 'Cache-Control': 'no-store' }),
 );

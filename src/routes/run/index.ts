@@ -5,7 +5,7 @@ import { gateway } from '../../services/gateway';
 import { startRun } from '../../services/run';
 import { collectRun, SSE_HEADERS, sseEncoder } from '../../stream/sse';
 import { createRouter } from '../router';
-import { errorResponses, jsonBody, jsonContent, ThreadParams } from '../schemas';
+import { errorResponses, JsonValueSchema, jsonBody, ThreadParams } from '../schemas';
 
 const RunBody = z
   .object({
@@ -19,7 +19,7 @@ const RunResultSchema = z
   .object({
     run_id: z.string(),
     content: z.string(),
-    tool_calls: z.array(z.object({ name: z.string(), args: z.json().optional() })),
+    tool_calls: z.array(z.object({ name: z.string(), args: JsonValueSchema.optional() })),
   })
   .openapi('RunResult');
 
@@ -31,7 +31,9 @@ const run = createRoute({
     'Streaming: `text/event-stream` of `id`/`event`/`data` frames with `event` one of `start`, `content`, ' +
     '`tool_call` (cut to the tenant’s `tool_calls` policy), `done`, `error` (`{"code","detail"}`); a ' +
     '`: ping` comment after 15 s without an event. Every stream ends with `done` or `error`.',
-  middleware: [admission({ owns: { kind: 'thread', param: 'thread_id' }, lease: true })] as const,
+  middleware: [
+    admission({ owns: { kind: 'thread', param: 'thread_id' }, lease: true, costly: true }),
+  ] as const,
   request: { params: ThreadParams, body: jsonBody(RunBody) },
   responses: {
     200: {

@@ -1,0 +1,57 @@
+// A tiny DOM builder for the static pages: text always goes in as text nodes, never
+// as HTML, so nothing from a response or the document can inject markup.
+
+/**
+ * `h('button', { class: 'x', onclick: fn, disabled: true }, 'Send')`. Props starting
+ * with `on` become listeners; `true`/`false` toggle boolean attributes; `null` and
+ * `undefined` children are skipped; strings become text nodes.
+ */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props ?? {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
+    else if (key === 'dataset') Object.assign(el.dataset, value);
+    else el.setAttribute(key, value === true ? '' : String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** Text with `backtick` spans as <code>, the only markup the document's prose uses here. */
+export function prose(text, tag = 'p') {
+  const parts = String(text ?? '').split('`');
+  return h(tag, {}, ...parts.map((part, i) => (i % 2 === 1 ? h('code', {}, part) : part)));
+}
+
+/** Replaces the children of `el`. */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+/** The gateway's error (see `readError` in edge.js) as a plain, readable alert. */
+export function errorView(error, title = 'Request failed') {
+  const rows = [
+    ['Status', String(error.status)],
+    ['Code', error.code],
+    ['Request id', error.request_id],
+    ['Field', error.field],
+    ['Retry after', error.retry_after ? `${error.retry_after} s` : undefined],
+  ].filter(([, value]) => value);
+  return h(
+    'div',
+    { class: 'error-box', role: 'alert' },
+    h('strong', {}, `${title}: `),
+    error.detail,
+    h('dl', {}, ...rows.flatMap(([key, value]) => [h('dt', {}, key), h('dd', {}, h('code', {}, value))])),
+  );
+}

@@ -1,0 +1,102 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
+import { version } from '../../package.json';
+import type { AppEnv } from '../env';
+
+/** Where the document is served. */
+export const OPENAPI_PATH = '/openapi.json';
+
+/**
+ * Operations served by Workers static assets (`public/`), not by the Worker: they are
+ * documented with this extension so tools (and the coverage test) can tell them apart.
+ */
+export const STATIC_ASSET_EXTENSION = 'x-static-asset';
+
+const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'] as const;
+
+type OpenApiDocument = ReturnType<OpenAPIHono<AppEnv>['getOpenAPI31Document']>;
+
+/**
+ * Documents the app from its own route definitions and serves the document at
+ * `GET /openapi.json`. Call after every route is mounted; the document is built on
+ * the first request and kept for the life of the isolate (it cannot change).
+ *
+ * Besides the zod-derived paths it adds what the routes cannot say themselves:
+ * the `bearerAuth` scheme on every `/v1` operation but the webhook ones (the same rule
+ * app.ts mounts session auth with), a tag per top-level resource, and the operations
+ * outside the Worker's routes (the document itself and the `/docs` page).
+ */
+export function documentApp(app: OpenAPIHono<AppEnv>): void {
+  const registry = app.openAPIRegistry;
+  registry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description:
+      'A session token signed HS256 with the tenant’s `session_secret` by the tenant’s backend. ' +
+      'Claims: `tenant`, `sub`, `exp` (at most 24 h ahead), optional `iat`/`nbf`.',
+  });
+  registry.registerPath({
+    method: 'get',
+    path: OPENAPI_PATH,
+    summary: 'This OpenAPI 3.1 document',
+    responses: {
+      200: {
+        description: 'The document',
+        content: { 'application/json': { schema: z.looseObject({ openapi: z.string() }) } },
+      },
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/docs',
+    summary: 'An interactive page for this document (static assets; `/docs` redirects to `/docs/`)',
+    [STATIC_ASSET_EXTENSION]: true,
+    responses: { 200: { description: 'The page', content: { 'text/html': { schema: z.string() } } } },
+  });
+
+  let document: OpenApiDocument | undefined;
+  app.get(OPENAPI_PATH, (c) => {
+    document ??= finish(
+      app.getOpenAPI31Document({
+        openapi: '3.1.0',
+        info: {
+          title: 'epsimo-edge',
+          version,
+          description:
+            'A gateway in front of the Epsimo Agent Platform API: per-tenant session tokens, ' +
+            'allow-listed assistants, per-user ownership, rate limits and an SSE run relay.',
+        },
+        servers: [{ url: '/', description: 'This gateway' }],
+      }),
+    );
+    return c.json(document, 200, { 'Cache-Control': 'no-cache' });
+  });
+}
+
+/** Adds security requirements and tags, derived from each operation's path. */
+function finish(document: OpenApiDocument): OpenApiDocument {
+  const tags = new Set<string>();
+  for (const [path, item] of Object.entries(document.paths ?? {})) {
+    for (const method of METHODS) {
+      const operation = item[method];
+      if (!operation) continue;
+      operation.tags ??= [tagOf(path)];
+      for (const tag of operation.tags) tags.add(tag);
+      if (operation.security === undefined && needsSessionToken(path))
+        operation.security = [{ bearerAuth: [] }];
+    }
+  }
+  document.tags = [...tags].sort().map((name) => ({ name }));
+  return document;
+}
+
+/** Session auth covers `/v1/*` but the webhook routes, which are signed instead (see app.ts). */
+const needsSessionToken = (path: string) => path.startsWith('/v1/') && !path.startsWith('/v1/hooks/');
+
+/** `/v1/threads/{thread_id}/run` → `Threads`; anything outside `/v1` → `Service`. */
+function tagOf(path: string): string {
+  const [, prefix, resource] = path.split('/');
+  const name = prefix === 'v1' && resource ? resource : 'service';
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}

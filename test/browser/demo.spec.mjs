@@ -1,0 +1,184 @@
+// The /demo chat page and the /docs page in Debian's headless Chromium, driven by
+// playwright-core against the real stack (`npm start` on free ports). Run by run.mjs.
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { startStack } from './stack.mjs';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+const MESSAGE = 'hello from a real browser';
+
+let stack;
+let context;
+let profile;
+const problems = [];
+
+before(
+  async () => {
+    await mkdir('test-results', { recursive: true });
+    stack = await startStack({ log: process.env.DEBUG_STACK ? console.log : undefined });
+    profile = await mkdtemp(join(tmpdir(), 'edge-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ARGS,
+      viewport: { width: 1280, height: 860 },
+      timeout: 60_000,
+    });
+    context.on('page', watch);
+  },
+  { timeout: 180_000 },
+);
+
+after(async () => {
+  await context?.close().catch(() => {});
+  await stack?.stop();
+  if (profile) await rm(profile, { recursive: true, force: true });
+});
+
+/** Every request must stay on the Worker's origin; page errors fail the test. */
+function watch(page) {
+  page.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(`${stack.worker}/`) && !url.startsWith('data:'))
+      problems.push(`third-party request: ${url}`);
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+}
+
+async function openPage(url) {
+  const page = await context.newPage();
+  await page.goto(url, { waitUntil: 'load' });
+  return page;
+}
+
+test('demo: pick an assistant, create a thread and watch the reply stream in', {
+  timeout: 90_000,
+}, async () => {
+  // The emulator also calls a tool, which the demo tenant's policy ("name") shows by name only.
+  const knobs = await fetch(`${stack.emulator}/__emulator/config`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ tool_calls: [{ name: 'lookup_order', args: { order: 'A-1001' } }] }),
+  });
+  assert.equal(knobs.status, 200);
+
+  const page = await openPage(stack.demo);
+  // The token was taken from the fragment and removed from the address bar.
+  await page.waitForFunction(() => !location.hash.includes('token='));
+  await page.waitForSelector('#assistant:not([disabled]) option[value="asst_sales"]', { state: 'attached' });
+  assert.match(await page.textContent('#who'), /Tenant demo · user demo-user/);
+
+  await page.selectOption('#assistant', 'asst_sales');
+  await page.click('#new-thread');
+  await page.waitForFunction(() => /^\S+$/.test(document.getElementById('thread-id').textContent));
+
+  // Record the reply's length at every DOM change while it streams.
+  await page.evaluate(() => {
+    window.samples = [];
+    const start = performance.now();
+    new MutationObserver(() => {
+      const text = document.querySelector('#log .msg-assistant:last-child .text');
+      if (text) window.samples.push([performance.now() - start, text.textContent.length]);
+    }).observe(document.getElementById('log'), { subtree: true, childList: true, characterData: true });
+  });
+  await page.fill('#message', MESSAGE);
+  await page.click('#send');
+  await page.waitForSelector('#log .msg-assistant.done', { timeout: 20_000 });
+
+  const reply = page.locator('#log .msg-assistant').last();
+  const text = await reply.locator('.text').evaluate((el) =>
+    [...el.childNodes]
+      .filter((n) => n.nodeType === Node.TEXT_NODE)
+      .map((n) => n.textContent)
+      .join(''),
+  );
+  assert.equal(text, `Echo: ${MESSAGE}`);
+  const samples = await page.evaluate(() => window.samples);
+  const lengths = [...new Set(samples.map(([, length]) => length).filter((length) => length > 0))];
+  assert.ok(
+    lengths.length >= 3,
+    `the reply arrived in ${lengths.length} step(s): ${JSON.stringify(samples)}`,
+  );
+  assert.deepEqual(
+    lengths,
+    [...lengths].sort((a, b) => a - b),
+    'the reply only grows',
+  );
+  const growing = samples.filter(([, length]) => length > 0);
+  const spread = growing.at(-1)[0] - growing[0][0];
+  assert.ok(spread > 100, `the reply arrived over ${Math.round(spread)} ms, not at once`);
+
+  // The tool call, as the tenant's policy cuts it: the name, no arguments.
+  assert.equal(await reply.locator('.tool-call code').textContent(), 'lookup_order');
+  assert.equal(await reply.locator('.tool-call pre').count(), 0);
+
+  // The rate-limit state: the RateLimit header of the last response and GET /v1/usage.
+  const user = page.locator('#ratelimit-list dd[data-policy="user"]');
+  assert.match(await user.textContent(), /^\d+ of \d+ left/);
+  assert.ok(Number(await user.getAttribute('data-remaining')) >= 0);
+  await page.waitForFunction(() => /1 yours/.test(document.getElementById('usage').textContent));
+  assert.equal(await page.locator('#errors .error-box').count(), 0);
+
+  await page.screenshot({ path: 'test-results/demo.png', fullPage: true });
+
+  // Errors are shown plainly: a bad token gets the contract's 401 body, request id included.
+  await page.click('#token-panel summary');
+  await page.fill('#token', 'not-a-session-token');
+  await page.click('#token-form button[type="submit"]');
+  const error = page.locator('#errors .error-box').first();
+  await error.waitFor();
+  assert.match(await error.textContent(), /UNAUTHORIZED/);
+  assert.match(await error.textContent(), /Request id[0-9a-f-]{36}/);
+  await page.screenshot({ path: 'test-results/demo-error.png' });
+  await page.close();
+  assert.deepEqual(problems, []);
+});
+
+test('docs: the operations of /openapi.json, and "try it" with the token', { timeout: 60_000 }, async () => {
+  const page = await openPage(`${stack.worker}/docs/#token=${stack.token}`);
+  await page.waitForSelector('.operation');
+  const documented = await (await fetch(`${stack.worker}/openapi.json`)).json();
+  const count = Object.values(documented.paths).reduce((n, item) => n + Object.keys(item).length, 0);
+  assert.equal(await page.locator('.operation').count(), count);
+
+  const op = page.locator('#op-get-v1-assistants');
+  await op.locator('.try-it summary').click();
+  await op.locator('.try button[type="submit"]').click();
+  await op.locator('.output .status strong').waitFor();
+  assert.match(await op.locator('.output .status').textContent(), /^200/);
+  assert.match(await op.locator('.response-body').textContent(), /asst_support/);
+  await op.screenshot({ path: 'test-results/docs-try-it.png' });
+
+  // The run route's stream is shown frame by frame as it arrives.
+  const created = await fetch(`${stack.worker}/v1/threads`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.token}`, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  const { thread_id } = await created.json();
+  const run = page.locator('#op-post-v1-threads-thread-id-run');
+  await run.locator('.try-it summary').click();
+  await run.locator('#op-post-v1-threads-thread-id-run-param-path-thread_id').fill(thread_id);
+  await run.locator('.try button[type="submit"]').click();
+  await run.locator('.output .status', { hasText: 'stream closed' }).waitFor({ timeout: 20_000 });
+  const frames = await run.locator('.response-body').textContent();
+  assert.match(frames, /^id: 1\nevent: start\n/);
+  assert.match(frames, /event: content\ndata: \{"delta":"Echo:"\}/);
+  assert.match(frames, /event: done\ndata: \{\}\n\n$/);
+  await page.screenshot({ path: 'test-results/docs.png' });
+  await page.close();
+  assert.deepEqual(problems, []);
+});

@@ -1,0 +1,135 @@
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import pkg from '../../package.json';
+import { createApp } from '../../src/app';
+import { STATIC_ASSET_EXTENSION } from '../../src/routes/openapi';
+import { HTTP_METHODS, openApiProblems } from '../helpers/openapi';
+import { callWorker } from '../helpers/worker';
+
+interface Parameter {
+  name: string;
+  in: string;
+  required?: boolean;
+  example?: unknown;
+  schema?: { example?: unknown };
+}
+interface Operation {
+  security?: Record<string, string[]>[];
+  parameters?: Parameter[];
+  requestBody?: unknown;
+  [STATIC_ASSET_EXTENSION]?: boolean;
+}
+interface Documented {
+  method: string;
+  path: string;
+  operation: Operation;
+}
+
+const WEBHOOK_HEADERS = ['webhook-id', 'webhook-timestamp', 'webhook-signature'];
+
+async function fetchDocument() {
+  const res = await callWorker('/openapi.json');
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+  return (await res.json()) as { paths: Record<string, Record<string, Operation>> } & Record<string, unknown>;
+}
+
+function operationsOf(doc: { paths: Record<string, Record<string, Operation>> }): Documented[] {
+  return Object.entries(doc.paths).flatMap(([path, item]) =>
+    HTTP_METHODS.flatMap((method) => {
+      const operation = item[method];
+      return operation ? [{ method: method.toUpperCase(), path, operation }] : [];
+    }),
+  );
+}
+
+/** Every `METHOD /path` the app routes (Hono's `:param` → `{param}`); `use` middleware is `ALL`. */
+function servedRoutes(): string[] {
+  const routes = createApp().routes.filter((route) => route.method !== 'ALL');
+  const keys = routes.map((route) => `${route.method} ${route.path.replace(/:(\w+)(\{[^}]*\})?/g, '{$1}')}`);
+  return [...new Set(keys)].sort();
+}
+
+/** The path with each parameter set to its documented example (or a valid id). */
+function samplePath({ path, operation }: Documented): string {
+  return path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const parameter = operation.parameters?.find((p) => p.in === 'path' && p.name === name);
+    return String(parameter?.example ?? parameter?.schema?.example ?? 'x_1');
+  });
+}
+
+describe('GET /openapi.json', () => {
+  it('is a valid OpenAPI 3.1 document for this build, with a relative server', async () => {
+    const doc = await fetchDocument();
+    expect(openApiProblems(doc)).toEqual([]);
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.info).toMatchObject({ title: 'epsimo-edge', version: pkg.version });
+    expect(doc.servers).toEqual([expect.objectContaining({ url: '/' })]);
+    expect(doc.components).toMatchObject({
+      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+    });
+  });
+
+  it('documents every route the app serves and nothing it does not', async () => {
+    const documented = operationsOf(await fetchDocument());
+    const byWorker = documented.filter((op) => !op.operation[STATIC_ASSET_EXTENSION]);
+    expect(byWorker.map((op) => `${op.method} ${op.path}`).sort()).toEqual(servedRoutes());
+    // The contract's routes are all there (the list above could shrink with the app).
+    expect(servedRoutes()).toEqual(
+      expect.arrayContaining([
+        'GET /healthz',
+        'GET /openapi.json',
+        'POST /v1/threads/{thread_id}/run',
+        'PUT /v1/threads/{thread_id}/db/{key}',
+        'POST /v1/hooks/{tenant}/run',
+      ]),
+    );
+  });
+
+  it('serves the operations marked as static assets from public/', async () => {
+    const statics = operationsOf(await fetchDocument()).filter((op) => op.operation[STATIC_ASSET_EXTENSION]);
+    // `/docs` is not a Worker route: Workers static assets answer it before the Worker runs.
+    expect(statics.map((op) => `${op.method} ${op.path}`)).toEqual(['GET /docs']);
+    for (const { path } of statics) {
+      const res = await env.ASSETS.fetch(new URL(`${path}/`, 'https://edge.test'));
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      await res.body?.cancel();
+    }
+  });
+
+  it('says how each /v1 operation is authenticated, and each refuses a caller without credentials', async () => {
+    const v1 = operationsOf(await fetchDocument()).filter((op) => op.path.startsWith('/v1/'));
+    expect(v1.length).toBeGreaterThan(10);
+    for (const op of v1) {
+      const where = `${op.method} ${op.path}`;
+      const bearer = op.operation.security?.some((requirement) => 'bearerAuth' in requirement) ?? false;
+      const headers = (op.operation.parameters ?? []).filter((p) => p.in === 'header' && p.required);
+      const signed = WEBHOOK_HEADERS.every((name) => headers.some((p) => p.name.toLowerCase() === name));
+      // Webhook routes carry Standard Webhooks headers instead of a session token, never both.
+      expect({ where, bearer, signed }).toEqual({
+        where,
+        bearer: !op.path.startsWith('/v1/hooks/'),
+        signed: !bearer,
+      });
+
+      const body = op.operation.requestBody ? '{}' : undefined;
+      const res = await callWorker(samplePath(op), {
+        method: op.method,
+        ...(body ? { body, headers: { 'content-type': 'application/json' } } : {}),
+      });
+      expect({ where, status: res.status }).toEqual({ where, status: 401 });
+    }
+  });
+
+  it('leaves the service operations outside /v1 public', async () => {
+    const service = operationsOf(await fetchDocument()).filter(
+      (op) => !op.path.startsWith('/v1/') && !op.operation[STATIC_ASSET_EXTENSION],
+    );
+    expect(service.map((op) => op.path).sort()).toEqual(['/healthz', '/openapi.json']);
+    for (const op of service) {
+      expect(op.operation.security).toBeUndefined();
+      expect((await callWorker(op.path)).status).toBe(200);
+    }
+  });
+});
