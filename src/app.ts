@@ -7,6 +7,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from './env';
 import { ApiError, errorResponse } from './errors';
 import { log } from './log';
+import { accessLog } from './middleware/access-log';
 import { sessionAuth } from './middleware/auth';
 import { requireConfig } from './middleware/config';
 import { tenantCors } from './middleware/cors';
@@ -14,12 +15,12 @@ import { assistantRoutes } from './routes/assistants';
 import { dbRoutes } from './routes/db';
 import { fileRoutes } from './routes/files';
 import { healthRoutes } from './routes/health';
+import { hookRoutes } from './routes/hooks';
+import { documentApp } from './routes/openapi';
 import { runRoutes } from './routes/run';
 import { threadRoutes } from './routes/threads';
 import { usageRoutes } from './routes/usage';
 
-/** Caller-supplied request ids are kept only when they are short and plain. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 /** JSON bodies on every route but file uploads (which have the tenant's own cap). */
 const MAX_JSON_BODY = 256 * 1024;
 
@@ -38,20 +39,16 @@ const jsonBodyLimit = bodyLimit({
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
 
-  app.use(
-    requestId({
-      generator: (c) => {
-        const given = c.req.header('X-Request-Id');
-        return given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
-      },
-    }),
-  );
+  // A caller's X-Request-Id is kept when it is 1-128 of [A-Za-z0-9_=-]; otherwise a UUID.
+  app.use(requestId({ limitLength: 128 }));
+  app.use(accessLog());
   app.use(secureHeaders({ crossOriginResourcePolicy: 'cross-origin', crossOriginOpenerPolicy: false }));
   app.route('/', healthRoutes);
   app.use(requireConfig());
   app.use('/v1/*', tenantCors());
   app.use('/v1/*', except('/v1/hooks/*', sessionAuth()));
-  app.use('/v1/*', except('/v1/files', jsonBodyLimit));
+  // Webhooks read their raw body themselves, under their own cap (src/webhooks/body.ts).
+  app.use('/v1/*', except(['/v1/files', '/v1/hooks/*'], jsonBodyLimit));
   app.use('/v1/*', async function noStore(c, next) {
     await next();
     if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
@@ -63,7 +60,10 @@ export function createApp() {
     .route('/v1', runRoutes)
     .route('/v1', dbRoutes)
     .route('/v1', fileRoutes)
-    .route('/v1', usageRoutes);
+    .route('/v1', usageRoutes)
+    .route('/v1', hookRoutes);
+  // After every route: the document is generated from the routes mounted above.
+  documentApp(app);
 
   app.notFound((c) => errorResponse(c, new ApiError(404, 'NOT_FOUND', 'No such route.')));
   app.onError((err, c) => errorResponse(c, toApiError(err, c.var.requestId)));
@@ -76,6 +76,13 @@ function toApiError(err: unknown, requestId: string): ApiError {
   if (err instanceof HTTPException) {
     if (err.status === 400) return new ApiError(400, 'BAD_REQUEST', 'Malformed request body.');
     if (err.status === 413) return new ApiError(413, 'PAYLOAD_TOO_LARGE', 'Request body too large.');
+    if (err.status === 415) {
+      return new ApiError(
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+        'The body has the wrong Content-Type for this route.',
+      );
+    }
   }
   const name = err instanceof Error ? err.name : typeof err;
   log('error', 'unhandled error', { request_id: requestId, error: name });

@@ -63,6 +63,7 @@ export function admission(spec: AdmissionSpec = {}) {
       result = await gw.state.admit(request);
     } catch (error) {
       const name = error instanceof Error ? error.name : 'unknown';
+      gw.limiter = spec.failOpen ? 'fail_open' : 'unavailable';
       if (spec.failOpen) {
         log('warn', 'limiter unavailable: failing open', {
           request_id: gw.requestId,
@@ -81,6 +82,7 @@ export function admission(spec: AdmissionSpec = {}) {
       });
     }
     const headers = rateLimitHeaders(ratePolicies(gw.tenant.limits), result.rate);
+    gw.limiter = result.ok ? 'admitted' : result.reason;
     if (!result.ok) throw denial(result, headers);
     gw.admitted = result;
     try {

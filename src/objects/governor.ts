@@ -31,6 +31,8 @@ const WINDOW_MS = 60_000;
 export class UpstreamGovernor extends DurableObject<Env> {
   private window: BudgetWindow | undefined;
   private limit = DEFAULT_LIMIT;
+  /** Whether the window's end and limit come from the upstream's headers yet. */
+  private synced = false;
   /** Tenant → last time it asked (epoch ms): who shares the budget now. */
   private readonly lastAsked = new Map<string, number>();
 
@@ -41,7 +43,8 @@ export class UpstreamGovernor extends DurableObject<Env> {
     const window = this.current(now);
     this.lastAsked.set(tenant, now);
     for (const [t, at] of this.lastAsked) if (now - at > WINDOW_MS) this.lastAsked.delete(t);
-    const grant = allocate(window, tenant, want, [...this.lastAsked.keys()], now);
+    // Until the upstream has said what its limit is, hand out one permit at a time.
+    const grant = allocate(window, tenant, this.synced ? want : 1, [...this.lastAsked.keys()], now);
     return { granted: grant.granted, expiresAt: window.resetAt, retryAfter: grant.retryAfter };
   }
 
@@ -65,7 +68,9 @@ export class UpstreamGovernor extends DurableObject<Env> {
 
   private current(now: number): BudgetWindow {
     if (!this.window || now >= this.window.resetAt) {
+      // Provisional until the upstream's headers say where its window ends.
       this.window = { resetAt: now + WINDOW_MS, budget: budgetFor(this.limit), used: 0, byTenant: {} };
+      this.synced = false;
     }
     return this.window;
   }
@@ -73,19 +78,22 @@ export class UpstreamGovernor extends DurableObject<Env> {
   /**
    * Adopts the upstream's numbers: its limit, its window end, and — when it has fewer
    * requests left than we think — its remaining count (other clients of the same
-   * account, or calls outside the permits such as logins, count too).
+   * account, or calls outside the permits such as logins, count too). Permits already
+   * granted stay counted: they may still be on their way.
    */
   private observe(seen: Observation, now: number): void {
     if (seen.resetAt <= now) return;
     this.limit = seen.limit;
-    const window = this.current(now);
-    if (Math.abs(window.resetAt - seen.resetAt) > 1_000) {
-      // A new upstream window: start counting afresh from what it says is left.
-      this.window = { resetAt: seen.resetAt, budget: budgetFor(seen.limit), used: 0, byTenant: {} };
+    let window = this.current(now);
+    if (this.synced && seen.resetAt > window.resetAt + 1_000) {
+      // The upstream began a new window before ours ended (clocks differ): follow it.
+      window = { resetAt: seen.resetAt, budget: budgetFor(seen.limit), used: 0, byTenant: {} };
+      this.window = window;
     }
-    const synced = this.window ?? window;
-    synced.budget = budgetFor(seen.limit);
-    const margin = seen.limit - synced.budget;
-    synced.used = Math.max(synced.used, synced.budget - Math.max(0, seen.remaining - margin));
+    window.resetAt = seen.resetAt;
+    window.budget = budgetFor(seen.limit);
+    const margin = seen.limit - window.budget;
+    window.used = Math.max(window.used, window.budget - Math.max(0, seen.remaining - margin));
+    this.synced = true;
   }
 }

@@ -103,9 +103,4 @@ export const TENANT_SCHEMA = `
     user TEXT NOT NULL,
     expires_at INTEGER NOT NULL
   );
-  CREATE TABLE IF NOT EXISTS buckets (
-    key TEXT PRIMARY KEY,
-    tokens REAL NOT NULL,
-    updated_at INTEGER NOT NULL
-  );
 `;

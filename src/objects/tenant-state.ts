@@ -16,6 +16,8 @@ export type * from './tenant-schema';
 
 /** A reservation nobody committed or released within this long is released by the alarm. */
 const RESERVATION_TTL_MS = 2 * 60_000;
+/** Users tracked at once; beyond it the buckets start afresh (full), a bounded approximation. */
+const MAX_BUCKETS = 100_000;
 /** Upstream permits asked of the governor at a time (it hands out fewer near the limit). */
 
 /**
@@ -29,6 +31,13 @@ export class TenantState extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   /** Upstream permits this object holds from the governor, void after `expiresAt`. */
   private readonly pool = new PermitPool();
+  /**
+   * Rate buckets live in memory: the hot path then writes nothing, so no response
+   * waits on storage. An object is only evicted after it has been idle for a while,
+   * by when buckets have mostly refilled; starting them full again is the one
+   * approximation, documented in the README.
+   */
+  private readonly buckets = new Map<string, BucketState>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -220,25 +229,12 @@ export class TenantState extends DurableObject<Env> {
   }
 
   private peek(key: string, policy: BucketPolicy, now: number): TakeResult {
-    const row = this.sql
-      .exec<{ tokens: number; updated_at: number }>(
-        'SELECT tokens, updated_at FROM buckets WHERE key = ?',
-        key,
-      )
-      .toArray()[0];
-    const state: BucketState | undefined = row
-      ? { tokens: row.tokens, updatedAt: row.updated_at }
-      : undefined;
-    return take(state, policy, now);
+    return take(this.buckets.get(key), policy, now);
   }
 
   private store(key: string, state: BucketState): void {
-    this.sql.exec(
-      'INSERT INTO buckets (key, tokens, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at',
-      key,
-      state.tokens,
-      state.updatedAt,
-    );
+    if (this.buckets.size >= MAX_BUCKETS) this.buckets.clear();
+    this.buckets.set(key, state);
   }
 
   private owns(user: string, kind: 'thread' | 'file', id: string): boolean {

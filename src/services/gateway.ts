@@ -27,6 +27,8 @@ export interface Gateway {
    * middleware gives back every other one when the request ends.
    */
   claimed: Set<string>;
+  /** The limiter's outcome, for the access log: `admitted`, a refusal reason, or a failure mode. */
+  limiter: string | undefined;
 }
 
 /** What a {@link Gateway} is built from: a request, or a background job (webhook runs). */
@@ -59,6 +61,7 @@ export function createGateway({ env, config, tenant, user, requestId, signal, de
     defer,
     admitted: undefined,
     claimed: new Set(),
+    limiter: undefined,
   };
 }
 

@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { TENANTS } from '../fixtures/tenants';
+import { testGateway } from '../helpers/gateway';
+
+type Limits = { -readonly [K in keyof (typeof TENANTS)['acme']['limits']]: number };
+
+const withLimits = (limits: Partial<Limits>) => ({
+  ...TENANTS.acme,
+  limits: { ...TENANTS.acme.limits, ...limits },
+});
+
+describe('request rate limits', () => {
+  it('admits exactly the bucket in a 200-way race on one user, while another tenant is unaffected', async () => {
+    // 20 a minute is one token per 3 s: at most one more can refill during the race.
+    const gw = testGateway({
+      tenants: {
+        small: withLimits({ burst: 25, requests_per_minute: 20 }),
+        other: withLimits({ burst: 100, requests_per_minute: 600 }),
+      },
+    });
+    const alice = await gw.caller('small');
+    const bob = await gw.caller('other');
+    const started = Date.now();
+    const [race, others] = await Promise.all([
+      Promise.all(Array.from({ length: 200 }, () => alice.request('GET', '/v1/usage'))),
+      Promise.all(Array.from({ length: 50 }, () => bob.request('GET', '/v1/usage'))),
+    ]);
+    const refill = Math.floor(((Date.now() - started) / 60_000) * 20);
+    const admitted = race.filter((r) => r.status === 200).length;
+    expect(admitted).toBeGreaterThanOrEqual(25);
+    expect(admitted).toBeLessThanOrEqual(25 + refill);
+    expect(race.filter((r) => r.status === 429)).toHaveLength(200 - admitted);
+    expect(others.every((r) => r.status === 200)).toBe(true);
+
+    const refused = race.find((r) => r.status === 429);
+    expect(refused?.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+    expect(refused?.headers.get('ratelimit')).toMatch(/^"user";r=0;t=\d+, "tenant";r=\d+;t=\d+$/);
+    expect(refused?.headers.get('ratelimit-policy')).toBe('"user";q=25;w=75, "tenant";q=1000;w=10');
+    expect(await refused?.json()).toMatchObject({ code: 'RATE_LIMITED', request_id: expect.any(String) });
+    // The other tenant's headers show its own buckets only.
+    expect(others[0]?.headers.get('ratelimit-policy')).toBe('"user";q=100;w=10, "tenant";q=1000;w=10');
+  });
+
+  it('caps all of a tenant’s users together with tenant_requests_per_minute', async () => {
+    const gw = testGateway({ tenants: { t: withLimits({ burst: 5, tenant_requests_per_minute: 60 }) } });
+    // The tenant bucket holds max(burst, 60 / 6) = 10.
+    const users = await Promise.all(Array.from({ length: 6 }, () => gw.caller('t')));
+    const results = await Promise.all(
+      users.flatMap((u) => [1, 2, 3].map(() => u.request('GET', '/v1/usage'))),
+    );
+    expect(results.filter((r) => r.status === 200)).toHaveLength(10);
+    const refused = results.find((r) => r.status === 429);
+    expect(await refused?.json()).toMatchObject({
+      code: 'RATE_LIMITED',
+      detail: expect.stringMatching(/tenant/),
+    });
+  });
+
+  it('spends no quota on requests refused with 401', async () => {
+    const gw = testGateway({ tenants: { t: withLimits({ burst: 3, requests_per_minute: 1 }) } });
+    const alice = await gw.caller('t');
+    const bad = await Promise.all(
+      Array.from({ length: 20 }, () => alice.request('GET', '/v1/usage', { auth: 'x.y.z' })),
+    );
+    expect(bad.every((r) => r.status === 401)).toBe(true);
+    const first = await alice.request('GET', '/v1/usage');
+    expect(first.headers.get('ratelimit')).toMatch(/^"user";r=2;/);
+  });
+
+  it('carries RateLimit headers on successes and on errors of limited routes', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    for (const res of [
+      await alice.request('GET', '/v1/threads'),
+      await alice.request('GET', '/v1/threads/nope'),
+      await alice.request('POST', '/v1/threads', { json: { bogus: 1 } }),
+    ]) {
+      expect(res.headers.get('ratelimit-policy')).toMatch(/^"user";q=\d+;w=\d+, "tenant";q=\d+;w=\d+$/);
+      expect(res.headers.get('ratelimit')).toMatch(/^"user";r=\d+;t=\d+, "tenant";r=\d+;t=\d+$/);
+    }
+  });
+});
+
+describe('the upstream governor', () => {
+  it('never lets three competing tenants exceed the upstream limit, and splits it fairly', async () => {
+    const gw = testGateway({
+      tenants: {
+        a: withLimits({ burst: 200, requests_per_minute: 6000 }),
+        b: withLimits({ burst: 200, requests_per_minute: 6000 }),
+        c: withLimits({ burst: 200, requests_per_minute: 6000 }),
+      },
+    });
+    await gw.emulator.configure({ rate_limit_per_minute: 60 });
+    const callers = await Promise.all(['a', 'b', 'c'].map((t) => gw.caller(t)));
+    // Each tenant asks for far more than a third of the budget, in waves, all at once.
+    const results = await Promise.all(
+      callers.map(async (caller) => {
+        const statuses: number[] = [];
+        for (let wave = 0; wave < 5; wave++) {
+          const wave10 = await Promise.all(
+            Array.from({ length: 10 }, () => caller.request('GET', '/v1/assistants')),
+          );
+          statuses.push(...wave10.map((r) => r.status));
+        }
+        return statuses;
+      }),
+    );
+    const stats = await gw.emulator.stats();
+    expect(stats.rate_limited).toBe(0);
+    const served = results.map((statuses) => statuses.filter((s) => s === 200).length);
+    const refused = results.flat().filter((s) => s === 503).length;
+    expect(served.reduce((a, b) => a + b, 0) + refused).toBe(150);
+    // Budget 57 (60 less a margin for logins): a fair split is 19 each; allow a little slack
+    // for permits a tenant's batch still held when the budget ran out.
+    for (const n of served) expect(n).toBeGreaterThanOrEqual(15);
+    console.log(`governor split: ${served.join(' / ')} served, ${refused} refused with 503`);
+  });
+
+  it('answers 503 UPSTREAM_RATE_LIMITED with an honest Retry-After once the budget is spent', async () => {
+    const gw = testGateway();
+    await gw.emulator.configure({ rate_limit_per_minute: 5 });
+    const alice = await gw.caller('acme');
+    let last: Response | undefined;
+    for (let i = 0; i < 10; i++) {
+      last = await alice.request('GET', '/v1/assistants');
+      if (last.status === 503) break;
+    }
+    expect(last?.status).toBe(503);
+    const retryAfter = Number(last?.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(await last?.json()).toMatchObject({ code: 'UPSTREAM_RATE_LIMITED' });
+    expect((await gw.emulator.stats()).rate_limited).toBe(0);
+  });
+});

@@ -1,0 +1,71 @@
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { TENANTS } from '../fixtures/tenants';
+
+const limits = { ...TENANTS.acme.limits, concurrent_streams: 1 };
+
+function freshTenant() {
+  const tenant = `t-${crypto.randomUUID().slice(0, 8)}`;
+  return { tenant, stub: env.TENANT_STATE.get(env.TENANT_STATE.idFromName(tenant)) };
+}
+
+describe('TenantState', () => {
+  it('expires the lease of a Worker that vanished, so the slot is not lost forever', async () => {
+    const { tenant, stub } = freshTenant();
+    // A Worker takes the tenant's only stream slot and dies without releasing it.
+    const taken = await stub.admit({ tenant, user: 'u', limits, lease: { ttlMs: 50 } });
+    expect(taken).toMatchObject({ ok: true, lease: expect.stringMatching(/^lease_/) });
+    const blocked = await stub.admit({ tenant, user: 'u', limits, lease: { ttlMs: 50 } });
+    expect(blocked).toMatchObject({ ok: false, reason: 'streams' });
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    // The alarm (run now, unless the runtime already did) deletes the dead lease.
+    await runDurableObjectAlarm(stub);
+    const left = await runInDurableObject(
+      stub,
+      (_, state) => state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM leases').one().n,
+    );
+    expect(left).toBe(0);
+    const again = await stub.admit({ tenant, user: 'u', limits, lease: { ttlMs: 60_000 } });
+    expect(again).toMatchObject({ ok: true, lease: expect.any(String) });
+  });
+
+  it('releases a thread reservation nobody committed (the creating Worker died)', async () => {
+    const { tenant, stub } = freshTenant();
+    const one = { ...limits, threads_per_user: 1 };
+    const first = await stub.admit({ tenant, user: 'u', limits: one, reserveThread: true });
+    expect(first.ok).toBe(true);
+    expect(await stub.admit({ tenant, user: 'u', limits: one, reserveThread: true })).toMatchObject({
+      ok: false,
+      reason: 'quota_user',
+    });
+    // The reservation's deadline is two minutes away: the alarm is set for it.
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    // Run early, the alarm frees nothing that has not expired yet.
+    expect(await stub.admit({ tenant, user: 'u', limits: one, reserveThread: true })).toMatchObject({
+      ok: false,
+    });
+  });
+
+  it('answers ownership for its own users only', async () => {
+    const { tenant, stub } = freshTenant();
+    const admitted = await stub.admit({ tenant, user: 'alice', limits, reserveThread: true });
+    if (!admitted.ok || !admitted.reservation) throw new Error('no reservation');
+    await stub.commitThread('alice', admitted.reservation, {
+      thread_id: 'thread_1',
+      name: 'n',
+      assistant_id: 'asst_support',
+      created_at: '2026-01-01T00:00:00Z',
+    });
+    const owns = { kind: 'thread' as const, id: 'thread_1' };
+    expect((await stub.admit({ tenant, user: 'alice', limits, owns })).ok).toBe(true);
+    expect(await stub.admit({ tenant, user: 'bob', limits, owns })).toMatchObject({
+      ok: false,
+      reason: 'not_found',
+    });
+    // A reservation is never an owned thread.
+    expect(
+      await stub.admit({ tenant, user: 'alice', limits, owns: { kind: 'thread', id: admitted.reservation } }),
+    ).toMatchObject({ ok: false, reason: 'not_found' });
+  });
+});
