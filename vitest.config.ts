@@ -17,6 +17,8 @@ export default defineConfig({
           EPSIMO_EMAIL: UPSTREAM_EMAIL,
           EPSIMO_PASSWORD: UPSTREAM_PASSWORD,
           TENANTS: JSON.stringify(TENANTS),
+          // Webhook run/callback retries without waiting (the backoff itself: test/unit/webhook-*).
+          WEBHOOK_RETRY_BASE_SECONDS: '0',
         },
         outboundService: 'emulator',
         workers: [

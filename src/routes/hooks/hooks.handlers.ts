@@ -1,0 +1,145 @@
+import type { Context } from 'hono';
+import { IdSchema } from '../../config';
+import type { AppEnv } from '../../env';
+import { ApiError } from '../../errors';
+import { log } from '../../log';
+import { validationError } from '../../middleware/validate';
+import type { AcceptResult, LookupResult } from '../../objects/deliveries';
+import { hookTenant, refuse } from '../../webhooks/auth';
+import { readRawBody, sha256Hex } from '../../webhooks/body';
+import {
+  callbackUrlProblem,
+  DEFAULT_SUBJECT,
+  type DeliveryRequest,
+  HookRunBodySchema,
+  type RunJob,
+} from '../../webhooks/schemas';
+import { checkHeaders, matchesSignature, verifyWebhook, webhookHeaders } from '../../webhooks/signature';
+import { toView } from '../../webhooks/store';
+
+const unavailable = () =>
+  new ApiError(503, 'QUEUE_UNAVAILABLE', 'The gateway cannot accept webhooks right now.', { retryAfter: 5 });
+
+const deliveries = (c: Context<AppEnv>, tenant: string) =>
+  c.env.DELIVERIES.get(c.env.DELIVERIES.idFromName(tenant));
+
+/**
+ * `POST /v1/hooks/{tenant}/run`. In order: no `Authorization`, a known tenant with a
+ * secret, well-formed and fresh headers (401 before the body is touched), the raw body
+ * read under its cap (413), the signature over those bytes (401), then JSON and the
+ * schema (400). The webhook-id is recorded before the run is enqueued; a repeat answers
+ * the same `202` and enqueues nothing.
+ */
+export async function runHook(c: Context<AppEnv>): Promise<Response> {
+  const { tenant, secret } = hookTenant(c);
+  const checked = checkHeaders(webhookHeaders(c.req.raw.headers));
+  if (!checked.ok) throw refuse(c, checked.reason);
+  const raw = await readRawBody(c.req.raw);
+  if (!(await matchesSignature(secret, checked.headers, raw))) throw refuse(c, 'no_match');
+  c.set('tenant', tenant);
+
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(raw));
+  } catch {
+    throw new ApiError(400, 'BAD_REQUEST', 'Malformed JSON body.');
+  }
+  const parsed = HookRunBodySchema.safeParse(json);
+  if (!parsed.success) throw validationError(parsed.error.issues[0]);
+  const body = parsed.data;
+  if (body.assistant_id !== undefined && !tenant.assistants.includes(body.assistant_id)) {
+    throw field('assistant_id', 'not an assistant of this tenant');
+  }
+  if (body.assistant_id !== undefined && body.thread_id !== undefined) {
+    throw field('assistant_id', 'only for a new thread (the thread already has its assistant)');
+  }
+  const problem = body.callback_url === undefined ? null : callbackUrlProblem(body.callback_url, tenant);
+  if (problem) throw field('callback_url', problem);
+
+  const request: DeliveryRequest = {
+    subject: body.subject ?? DEFAULT_SUBJECT,
+    message: body.message,
+    thread_id: body.thread_id ?? null,
+    assistant_id: body.assistant_id ?? null,
+    callback_url: body.callback_url ?? null,
+  };
+  const store = deliveries(c, tenant.id);
+  let accepted: AcceptResult;
+  try {
+    accepted = await store.accept({
+      tenant: tenant.id,
+      webhook_id: checked.headers.id,
+      body_hash: await sha256Hex(raw),
+      request,
+    });
+  } catch (error) {
+    log('error', 'webhook not recorded', {
+      request_id: c.var.requestId,
+      tenant: tenant.id,
+      error: errorName(error),
+    });
+    throw unavailable();
+  }
+  const { delivery_id } = accepted;
+  if (accepted.enqueue) {
+    const job: RunJob = { kind: 'run', tenant: tenant.id, delivery_id };
+    try {
+      await c.env.RUNS.send(job);
+    } catch (error) {
+      log('error', 'webhook run not enqueued', {
+        request_id: c.var.requestId,
+        tenant: tenant.id,
+        delivery_id,
+        error: errorName(error),
+      });
+      await store.enqueueFailed(delivery_id).catch(() => undefined);
+      throw unavailable();
+    }
+    // Not awaited for the answer: an unconfirmed enqueue is re-sent by the object's alarm.
+    c.executionCtx.waitUntil(store.enqueued(delivery_id).catch(() => undefined));
+  }
+  log('info', 'webhook accepted', {
+    request_id: c.var.requestId,
+    tenant: tenant.id,
+    delivery_id,
+    duplicate: accepted.duplicate,
+  });
+  return c.json({ delivery_id }, 202, { Location: `/v1/hooks/${tenant.id}/deliveries/${delivery_id}` });
+}
+
+/**
+ * `GET /v1/hooks/{tenant}/deliveries/{delivery_id}`, signed like a webhook whose payload
+ * is the request path (e.g. `/v1/hooks/acme/deliveries/dlv_…`), so a signature is good
+ * for that one delivery only; each lookup's webhook-id is accepted once.
+ */
+export async function deliveryStatus(c: Context<AppEnv>): Promise<Response> {
+  const { tenant, secret } = hookTenant(c);
+  const headers = webhookHeaders(c.req.raw.headers);
+  const verified = await verifyWebhook(secret, headers, new URL(c.req.url).pathname);
+  if (!verified.ok) throw refuse(c, verified.reason);
+  c.set('tenant', tenant);
+  const id = IdSchema.safeParse(c.req.param('delivery_id'));
+  if (!id.success) throw field('delivery_id', 'must match ^[A-Za-z0-9_-]{1,128}$');
+  let found: LookupResult;
+  try {
+    found = await deliveries(c, tenant.id).lookup(id.data, verified.id);
+  } catch (error) {
+    log('error', 'delivery lookup failed', {
+      request_id: c.var.requestId,
+      tenant: tenant.id,
+      error: errorName(error),
+    });
+    throw unavailable();
+  }
+  if (found.replay) throw refuse(c, 'replay');
+  if (!found.row) throw new ApiError(404, 'NOT_FOUND', 'Not found.');
+  return c.json(toView(found.row), 200);
+}
+
+function field(name: string, message: string): ApiError {
+  return new ApiError(400, 'VALIDATION_ERROR', `${name}: ${message}.`, { field: name });
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : 'unknown';
+}

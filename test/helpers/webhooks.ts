@@ -1,0 +1,142 @@
+/**
+ * Sends signed webhooks to the Worker the way a tenant's automation would, and looks
+ * deliveries up through the signed status route. Queue-driven tests use the base test
+ * bindings (tenant `acme`, upstream `http://emulator.test`): the queue consumer runs with
+ * those, not with a test's overrides.
+ */
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { expect } from 'vitest';
+import worker from '../../src/index';
+import { signWebhook } from '../../src/webhooks/signature';
+import { TENANTS } from '../fixtures/tenants';
+import { callWorker } from './worker';
+
+export const HOOK_SECRET = TENANTS.acme.webhook_secret;
+
+const unique = () => crypto.randomUUID().replaceAll('-', '').slice(0, 16);
+
+/** A fresh webhook-id. */
+export const messageId = () => `msg_${unique()}`;
+
+export interface HookOptions {
+  id?: string;
+  /** Unix seconds (default: now). */
+  timestamp?: number;
+  secret?: string;
+  /** Replaces the computed `webhook-signature`. */
+  signature?: string;
+  headers?: Record<string, string>;
+  /** Calls through this function instead of the base bindings (e.g. `testGateway().fetch`). */
+  fetch?: (path: string, init: RequestInit) => Promise<Response>;
+}
+
+/** Signs `body` (an object is JSON-encoded) and POSTs it to `/v1/hooks/{tenant}/run`. */
+export async function sendHook(tenant: string, body: unknown, options: HookOptions = {}): Promise<Response> {
+  const raw = typeof body === 'string' ? body : JSON.stringify(body);
+  const id = options.id ?? messageId();
+  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+  const signature =
+    options.signature ?? (await signWebhook(options.secret ?? HOOK_SECRET, id, timestamp, raw));
+  const send = options.fetch ?? callWorker;
+  return send(`/v1/hooks/${tenant}/run`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signature,
+      ...options.headers,
+    },
+    body: raw,
+  });
+}
+
+/** `GET /v1/hooks/{tenant}/deliveries/{id}`, signed over the path with a fresh webhook-id. */
+export async function lookupDelivery(
+  tenant: string,
+  deliveryId: string,
+  options: Omit<HookOptions, 'signature'> = {},
+): Promise<Response> {
+  const path = `/v1/hooks/${tenant}/deliveries/${deliveryId}`;
+  const id = options.id ?? messageId();
+  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+  const signature = await signWebhook(options.secret ?? HOOK_SECRET, id, timestamp, path);
+  const send = options.fetch ?? callWorker;
+  return send(path, {
+    headers: {
+      'webhook-id': id,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signature,
+      ...options.headers,
+    },
+  });
+}
+
+export interface DeliveryBody {
+  delivery_id: string;
+  status: string;
+  attempts: number;
+  thread_id?: string;
+  result?: { run_id: string; content: string; tool_calls: { name: string; args?: unknown }[] };
+  error?: { code: string; detail: string };
+  callback?: { status: string; attempts: number };
+  created_at: string;
+  updated_at: string;
+}
+
+/** Polls the status route until `done` holds for the delivery (default: a final status). */
+export async function waitForDelivery(
+  tenant: string,
+  deliveryId: string,
+  done: (d: DeliveryBody) => boolean = (d) => ['succeeded', 'failed', 'dead_lettered'].includes(d.status),
+  timeoutMs = 10_000,
+): Promise<DeliveryBody> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await lookupDelivery(tenant, deliveryId);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as DeliveryBody;
+    if (done(body)) return body;
+    if (Date.now() > deadline) throw new Error(`delivery never matched: ${JSON.stringify(body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** How many deliveries the tenant's object holds (read inside the object). */
+export async function deliveryCount(tenant: string): Promise<number> {
+  const stub = env.DELIVERIES.get(env.DELIVERIES.idFromName(tenant));
+  return runInDurableObject(
+    stub,
+    (_instance, state) =>
+      state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM deliveries').one().n,
+  );
+}
+
+/**
+ * The Worker with the base bindings, but a `RUNS` queue that records every message sent
+ * (and passes it on), or fails every send when `failSends` is set.
+ */
+export function workerWithQueueSpy(options: { failSends?: boolean } = {}) {
+  const sent: unknown[] = [];
+  const runs: Queue = {
+    metrics: () => env.RUNS.metrics(),
+    send: async (message, sendOptions) => {
+      sent.push(message);
+      if (options.failSends) throw new Error('queue unavailable (test)');
+      return env.RUNS.send(message, sendOptions);
+    },
+    sendBatch: (messages, batchOptions) => env.RUNS.sendBatch(messages, batchOptions),
+  };
+  const fetchWorker = async (path: string, init: RequestInit = {}): Promise<Response> => {
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(
+      new Request(new URL(path, 'https://edge.test'), init),
+      { ...env, RUNS: runs },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    return response;
+  };
+  return { sent, fetch: fetchWorker };
+}

@@ -1,0 +1,173 @@
+import { describe, expect, it } from 'vitest';
+import { signWebhook } from '../../src/webhooks/signature';
+import { TENANTS } from '../fixtures/tenants';
+import { expectError, expectNoSecrets, watchUpstream } from '../helpers/assertions';
+import { testGateway } from '../helpers/gateway';
+import { deliveryCount, HOOK_SECRET, messageId, sendHook } from '../helpers/webhooks';
+
+/**
+ * The webhook ingress refusals. Each runs against a gateway of its own (unique tenant ids,
+ * fresh emulator universe) and asserts that nothing happened: no delivery recorded (so
+ * nothing enqueued), no upstream request, no secret in the answer.
+ */
+async function setup() {
+  const gw = testGateway();
+  const tenant = gw.ids.acme ?? '';
+  const upstream = await watchUpstream(gw.emulator);
+  const hook = (body: unknown, options: Parameters<typeof sendHook>[2] = {}) =>
+    sendHook(tenant, body, { fetch: gw.fetch, ...options });
+  const nothingHappened = async () => {
+    expect(await deliveryCount(tenant)).toBe(0);
+    await upstream.expectNone();
+  };
+  return { gw, tenant, hook, nothingHappened };
+}
+
+const refused = async (res: Response) => {
+  const body = await expectError(res, 401, 'UNAUTHORIZED');
+  expectNoSecrets(JSON.stringify(body), [HOOK_SECRET, TENANTS.acme.session_secret]);
+  return body;
+};
+
+describe('webhook ingress: verification', () => {
+  it('refuses a body altered by one byte after signing', async () => {
+    const { hook, nothingHappened } = await setup();
+    const id = messageId();
+    const ts = Math.floor(Date.now() / 1000);
+    const signature = await signWebhook(HOOK_SECRET, id, ts, '{"message":"hello"}');
+    await refused(await hook('{"message":"hellp"}', { id, timestamp: ts, signature }));
+    await nothingHappened();
+  });
+
+  it('refuses timestamps 301 s off either way', async () => {
+    const { hook, nothingHappened } = await setup();
+    const now = Math.floor(Date.now() / 1000);
+    const late = await refused(await hook({ message: 'x' }, { timestamp: now - 301 }));
+    expect(late.detail).toMatch(/window/);
+    await refused(await hook({ message: 'x' }, { timestamp: now + 301 }));
+    await nothingHappened();
+  });
+
+  it('refuses an id containing a dot, missing headers, and an unknown signature version', async () => {
+    const { hook, nothingHappened } = await setup();
+    await refused(await hook({ message: 'x' }, { id: 'msg_a.b' }));
+    const ts = Math.floor(Date.now() / 1000);
+    const id = messageId();
+    const good = await signWebhook(HOOK_SECRET, id, ts, '{"message":"x"}');
+    await refused(
+      await hook('{"message":"x"}', { id, timestamp: ts, signature: good.replace('v1,', 'v2,') }),
+    );
+    await refused(await hook({ message: 'x' }, { signature: '' }));
+    await nothingHappened();
+  });
+
+  it('refuses an unknown tenant, a tenant without a webhook secret, and another tenant’s secret', async () => {
+    const { gw, hook, nothingHappened } = await setup();
+    await refused(await sendHook('nope', { message: 'x' }, { fetch: gw.fetch }));
+    await refused(await sendHook(gw.ids.globex ?? '', { message: 'x' }, { fetch: gw.fetch }));
+    await refused(await hook({ message: 'x' }, { secret: 'whsec_b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldA==' }));
+    await nothingHappened();
+  });
+
+  it('refuses a session token on the hook route, even with a valid signature', async () => {
+    const { gw, hook, nothingHappened } = await setup();
+    const alice = await gw.caller('acme');
+    const body = await refused(
+      await hook({ message: 'x' }, { headers: { authorization: `Bearer ${alice.token}` } }),
+    );
+    expect(body.detail).toMatch(/Session tokens/);
+    await nothingHappened();
+  });
+
+  it('refuses a webhook signature on a session route', async () => {
+    const { gw, nothingHappened } = await setup();
+    const id = messageId();
+    const ts = Math.floor(Date.now() / 1000);
+    const headers = {
+      'webhook-id': id,
+      'webhook-timestamp': String(ts),
+      'webhook-signature': await signWebhook(HOOK_SECRET, id, ts, '{}'),
+      'content-type': 'application/json',
+    };
+    await refused(await gw.fetch('/v1/threads', { method: 'POST', headers, body: '{}' }));
+    await refused(await gw.fetch('/v1/threads', { headers }));
+    // Even next to a valid session token.
+    const alice = await gw.caller('acme');
+    await refused(await alice.request('POST', '/v1/threads', { json: {}, headers }));
+    await nothingHappened();
+  });
+});
+
+describe('webhook ingress: body and fields', () => {
+  it('answers 413 for a body over 64 KiB, declared or streamed', async () => {
+    const { hook, gw, tenant, nothingHappened } = await setup();
+    const big = JSON.stringify({ message: 'x'.repeat(70 * 1024) });
+    await expectError(await hook(big), 413, 'PAYLOAD_TOO_LARGE');
+    const id = messageId();
+    const ts = Math.floor(Date.now() / 1000);
+    const chunks = new TextEncoder().encode(big);
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let at = 0; at < chunks.byteLength; at += 8192) controller.enqueue(chunks.slice(at, at + 8192));
+        controller.close();
+      },
+    });
+    const res = await gw.fetch(`/v1/hooks/${tenant}/run`, {
+      method: 'POST',
+      headers: {
+        'webhook-id': id,
+        'webhook-timestamp': String(ts),
+        'webhook-signature': await signWebhook(HOOK_SECRET, id, ts, big),
+      },
+      body: stream,
+    });
+    await expectError(res, 413, 'PAYLOAD_TOO_LARGE');
+    await nothingHappened();
+  });
+
+  it('validates only after verifying: malformed JSON, unknown fields, bad ids, subject length', async () => {
+    const { hook, nothingHappened } = await setup();
+    await expectError(await hook('{"message":'), 400, 'BAD_REQUEST');
+    await expectError(await hook({ message: 'x', extra: 1 }), 400, 'VALIDATION_ERROR', 'extra');
+    await expectError(await hook({}), 400, 'VALIDATION_ERROR', 'message');
+    await expectError(await hook({ message: 'x', thread_id: '../x' }), 400, 'VALIDATION_ERROR', 'thread_id');
+    await expectError(
+      await hook({ message: 'x', subject: 's'.repeat(129) }),
+      400,
+      'VALIDATION_ERROR',
+      'subject',
+    );
+    await expectError(await hook({ message: 'x', subject: '' }), 400, 'VALIDATION_ERROR', 'subject');
+    await expectError(
+      await hook({ message: 'x', assistant_id: 'asst_internal' }),
+      400,
+      'VALIDATION_ERROR',
+      'assistant_id',
+    );
+    // A bad signature is a 401 even when the body is also invalid.
+    await refused(await hook({ extra: 1 }, { signature: 'v1,AAAA' }));
+    await nothingHappened();
+  });
+
+  it('refuses a callback URL outside the tenant’s callback origins', async () => {
+    const { hook, nothingHappened } = await setup();
+    const refusedUrls = [
+      'https://evil.example/__callbacks/x',
+      'http://hooks.acme.example/__callbacks/x',
+      'https://hooks.acme.example.evil.example/x',
+      'https://user:pass@hooks.acme.example/x',
+      'ftp://hooks.acme.example/x',
+      'not a url',
+    ];
+    for (const callback_url of refusedUrls) {
+      const body = await expectError(
+        await hook({ message: 'x', callback_url }),
+        400,
+        'VALIDATION_ERROR',
+        'callback_url',
+      );
+      expect(body.detail).not.toContain('pass');
+    }
+    await nothingHappened();
+  });
+});

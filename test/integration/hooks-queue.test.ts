@@ -1,0 +1,137 @@
+import { env } from 'cloudflare:workers';
+import { afterEach, describe, expect, it } from 'vitest';
+import worker from '../../src/index';
+import { TENANTS, UPSTREAM_URL } from '../fixtures/tenants';
+import { EmulatorControl } from '../helpers/emulator';
+import { sessionToken } from '../helpers/gateway';
+import { sendHook, waitForDelivery, workerWithQueueSpy } from '../helpers/webhooks';
+import { callWorker } from '../helpers/worker';
+
+/**
+ * The queue handler called directly (cloudflare:test message batches), to read what it
+ * decides per message: ack, or retry with which delay. The bindings say
+ * `WEBHOOK_RETRY_BASE_SECONDS=10` here, as in production (the other tests run with 0).
+ */
+const TENANT = 'acme';
+const upstream = new EmulatorControl(UPSTREAM_URL);
+const sink = new EmulatorControl('https://hooks.acme.example');
+const unique = () => crypto.randomUUID().replaceAll('-', '').slice(0, 10);
+
+/** What the handler decided for the one message of a batch. */
+interface Decision {
+  acked: boolean;
+  retried: boolean;
+  delaySeconds: number | undefined;
+}
+
+/**
+ * Runs the queue handler on one message and records its decision. (cloudflare:test's
+ * `getQueueResult` does not report retry delays, so the batch is a recorder of our own.)
+ */
+async function consume(queue: string, body: unknown, attempts: number): Promise<Decision> {
+  const decision: Decision = { acked: false, retried: false, delaySeconds: undefined };
+  const message: Message<unknown> = {
+    id: 'm1',
+    timestamp: new Date(),
+    body,
+    attempts,
+    ack: () => {
+      decision.acked = true;
+    },
+    retry: (options) => {
+      decision.retried = true;
+      decision.delaySeconds = options?.delaySeconds;
+    },
+  };
+  const batch: MessageBatch<unknown> = {
+    queue,
+    messages: [message],
+    metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } },
+    ackAll: () => message.ack(),
+    retryAll: (options) => message.retry(options),
+  };
+  await worker.queue(batch, { ...env, WEBHOOK_RETRY_BASE_SECONDS: '10' });
+  return decision;
+}
+
+const retried = (delaySeconds: number): Decision => ({ acked: false, retried: true, delaySeconds });
+const acked: Decision = { acked: true, retried: false, delaySeconds: undefined };
+
+/** A delivery recorded by the real ingress but never enqueued (the queue send fails). */
+async function recorded(body: Record<string, unknown>): Promise<string> {
+  const failing = workerWithQueueSpy({ failSends: true });
+  const res = await sendHook(TENANT, body, { fetch: failing.fetch });
+  expect(res.status).toBe(503);
+  const [job] = failing.sent as { delivery_id: string }[];
+  return job?.delivery_id ?? '';
+}
+
+async function threadOf(subject: string): Promise<string> {
+  const token = await sessionToken(TENANTS.acme.session_secret, { tenant: TENANT, sub: subject });
+  const res = await callWorker('/v1/threads', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  return ((await res.json()) as { thread_id: string }).thread_id;
+}
+
+afterEach(async () => {
+  await upstream.configure({ status_overrides: [] });
+});
+
+describe('queue handler decisions', () => {
+  it('retries a failed run with exponential backoff, or the Retry-After it got', async () => {
+    const subject = `s-${unique()}`;
+    const threadId = await threadOf(subject);
+    const deliveryId = await recorded({ message: 'retry me', thread_id: threadId, subject });
+    const job = { kind: 'run', tenant: TENANT, delivery_id: deliveryId };
+    const path = `/threads/${threadId}/run`;
+
+    await upstream.configure({ status_overrides: [{ method: 'POST', path, status: 500, times: 1 }] });
+    expect(await consume('epsimo-edge-runs', job, 1)).toEqual(retried(10));
+    await upstream.configure({ status_overrides: [{ method: 'POST', path, status: 500, times: 1 }] });
+    expect(await consume('epsimo-edge-runs', job, 3)).toEqual(retried(40));
+    const retryAfter = { method: 'POST', path, status: 503, headers: { 'Retry-After': '90' }, times: 1 };
+    await upstream.configure({ status_overrides: [retryAfter] });
+    expect(await consume('epsimo-edge-runs', job, 1)).toEqual(retried(90));
+
+    // Then it works: acked, succeeded on its fourth attempt.
+    expect(await consume('epsimo-edge-runs', job, 4)).toEqual(acked);
+    expect(await waitForDelivery(TENANT, deliveryId)).toMatchObject({ status: 'succeeded', attempts: 4 });
+    // A late duplicate of the message runs nothing.
+    const before = (await upstream.stats()).runs;
+    expect(await consume('epsimo-edge-runs', job, 1)).toEqual(acked);
+    expect((await upstream.stats()).runs).toBe(before);
+  });
+
+  it('acks a message it cannot read, and a delivery that no longer exists', async () => {
+    expect(await consume('epsimo-edge-runs', { hello: 'world' }, 1)).toEqual(acked);
+    const gone = { kind: 'run', tenant: TENANT, delivery_id: 'dlv_expired' };
+    expect(await consume('epsimo-edge-runs', gone, 1)).toEqual(acked);
+  });
+
+  it('treats a redirect from the callback endpoint as a failure and never follows it', async () => {
+    const path = `/__callbacks/${unique()}`;
+    await sink.setCallbackStatuses(
+      path,
+      Array.from({ length: 12 }, () => 302),
+    );
+    const deliveryId = await recorded({
+      message: 'x',
+      thread_id: 'thread_nobody',
+      subject: 's',
+      callback_url: `https://hooks.acme.example${path}`,
+    });
+    // The run fails at once (not the subject's thread) and its callback job is queued for
+    // real; one more attempt by hand shows the decision: a 3xx is retried like a 5xx.
+    const runJob = { kind: 'run', tenant: TENANT, delivery_id: deliveryId };
+    expect(await consume('epsimo-edge-runs', runJob, 1)).toEqual(acked);
+    const callbackJob = { kind: 'callback', tenant: TENANT, delivery_id: deliveryId };
+    const decision = await consume('epsimo-edge-callbacks', callbackJob, 2);
+    expect(decision).toEqual(retried(20));
+    const received = await sink.callbacks(path);
+    expect(received.length).toBeGreaterThanOrEqual(1);
+    expect(received.every((r) => r.status === 302)).toBe(true);
+  });
+});
