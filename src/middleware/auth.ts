@@ -1,6 +1,7 @@
 import { createMiddleware } from 'hono/factory';
 import { decode, verify } from 'hono/jwt';
 import { z } from 'zod';
+import type { Config } from '../config';
 import type { AppEnv } from '../env';
 import { ApiError } from '../errors';
 
@@ -16,6 +17,48 @@ const ClaimsSchema = z.object({
   iat: z.number().finite().optional(),
   nbf: z.number().finite().optional(),
 });
+
+type Claims = z.infer<typeof ClaimsSchema>;
+
+/** Tokens whose signature this isolate already checked, per configuration (so per secret). */
+const verifiedTokens = new WeakMap<Config, Map<string, Claims>>();
+const MAX_VERIFIED = 10_000;
+
+function verified(config: Config): Map<string, Claims> {
+  let cache = verifiedTokens.get(config);
+  if (!cache) {
+    cache = new Map();
+    verifiedTokens.set(config, cache);
+  }
+  return cache;
+}
+
+/**
+ * Checks a token's header, claims shape, tenant and HS256 signature, and remembers the
+ * result: a frontend sends the same token many times, and the signature of a given
+ * string under a given secret never changes. Time claims are checked on every use.
+ */
+async function verifyToken(config: Config, token: string): Promise<Claims> {
+  let claims: Claims;
+  try {
+    const decoded = decode(token);
+    if (decoded.header.alg !== 'HS256') throw denied('Invalid session token.');
+    claims = ClaimsSchema.parse(decoded.payload);
+  } catch {
+    throw denied('Invalid session token.');
+  }
+  const tenant = config.tenants.get(claims.tenant);
+  if (!tenant) throw denied('Invalid session token.');
+  try {
+    await verify(token, tenant.session_secret, { alg: 'HS256', exp: false, nbf: false, iat: false });
+  } catch {
+    throw denied('Invalid session token.');
+  }
+  const cache = verified(config);
+  if (cache.size >= MAX_VERIFIED) cache.clear();
+  cache.set(token, claims);
+  return claims;
+}
 
 const denied = (detail: string) =>
   new ApiError(401, 'UNAUTHORIZED', detail, { headers: { 'WWW-Authenticate': 'Bearer' } });
@@ -37,22 +80,8 @@ export function sessionAuth() {
     if (!match?.[1]) throw denied('A bearer session token is required.');
     const token = match[1];
 
-    let claims: z.infer<typeof ClaimsSchema>;
-    try {
-      const decoded = decode(token);
-      if (decoded.header.alg !== 'HS256') throw denied('Invalid session token.');
-      claims = ClaimsSchema.parse(decoded.payload);
-    } catch {
-      throw denied('Invalid session token.');
-    }
-    const tenant = c.var.config.tenants.get(claims.tenant);
-    if (!tenant) throw denied('Invalid session token.');
-    try {
-      await verify(token, tenant.session_secret, { alg: 'HS256', exp: false, nbf: false, iat: false });
-    } catch {
-      throw denied('Invalid session token.');
-    }
-
+    const { config } = c.var;
+    const claims = verified(config).get(token) ?? (await verifyToken(config, token));
     const now = Math.floor(Date.now() / 1000);
     if (claims.exp <= now) throw denied('The session token has expired.');
     if (claims.exp > now + MAX_LIFETIME_SECONDS + SKEW_SECONDS) {
@@ -63,6 +92,8 @@ export function sessionAuth() {
     if (claims.iat !== undefined && claims.iat > now + SKEW_SECONDS)
       throw denied('The session token is from the future.');
 
+    const tenant = config.tenants.get(claims.tenant);
+    if (!tenant) throw denied('Invalid session token.');
     c.set('tenant', tenant);
     c.set('user', claims.sub);
     await next();

@@ -1,7 +1,7 @@
 import { MAX_EVENT_BYTES } from '../config';
 import { ApiError } from '../errors';
 import type { RelayEvent } from '../stream/events';
-import { relayEvents } from '../stream/relay';
+import { type RelayOptions, relayEvents, relaySse } from '../stream/relay';
 import { discard } from '../upstream/http';
 import { admitted, type Gateway } from './gateway';
 
@@ -12,11 +12,20 @@ import { admitted, type Gateway } from './gateway';
  * (done, error, caller gone, exception). A 401 before the first byte is refreshed and
  * replayed once by the upstream client; after it, the stream ends with an error event.
  */
+export function startRun(gw: Gateway, threadId: string, message: string): Promise<ReadableStream<RelayEvent>>;
+/** The same, written out as SSE frames with a heartbeat every `pingMs`. */
+export function startRun(
+  gw: Gateway,
+  threadId: string,
+  message: string,
+  sse: { pingMs: number },
+): Promise<ReadableStream<Uint8Array>>;
 export async function startRun(
   gw: Gateway,
   threadId: string,
   message: string,
-): Promise<ReadableStream<RelayEvent>> {
+  sse?: { pingMs: number },
+): Promise<ReadableStream<RelayEvent> | ReadableStream<Uint8Array>> {
   const { lease } = admitted(gw);
   const upstreamAbort = new AbortController();
   const onCallerGone = () => upstreamAbort.abort(new DOMException('The caller went away.', 'AbortError'));
@@ -43,7 +52,7 @@ export async function startRun(
   }
 
   if (lease) gw.claimed.add(lease);
-  return relayEvents(res.body, {
+  const options: RelayOptions = {
     policy: gw.tenant.tool_calls,
     idleTimeoutMs: gw.config.stream.idleTimeoutMs,
     maxDurationMs: gw.config.stream.maxDurationMs,
@@ -54,5 +63,6 @@ export async function startRun(
       upstreamAbort.abort(new DOMException('The run stream ended.', 'AbortError'));
       if (lease) gw.defer(gw.state.releaseLease(lease));
     },
-  });
+  };
+  return sse ? relaySse(res.body, options, sse.pingMs) : relayEvents(res.body, options);
 }

@@ -1,7 +1,7 @@
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import type { ToolCallPolicy } from '../config';
 import { log } from '../log';
-import { type RelayEvent, type RunErrorCode, runError, toRelayEvent } from './events';
+import { formatEvent, type RelayEvent, type RunErrorCode, runError, toRelayEvent } from './events';
 
 /** Limits of one run stream; all in milliseconds but `maxEventBytes`. */
 export interface RelayOptions {
@@ -32,12 +32,43 @@ export function relayEvents(
   body: ReadableStream<Uint8Array>,
   options: RelayOptions,
 ): ReadableStream<RelayEvent> {
-  let controller: TransformStreamDefaultController<RelayEvent> | undefined;
+  return relay(body, options, (event) => event);
+}
+
+/**
+ * The same relay written straight out as SSE frames (`id`, `event`, `data`) in the one
+ * TransformStream: no second stage, no second queue per stream. A `: ping` comment goes
+ * out whenever `pingMs` pass without a frame: it keeps intermediaries from timing the
+ * stream out, and lets a caller's disconnect be noticed while the upstream is quiet.
+ */
+export function relaySse(
+  body: ReadableStream<Uint8Array>,
+  options: RelayOptions,
+  pingMs: number,
+): ReadableStream<Uint8Array> {
+  let id = 0;
+  return relay(body, options, (event) => encoder.encode(formatEvent(++id, event)), {
+    ms: pingMs,
+    chunk: PING,
+  });
+}
+
+const encoder = new TextEncoder();
+const PING = encoder.encode(': ping\n\n');
+
+function relay<T>(
+  body: ReadableStream<Uint8Array>,
+  options: RelayOptions,
+  emit: (event: RelayEvent) => T,
+  ping?: { ms: number; chunk: T },
+): ReadableStream<T> {
+  let controller: TransformStreamDefaultController<T> | undefined;
   let finished = false;
   /** Bytes fed since the parser last completed an event: what it may be buffering. */
   let pendingBytes = 0;
   let dispatched = false;
   let idleTimer: number | null = null;
+  let pingTimer: number | null = null;
   let deadline: number | null = null;
   const decoder = new TextDecoder();
 
@@ -46,8 +77,9 @@ export function relayEvents(
     finished = true;
     clearTimeout(idleTimer);
     clearTimeout(deadline);
+    clearTimeout(pingTimer);
     try {
-      controller?.enqueue(last);
+      controller?.enqueue(emit(last));
       controller?.terminate();
     } catch {
       // The caller is gone: nothing left to tell.
@@ -57,6 +89,21 @@ export function relayEvents(
   const fail = (code: RunErrorCode) => {
     if (!finished) log('warn', 'run stream ended without done', { request_id: options.requestId, code });
     finish(runError(code));
+  };
+  /** Writes `chunk` now and restarts the heartbeat clock. */
+  const send = (chunk: T) => {
+    controller?.enqueue(chunk);
+    if (!ping) return;
+    clearTimeout(pingTimer);
+    pingTimer = setTimeout(heartbeat, ping.ms);
+  };
+  const heartbeat = () => {
+    if (finished || !ping) return;
+    try {
+      send(ping.chunk);
+    } catch {
+      // The caller is gone; the pipe's end will finish the stream.
+    }
   };
   const armIdle = () => {
     clearTimeout(idleTimer);
@@ -71,17 +118,18 @@ export function relayEvents(
       const event = toRelayEvent(message, options.policy);
       if (event === null) return;
       if (event.type === 'done') finish(event);
-      else controller?.enqueue(event);
+      else send(emit(event));
     },
     onComment() {
       dispatched = true;
     },
   });
 
-  const transform = new TransformStream<Uint8Array, RelayEvent>({
+  const transform = new TransformStream<Uint8Array, T>({
     start(c) {
       controller = c;
       armIdle();
+      if (ping) pingTimer = setTimeout(heartbeat, ping.ms);
       deadline = setTimeout(() => fail('STREAM_TOO_LONG'), options.maxDurationMs);
     },
     transform(chunk) {

@@ -1,7 +1,4 @@
-import { formatEvent, type RelayEvent } from './events';
-
-const encoder = new TextEncoder();
-const PING = encoder.encode(': ping\n\n');
+import type { RelayEvent } from './events';
 
 /** The contract's stream headers: no caching, no transformation, no buffering, no length. */
 export const SSE_HEADERS = {
@@ -9,44 +6,6 @@ export const SSE_HEADERS = {
   'Cache-Control': 'no-cache, no-transform',
   'X-Accel-Buffering': 'no',
 } as const;
-
-/**
- * Serializes relay events as SSE frames (`id`, `event`, `data`), each written the
- * moment it arrives, and writes a `: ping` comment whenever `pingMs` pass without an
- * event: it keeps proxies from timing the stream out and lets a caller's disconnect be
- * noticed while the upstream is quiet.
- */
-export function sseEncoder(pingMs: number): TransformStream<RelayEvent, Uint8Array> {
-  let id = 0;
-  let timer: number | null = null;
-  let controller: TransformStreamDefaultController<Uint8Array> | undefined;
-  const ping = () => {
-    try {
-      controller?.enqueue(PING);
-      timer = setTimeout(ping, pingMs);
-    } catch {
-      // The stream is closed or cancelled: stop pinging.
-    }
-  };
-  const rearm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(ping, pingMs);
-  };
-  return new TransformStream<RelayEvent, Uint8Array>({
-    start(c) {
-      controller = c;
-      rearm();
-    },
-    transform(event, c) {
-      id += 1;
-      c.enqueue(encoder.encode(formatEvent(id, event)));
-      rearm();
-    },
-    flush() {
-      clearTimeout(timer);
-    },
-  });
-}
 
 /** The non-streaming answer: content concatenated from deltas, tool calls as relayed. */
 export interface RunResult {

@@ -3,7 +3,7 @@ import { ApiError } from '../../errors';
 import { admission } from '../../middleware/admission';
 import { gateway } from '../../services/gateway';
 import { startRun } from '../../services/run';
-import { collectRun, SSE_HEADERS, sseEncoder } from '../../stream/sse';
+import { collectRun, SSE_HEADERS } from '../../stream/sse';
 import { createRouter } from '../router';
 import { errorResponses, JsonValueSchema, jsonBody, ThreadParams } from '../schemas';
 
@@ -51,11 +51,15 @@ const run = createRoute({
 export const runRoutes = createRouter().openapi(run, async (c) => {
   const gw = gateway(c);
   const { message, stream } = c.req.valid('json');
-  const events = await startRun(gw, c.req.valid('param').thread_id, message);
+  const threadId = c.req.valid('param').thread_id;
   if (stream) {
-    return c.body(events.pipeThrough(sseEncoder(gw.config.stream.pingMs)), 200, SSE_HEADERS);
+    return c.body(
+      await startRun(gw, threadId, message, { pingMs: gw.config.stream.pingMs }),
+      200,
+      SSE_HEADERS,
+    );
   }
-  const outcome = await collectRun(events);
+  const outcome = await collectRun(await startRun(gw, threadId, message));
   if (!outcome.ok) {
     const status =
       outcome.error.code === 'UPSTREAM_TIMEOUT' || outcome.error.code === 'STREAM_TOO_LONG' ? 504 : 502;
