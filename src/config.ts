@@ -55,6 +55,14 @@ const FilesSchema = z
   })
   .strict();
 
+function decodesAsBase64(value: string): boolean {
+  try {
+    return value.length % 4 === 0 && atob(value).length >= 16;
+  } catch {
+    return false;
+  }
+}
+
 const TenantSchema = z
   .object({
     project_id: IdSchema,
@@ -66,7 +74,8 @@ const TenantSchema = z
     tool_calls: z.enum(['none', 'name', 'full']).default('name'),
     webhook_secret: z
       .string()
-      .regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, 'must be whsec_ followed by base64')
+      .regex(/^whsec_[A-Za-z0-9+/]{16,}={0,2}$/, 'must be whsec_ followed by base64')
+      .refine((secret) => decodesAsBase64(secret.slice('whsec_'.length)), 'must be whsec_ followed by base64')
       .optional(),
     callback_origins: z.array(OriginSchema).default([]),
   })

@@ -9,6 +9,9 @@ export type PermitOutcome =
   | { ok: true; taken: boolean }
   | { ok: false; reason: 'upstream_budget' | 'limiter'; retryAfter: number };
 
+/** What one refill brought: permits, a refusal, or no answer from the governor. */
+type Refill = { kind: 'granted' } | { kind: 'refused'; retryAfter: number } | { kind: 'failed' };
+
 /**
  * A tenant object's pool of upstream permits, refilled from the governor in batches
  * so most requests never leave the tenant's object. Concurrent requests share one
@@ -18,7 +21,7 @@ export type PermitOutcome =
 export class PermitPool {
   private count = 0;
   private expiresAt = 0;
-  private refill: Promise<PermitOutcome> | undefined;
+  private refill: Promise<Refill> | undefined;
   private waiting = 0;
 
   /**
@@ -33,11 +36,17 @@ export class PermitPool {
           this.count -= 1;
           return { ok: true, taken: true };
         }
-        this.refill ??= this.fill(costly, acquire).finally(() => {
+        this.refill ??= this.fill(acquire).finally(() => {
           this.refill = undefined;
         });
-        const outcome = await this.refill;
-        if (!outcome.ok || !outcome.taken) return outcome;
+        const refill = await this.refill;
+        if (refill.kind === 'refused')
+          return { ok: false, reason: 'upstream_budget', retryAfter: refill.retryAfter };
+        // No answer: each waiter's own cost decides, not the first caller's.
+        if (refill.kind === 'failed') {
+          log(costly ? 'error' : 'warn', 'governor unavailable', { costly });
+          return costly ? { ok: false, reason: 'limiter', retryAfter: 5 } : { ok: true, taken: false };
+        }
       }
     } finally {
       this.waiting -= 1;
@@ -49,22 +58,17 @@ export class PermitPool {
     if (Date.now() < this.expiresAt) this.count += 1;
   }
 
-  private async fill(
-    costly: boolean,
-    acquire: (want: number) => Promise<PermitGrant>,
-  ): Promise<PermitOutcome> {
+  private async fill(acquire: (want: number) => Promise<PermitGrant>): Promise<Refill> {
     let grant: PermitGrant;
     try {
       grant = await acquire(Math.min(MAX_PERMIT_BATCH, Math.max(PERMIT_BATCH, this.waiting)));
-    } catch (error) {
-      const name = error instanceof Error ? error.name : 'unknown';
-      log(costly ? 'error' : 'warn', 'governor unavailable', { costly, error: name });
-      return costly ? { ok: false, reason: 'limiter', retryAfter: 5 } : { ok: true, taken: false };
+    } catch {
+      return { kind: 'failed' };
     }
-    if (grant.granted === 0) return { ok: false, reason: 'upstream_budget', retryAfter: grant.retryAfter };
+    if (grant.granted === 0) return { kind: 'refused', retryAfter: grant.retryAfter };
     const live = Date.now() < this.expiresAt ? this.count : 0;
     this.count = live + grant.granted;
     this.expiresAt = grant.expiresAt;
-    return { ok: true, taken: true };
+    return { kind: 'granted' };
   }
 }

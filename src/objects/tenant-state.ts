@@ -120,9 +120,13 @@ export class TenantState extends DurableObject<Env> {
     return admission;
   }
 
-  /** Turns a reservation into the thread the upstream created. */
+  /**
+   * Turns a reservation into the thread the upstream created. Should the reservation
+   * have been swept meanwhile (a create slower than its deadline), the thread is still
+   * recorded as the user's: it exists and was paid for, so it must not become an orphan.
+   */
   async commitThread(user: string, reservation: string, thread: ThreadRecord): Promise<void> {
-    this.sql.exec(
+    const updated = this.sql.exec(
       `UPDATE threads SET thread_id = ?, name = ?, assistant_id = ?, created_at = ?, reserved_until = NULL
        WHERE thread_id = ? AND user = ?`,
       thread.thread_id,
@@ -131,6 +135,15 @@ export class TenantState extends DurableObject<Env> {
       thread.created_at,
       reservation,
       user,
+    ).rowsWritten;
+    if (updated > 0) return;
+    this.sql.exec(
+      'INSERT OR IGNORE INTO threads (thread_id, user, name, assistant_id, created_at) VALUES (?, ?, ?, ?, ?)',
+      thread.thread_id,
+      user,
+      thread.name,
+      thread.assistant_id,
+      thread.created_at,
     );
   }
 
@@ -154,7 +167,8 @@ export class TenantState extends DurableObject<Env> {
 
   async recordFile(user: string, file: FileRecord): Promise<void> {
     this.sql.exec(
-      'INSERT OR REPLACE INTO files (file_id, user, filename, size, mime_type, uploaded_at) VALUES (?, ?, ?, ?, ?, ?)',
+      // A file id is never reassigned to another user.
+      'INSERT OR IGNORE INTO files (file_id, user, filename, size, mime_type, uploaded_at) VALUES (?, ?, ?, ?, ?, ?)',
       file.file_id,
       user,
       file.filename,

@@ -49,7 +49,7 @@ export function listFiles(gw: Gateway): FileRecord[] {
 
 export async function deleteFile(gw: Gateway, fileId: string): Promise<void> {
   try {
-    await gw.upstream.request({ method: 'DELETE', path: ['files', fileId], scope: scope(gw) });
+    await gw.upstream.send({ method: 'DELETE', path: ['files', fileId], scope: scope(gw) });
   } catch (error) {
     if (!(error instanceof ApiError && error.status === 404)) throw error;
   }

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { Config, Tenant } from '../config';
 import type { AppEnv } from '../env';
 import { observe } from '../limits/observations';
+import { log } from '../log';
 import type { Admission, TenantState } from '../objects/tenant-state';
 import { UpstreamClient } from '../upstream/client';
 import { createTokenSource, keyOf } from '../upstream/tokens';
@@ -76,7 +77,8 @@ export function gateway(c: Context<AppEnv>): Gateway {
     user: c.var.user,
     requestId: c.var.requestId,
     signal: c.req.raw.signal,
-    defer: (promise) => c.executionCtx.waitUntil(promise),
+    defer: (promise) =>
+      c.executionCtx.waitUntil(promise.catch((error: unknown) => deferredFailed(c.var.requestId, error))),
   });
   c.set('gateway', built);
   return built;
@@ -100,6 +102,14 @@ function noteRateLimit(env: Env, config: Config, res: Response, defer: GatewayDe
       await env.GOVERNOR.get(env.GOVERNOR.idFromName(account)).exhausted(resetAt);
     }),
   );
+}
+
+/** A background step (lease release, permit refund, governor note) failed: log it, never throw. */
+function deferredFailed(requestId: string, error: unknown): void {
+  log('warn', 'background step failed', {
+    request_id: requestId,
+    error: error instanceof Error ? error.name : 'unknown',
+  });
 }
 
 /** The admission of this request; services behind the admission middleware only. */

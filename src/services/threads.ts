@@ -92,7 +92,7 @@ export async function getThread(gw: Gateway, threadId: string) {
 
 export async function deleteThread(gw: Gateway, threadId: string): Promise<void> {
   try {
-    await gw.upstream.request({ method: 'DELETE', path: ['threads', threadId], scope: projectScope(gw) });
+    await gw.upstream.send({ method: 'DELETE', path: ['threads', threadId], scope: projectScope(gw) });
   } catch (error) {
     // Already gone upstream: the thread is deleted either way.
     if (!(error instanceof ApiError && error.status === 404)) throw error;

@@ -149,6 +149,25 @@ export class UpstreamClient {
     return sent.res;
   }
 
+  /**
+   * A call whose answer has no body the gateway needs (e.g. `DELETE`): the body is
+   * drained and the timeout cleared, so nothing holds the connection. Resolves to the
+   * 2xx status, or throws an `ApiError`.
+   */
+  async send(call: UpstreamCall): Promise<number> {
+    const sent = await this.#run(call, {
+      accept: 'application/json',
+      retry: IDEMPOTENT.has(call.method),
+      timeoutCovers: 'response',
+    });
+    try {
+      await discard(sent.res);
+    } finally {
+      sent.release();
+    }
+    return sent.res.status;
+  }
+
   /** The response body parsed with `schema`; unparseable or mismatched JSON is a `502`. */
   async json<S extends ZodType>(call: UpstreamCall, schema: S): Promise<z.infer<S>> {
     const sent = await this.#run(call, {

@@ -28,14 +28,12 @@ export function refuse(c: Context<AppEnv>, reason: HookRefusal): ApiError {
     tenant: tenant && TENANT_ID.test(tenant) ? tenant : undefined,
     reason,
   });
+  // One wording for every failure a stranger could probe (unknown tenant, stale
+  // timestamp, bad signature), so a 401 never tells which tenants exist.
   const detail =
     reason === 'session_token'
       ? 'Session tokens are not accepted on webhook routes.'
-      : reason === 'stale_timestamp'
-        ? 'The webhook timestamp is outside the accepted window.'
-        : reason === 'replay'
-          ? 'This webhook-id was already used.'
-          : 'Invalid webhook signature.';
+      : 'Invalid webhook signature, timestamp or id.';
   return new ApiError(401, 'UNAUTHORIZED', detail);
 }
 

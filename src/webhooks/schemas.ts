@@ -2,7 +2,11 @@ import { z } from 'zod';
 import { IdSchema, type Tenant } from '../config';
 
 /** The subject a hook runs as when it names none: one automation user per tenant. */
-export const DEFAULT_SUBJECT = 'automation';
+/**
+ * The default owner of webhook-created threads. Session tokens may not use the `edge:`
+ * prefix (auth refuses such a `sub`), so no end user can ever own these threads.
+ */
+export const DEFAULT_SUBJECT = 'edge:automation';
 
 /** `POST /v1/hooks/{tenant}/run`: validated only after the signature is verified. */
 export const HookRunBodySchema = z

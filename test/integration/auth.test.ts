@@ -138,3 +138,23 @@ describe('session authentication', () => {
     await watch.expectNone();
   });
 });
+
+describe('reserved subjects and token size', () => {
+  it('refuses a session token whose sub is in the gateway’s reserved edge: namespace', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const forged = await sessionToken(TENANTS.acme.session_secret, {
+      tenant: alice.tenant,
+      sub: 'edge:automation',
+    });
+    const res = await alice.request('GET', '/v1/threads', { auth: forged });
+    expect(res.status).toBe(401);
+  });
+
+  it('refuses an oversized bearer token before verifying it', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const res = await alice.request('GET', '/v1/threads', { auth: `${alice.token}${'A'.repeat(5000)}` });
+    expect(res.status).toBe(401);
+  });
+});

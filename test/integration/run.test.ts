@@ -245,9 +245,15 @@ describe('run stream', () => {
     const gw = testGateway();
     const alice = await gw.caller('acme');
     const mallory = await gw.caller('acme');
+    const stranger = await gw.caller('globex', alice.user);
     const threadId = await newThread(alice);
-    const res = await run(mallory, threadId, { message: 'x' });
-    expect(res.status).toBe(404);
+    for (const caller of [mallory, stranger]) {
+      for (const stream of [true, false]) {
+        const res = await run(caller, threadId, { message: 'x', stream });
+        expect(res.status).toBe(404);
+        expect(await res.text()).not.toContain('Echo');
+      }
+    }
     expect((await gw.emulator.stats()).runs).toBe(0);
   });
 
