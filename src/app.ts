@@ -1,6 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
-import { except } from 'hono/combine';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
@@ -46,9 +45,13 @@ export function createApp() {
   app.route('/', healthRoutes);
   app.use(requireConfig());
   app.use('/v1/*', tenantCors());
-  app.use('/v1/*', except('/v1/hooks/*', sessionAuth()));
-  // Webhooks read their raw body themselves, under their own cap (src/webhooks/body.ts).
-  app.use('/v1/*', except(['/v1/files', '/v1/hooks/*'], jsonBodyLimit));
+  const auth = sessionAuth();
+  app.use('/v1/*', (c, next) => (c.req.path.startsWith('/v1/hooks/') ? next() : auth(c, next)));
+  // Webhooks read their raw body themselves, under their own cap (src/webhooks/body.ts);
+  // uploads have the tenant's own cap (routes/files).
+  app.use('/v1/*', (c, next) =>
+    c.req.path === '/v1/files' || c.req.path.startsWith('/v1/hooks/') ? next() : jsonBodyLimit(c, next),
+  );
   app.use('/v1/*', async function noStore(c, next) {
     await next();
     if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');

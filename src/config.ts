@@ -176,20 +176,23 @@ function describe(error: z.ZodError, prefix?: string): string[] {
   });
 }
 
-let cached: { key: string; result: ConfigResult } | undefined;
+let cached: { raw: unknown[]; result: ConfigResult } | undefined;
 
 /**
  * The configuration for `env`, parsed once per isolate: bindings only change with a
- * new deployment, so the raw strings are a complete cache key.
+ * new deployment, so the raw binding values are a complete cache key (compared one by
+ * one: the same strings every request, so this is cheap).
  */
 export function loadConfig(env: Record<string, unknown>): ConfigResult {
-  const key = JSON.stringify([
+  const raw = [
     env.EPSIMO_BASE_URL,
     env.EPSIMO_EMAIL,
     env.EPSIMO_PASSWORD,
     env.TENANTS,
-    ...DURATION_VARS.map((name) => env[name]),
-  ]);
-  if (cached?.key !== key) cached = { key, result: parseConfig(env) };
+    ...DURATION_VARS.map((n) => env[n]),
+  ];
+  if (!cached || cached.raw.length !== raw.length || cached.raw.some((value, i) => value !== raw[i])) {
+    cached = { raw, result: parseConfig(env) };
+  }
   return cached.result;
 }

@@ -5,7 +5,7 @@ import { observe } from '../limits/observations';
 import { log } from '../log';
 import type { Admission, TenantState } from '../objects/tenant-state';
 import { UpstreamClient } from '../upstream/client';
-import { createTokenSource, keyOf } from '../upstream/tokens';
+import { createTokenSource, knownKeyOf } from '../upstream/tokens';
 
 type Granted = Extract<Admission, { ok: true }>;
 
@@ -90,18 +90,14 @@ export function gateway(c: Context<AppEnv>): Gateway {
  * admission); a 429 tells the governor at once that the window is spent.
  */
 function noteRateLimit(env: Env, config: Config, res: Response, defer: GatewayDeps['defer']): void {
-  const headers = res.headers;
-  const status = res.status;
-  defer(
-    keyOf(config.upstream).then(async (account) => {
-      const seen = observe(account, headers);
-      if (status !== 429) return;
-      const retryAfter = Number(headers.get('Retry-After'));
-      const resetAt =
-        seen?.resetAt ?? Date.now() + (Number.isFinite(retryAfter) ? retryAfter * 1000 : 60_000);
-      await env.GOVERNOR.get(env.GOVERNOR.idFromName(account)).exhausted(resetAt);
-    }),
-  );
+  // The admission computed the account key before any upstream call: it is known here.
+  const account = knownKeyOf(config.upstream);
+  if (account === undefined) return;
+  const seen = observe(account, res.headers);
+  if (res.status !== 429) return;
+  const retryAfter = Number(res.headers.get('Retry-After'));
+  const resetAt = seen?.resetAt ?? Date.now() + (Number.isFinite(retryAfter) ? retryAfter * 1000 : 60_000);
+  defer(env.GOVERNOR.get(env.GOVERNOR.idFromName(account)).exhausted(resetAt));
 }
 
 /** A background step (lease release, permit refund, governor note) failed: log it, never throw. */

@@ -16,6 +16,11 @@ const accountKeys = new Map<string, string>();
 /** Bounds the module-level maps (one account in production; many in tests). */
 const MAX_ENTRIES = 1_000;
 
+/** The account's key if this isolate already computed it (no await on the hot path). */
+export function knownKeyOf(account: AccountConfig): string | undefined {
+  return accountKeys.get(`${account.baseUrl}\n${account.email}`);
+}
+
 /** The account's Durable Object key (see `accountKey`), computed once per isolate. */
 export async function keyOf(account: AccountConfig): Promise<string> {
   const raw = `${account.baseUrl}\n${account.email}`;
