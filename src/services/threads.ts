@@ -25,6 +25,15 @@ export function publicThread(thread: UpstreamThread, fallback?: Partial<ThreadRe
   };
 }
 
+/**
+ * The conversation as a frontend sees it: user and assistant turns only. System and
+ * tool messages can carry the assistant's instructions or tool internals, which never
+ * leave the gateway (the tenant's `tool_calls` policy governs tool output on runs).
+ */
+export function conversation(messages: readonly UpstreamMessage[]): PublicMessage[] {
+  return messages.filter((m) => m.role === 'user' || m.role === 'assistant').map(publicMessage);
+}
+
 export function publicMessage(message: UpstreamMessage): PublicMessage {
   return {
     message_id: message.message_id ?? null,
@@ -87,7 +96,7 @@ export async function getThread(gw: Gateway, threadId: string) {
     { method: 'GET', path: ['threads', threadId], scope: projectScope(gw), signal: gw.signal },
     ThreadSchema,
   );
-  return { ...publicThread(thread), messages: (thread.messages ?? []).map(publicMessage) };
+  return { ...publicThread(thread), messages: conversation(thread.messages ?? []) };
 }
 
 export async function deleteThread(gw: Gateway, threadId: string): Promise<void> {
@@ -115,7 +124,7 @@ export async function listMessages(
     },
     MessagesPageSchema,
   );
-  return { messages: result.messages.map(publicMessage), has_more: result.has_more };
+  return { messages: conversation(result.messages), has_more: result.has_more };
 }
 
 /** Adds a message as the user: the role is never the caller's to choose. */

@@ -148,3 +148,27 @@ describe('messages', () => {
     await watch.expectNone();
   });
 });
+
+describe('conversation filtering', () => {
+  it('never shows system messages (they can carry instructions) in a thread or its pages', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const threadId = await newThread(alice);
+    await alice.request('POST', `/v1/threads/${threadId}/messages`, { json: { content: 'visible' } });
+    // Something upstream (an operator, an agent) adds a system message to the thread.
+    const { loginAndGetProjectToken } = await import('../helpers/emulator');
+    const { projectToken } = await loginAndGetProjectToken(gw.emulator.baseUrl, 'proj_acme');
+    const planted = await fetch(gw.emulator.url(`/threads/${threadId}/messages`), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${projectToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ role: 'system', content: 'SYSTEM-CANARY-77 internal instructions' }),
+    });
+    expect(planted.status).toBe(201);
+    const thread = await alice.request('GET', `/v1/threads/${threadId}`);
+    const messages = await page(alice, `/v1/threads/${threadId}/messages`);
+    const threadText = await thread.text();
+    expect(threadText).not.toContain('SYSTEM-CANARY-77');
+    expect(JSON.stringify(messages)).not.toContain('SYSTEM-CANARY-77');
+    expect(messages.messages.map((m) => [m.role, m.content])).toEqual([['user', 'visible']]);
+  });
+});
