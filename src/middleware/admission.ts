@@ -29,7 +29,7 @@ export interface AdmissionSpec {
 }
 
 /** A lease outlives the longest possible stream by this much before the alarm frees it. */
-const LEASE_MARGIN_MS = 60_000;
+export const LEASE_MARGIN_MS = 60_000;
 /**
  * Retry-After for a thread-quota 429 (the contract puts one on every 429). The quota frees
  * only when a thread is deleted, so this is a polite pause, not a promise.

@@ -95,7 +95,9 @@ export async function attemptRun(ticket: RunTicket, deps: AttemptDeps): Promise<
   } catch (error) {
     return classify(error, ticket.delivery_id);
   } finally {
-    const { reservation, lease } = admission;
+    const { reservation, lease, permit } = admission;
+    // As on the request path: a run refused before it reached the upstream spends no budget.
+    if (permit && gw.upstream.upstreamCalls === 0) deferred.push(gw.state.refundPermit());
     if (reservation && !gw.claimed.has(reservation))
       deferred.push(gw.state.releaseThread(request.subject, reservation));
     if (lease && !gw.claimed.has(lease)) deferred.push(gw.state.releaseLease(lease));

@@ -1,13 +1,11 @@
 import { type Config, loadConfig } from '../config';
 import { log } from '../log';
+import { LEASE_MARGIN_MS } from '../middleware/admission';
 import type { Deliveries, Outcome } from '../objects/deliveries';
 import { CallbackJobSchema, RunJobSchema } from '../webhooks/schemas';
 import { type Attempt, attemptRun } from './attempt';
 import { backoffSeconds, retryBaseSeconds } from './backoff';
 import { attemptCallback, queueCallback } from './callbacks';
-
-/** A run attempt's lease outlives the longest possible run by this much. */
-const LEASE_MARGIN_MS = 60_000;
 
 interface Deps {
   env: Env;

@@ -34,16 +34,33 @@ describe('TenantState', () => {
     const { tenant, stub } = freshTenant();
     const one = { ...limits, threads_per_user: 1 };
     const first = await stub.admit({ tenant, user: 'u', limits: one, reserveThread: true });
-    expect(first.ok).toBe(true);
+    if (!first.ok || !first.reservation) throw new Error('no reservation');
     expect(await stub.admit({ tenant, user: 'u', limits: one, reserveThread: true })).toMatchObject({
       ok: false,
       reason: 'quota_user',
     });
-    // The reservation's deadline is two minutes away: the alarm is set for it.
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
     // Run early, the alarm frees nothing that has not expired yet.
+    await runDurableObjectAlarm(stub);
     expect(await stub.admit({ tenant, user: 'u', limits: one, reserveThread: true })).toMatchObject({
       ok: false,
+    });
+    // The Worker never came back: move the reservation's deadline into the past, as time would.
+    await runInDurableObject(stub, (_, state) => {
+      state.storage.sql.exec(
+        'UPDATE threads SET reserved_until = ? WHERE thread_id = ?',
+        Date.now() - 1,
+        first.reservation,
+      );
+      return state.storage.setAlarm(Date.now());
+    });
+    await runDurableObjectAlarm(stub);
+    const left = await runInDurableObject(
+      stub,
+      (_, state) => state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM threads').one().n,
+    );
+    expect(left).toBe(0);
+    expect(await stub.admit({ tenant, user: 'u', limits: one, reserveThread: true })).toMatchObject({
+      ok: true,
     });
   });
 
