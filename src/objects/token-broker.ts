@@ -2,11 +2,11 @@ import { DurableObject } from 'cloudflare:workers';
 import { z } from 'zod';
 import { IdSchema } from '../config';
 import { log } from '../log';
-import { sendUpstream } from '../upstream/client';
 import { retryAfterFrom } from '../upstream/errors';
 import { buildHeaders, buildUrl, discard } from '../upstream/http';
 import { tokenTimes } from '../upstream/jwt-exp';
 import { TokenResponseSchema } from '../upstream/schemas';
+import { sendUpstream } from '../upstream/send';
 import type { AccountConfig, TokenDenied, TokenGrant, TokenResult, TokenScope } from '../upstream/types';
 
 /** Login and project fetches give up after this long; a timeout counts as a failure. */
