@@ -68,9 +68,32 @@ export function createApp() {
   // After every route: the document is generated from the routes mounted above.
   documentApp(app);
 
-  app.notFound((c) => errorResponse(c, new ApiError(404, 'NOT_FOUND', 'No such route.')));
+  app.notFound((c) => {
+    const isPage = (c.req.method === 'GET' || c.req.method === 'HEAD') && !c.req.path.startsWith('/v1/');
+    if (isPage && c.env.ASSETS) return servePage(c.env.ASSETS, c.req.raw, c.var.requestId);
+    return errorResponse(c, new ApiError(404, 'NOT_FOUND', 'No such route.'));
+  });
   app.onError((err, c) => errorResponse(c, toApiError(err, c.var.requestId)));
   return routes;
+}
+
+/** Everything a static page loads comes from this origin; any third-party load fails. */
+const PAGE_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/**
+ * The static pages (`/docs/`, `/demo/`) go through the Worker too, so they carry the
+ * request id and the security headers like every other response.
+ */
+async function servePage(assets: Fetcher, request: Request, requestId: string): Promise<Response> {
+  const asset = await assets.fetch(request);
+  const res = new Response(asset.body, asset);
+  res.headers.set('X-Request-Id', requestId);
+  res.headers.set('Content-Security-Policy', PAGE_POLICY);
+  res.headers.set('Referrer-Policy', 'no-referrer');
+  res.headers.set('X-Frame-Options', 'DENY');
+  return res;
 }
 
 /** Known errors keep their status; anything else is logged and becomes a generic 500. */

@@ -1,12 +1,13 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { callWorker } from '../helpers/worker';
 
 /**
  * The static pages (public/, served by Workers static assets) load nothing from
  * another origin: every `src`/`href` and every module import is a path on this one,
- * and the Content-Security-Policy from public/_headers enforces it in the browser.
- * `env.ASSETS` is the binding the deployed Worker gets; the test pool's `SELF` does not
- * route through assets, so the pages are fetched from the binding directly.
+ * and the Content-Security-Policy the Worker adds to every page (src/app.ts) enforces
+ * it in the browser. `env.ASSETS` is the binding the deployed Worker gets; the file
+ * checks fetch from it directly, and the last test goes through the Worker entry point.
  */
 const PAGES = ['/', '/docs/', '/demo/'];
 const BASE = 'https://edge.test';
@@ -29,7 +30,8 @@ function imports(js: string): string[] {
 
 describe('static pages', () => {
   it.each(PAGES)('%s is HTML that references only same-origin assets', async (page) => {
-    const res = await fetchAsset(page);
+    // Through the Worker entry point: it adds the page policy.
+    const res = await callWorker(page);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
     expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'.*connect-src 'self'/);
@@ -76,5 +78,20 @@ describe('static pages', () => {
     for (const path of ['/assets/edge.d.ts', '/_headers', '/.assetsignore']) {
       expect({ path, status: (await fetchAsset(path)).status }).toEqual({ path, status: 404 });
     }
+  });
+
+  it('serves the pages through the Worker, with a request id and a same-origin policy', async () => {
+    for (const path of PAGES) {
+      const res = await callWorker(path);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(res.headers.get('x-request-id')).toMatch(/^[\w=-]{8,}$/);
+      expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    }
+    // An unknown page is the assets' 404 (with the request id too).
+    const missing = await callWorker('/no-such-page');
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('x-request-id')).toBeTruthy();
   });
 });

@@ -119,7 +119,7 @@ describe('request validation', () => {
       ['PATCH', '/v1/threads'],
       ['GET', '/v1/projects'],
       ['GET', '/v1/threads/thread_1/run/extra'],
-      ['GET', '/'],
+      ['POST', '/'],
     ] as const) {
       const res = await alice.request(method, path);
       expect([404, 405]).toContain(res.status);
