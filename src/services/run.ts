@@ -58,6 +58,7 @@ export async function startRun(
     maxDurationMs: gw.config.stream.maxDurationMs,
     maxEventBytes: MAX_EVENT_BYTES,
     requestId: gw.requestId,
+    callerSignal: gw.signal,
     onEnd: () => {
       gw.signal.removeEventListener('abort', onCallerGone);
       upstreamAbort.abort(new DOMException('The run stream ended.', 'AbortError'));

@@ -15,6 +15,8 @@ export interface RelayOptions {
   /** Called once when the stream ends, however it ends (release leases, abort the fetch). */
   onEnd: () => void;
   requestId: string;
+  /** The caller's request signal: when it has fired, an early end is the caller leaving. */
+  callerSignal?: AbortSignal;
 }
 
 /**
@@ -87,7 +89,11 @@ function relay<T>(
     options.onEnd();
   };
   const fail = (code: RunErrorCode) => {
-    if (!finished) log('warn', 'run stream ended without done', { request_id: options.requestId, code });
+    if (!finished) {
+      if (options.callerSignal?.aborted)
+        log('info', 'run stream: caller left', { request_id: options.requestId });
+      else log('warn', 'run stream ended without done', { request_id: options.requestId, code });
+    }
     finish(runError(code));
   };
   /** Writes `chunk` now and restarts the heartbeat clock. */
