@@ -98,9 +98,4 @@ export const TENANT_SCHEMA = `
     uploaded_at TEXT NOT NULL
   );
   CREATE INDEX IF NOT EXISTS files_by_user ON files (user);
-  CREATE TABLE IF NOT EXISTS leases (
-    lease_id TEXT PRIMARY KEY,
-    user TEXT NOT NULL,
-    expires_at INTEGER NOT NULL
-  );
 `;

@@ -1,6 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { type BucketPolicy, type BucketState, type TakeResult, take } from '../limits/bucket';
 import { ratePolicies } from '../limits/policy';
+import { LeaseBook } from './lease-book';
 import { type PermitOutcome, PermitPool } from './permit-pool';
 import {
   type Admission,
@@ -31,6 +32,9 @@ export class TenantState extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   /** Upstream permits this object holds from the governor, void after `expiresAt`. */
   private readonly pool = new PermitPool();
+  private readonly leases: LeaseBook;
+  /** The alarm's time as last set (read once at start), so setting it needs no read. */
+  private alarmAt: number | null = null;
   /**
    * Rate buckets live in memory: the hot path then writes nothing, so no response
    * waits on storage. An object is only evicted after it has been idle for a while,
@@ -43,6 +47,11 @@ export class TenantState extends DurableObject<Env> {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(TENANT_SCHEMA);
+    this.leases = new LeaseBook(ctx.storage);
+    void ctx.blockConcurrencyWhile(async () => {
+      await this.leases.load();
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
   }
 
   /**
@@ -91,28 +100,15 @@ export class TenantState extends DurableObject<Env> {
       if (this.countThreads() >= limits.threads_total) return refuse('quota_total');
     }
     if (request.lease) {
-      const { n, next } = this.sql
-        .exec<{ n: number; next: number | null }>(
-          'SELECT COUNT(*) AS n, MIN(expires_at) AS next FROM leases WHERE expires_at > ?',
-          at,
-        )
-        .one();
-      if (n >= limits.concurrent_streams) {
+      const { count, next } = this.leases.active(at);
+      if (count >= limits.concurrent_streams) {
         return refuse('streams', Math.min(30, Math.max(1, Math.ceil(((next ?? at) - at) / 1000))));
       }
     }
     const admission: Admission = { ok: true, rate };
     if (permit?.ok && permit.taken) admission.permit = true;
     if (request.reserveThread) admission.reservation = this.reserve(user, at);
-    if (request.lease) {
-      admission.lease = `lease_${crypto.randomUUID()}`;
-      this.sql.exec(
-        'INSERT INTO leases (lease_id, user, expires_at) VALUES (?, ?, ?)',
-        admission.lease,
-        user,
-        at + request.lease.ttlMs,
-      );
-    }
+    if (request.lease) admission.lease = this.leases.take(user, at + request.lease.ttlMs);
     if (admission.reservation || admission.lease) await this.scheduleCleanup();
     if (request.want === 'threads') admission.threads = this.threads(user);
     if (request.want === 'files') admission.files = this.files(user);
@@ -189,7 +185,7 @@ export class TenantState extends DurableObject<Env> {
 
   /** Gives a stream slot back (the run ended, however it ended). */
   async releaseLease(leaseId: string): Promise<void> {
-    this.sql.exec('DELETE FROM leases WHERE lease_id = ?', leaseId);
+    this.leases.release(leaseId);
   }
 
   /**
@@ -199,24 +195,27 @@ export class TenantState extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const now = Date.now();
     this.sql.exec('DELETE FROM threads WHERE reserved_until IS NOT NULL AND reserved_until <= ?', now);
-    this.sql.exec('DELETE FROM leases WHERE expires_at <= ?', now);
+    this.leases.prune(now);
+    this.alarmAt = null; // this alarm has fired
     await this.scheduleCleanup();
   }
 
   /** Sets the alarm for the earliest reservation or lease expiry (or clears it). */
   private async scheduleCleanup(): Promise<void> {
-    const { next } = this.sql
-      .exec<{ next: number | null }>(
-        `SELECT MIN(t) AS next FROM (
-           SELECT MIN(reserved_until) AS t FROM threads WHERE reserved_until IS NOT NULL
-           UNION ALL SELECT MIN(expires_at) AS t FROM leases)`,
+    const { reservations } = this.sql
+      .exec<{ reservations: number | null }>(
+        'SELECT MIN(reserved_until) AS reservations FROM threads WHERE reserved_until IS NOT NULL',
       )
       .one();
-    const current = await this.ctx.storage.getAlarm();
+    const leases = this.leases.nextExpiry();
+    const next =
+      reservations === null ? leases : leases === null ? reservations : Math.min(reservations, leases);
     if (next === null) {
-      if (current !== null) await this.ctx.storage.deleteAlarm();
-    } else if (current === null || current > next) {
-      await this.ctx.storage.setAlarm(next);
+      if (this.alarmAt !== null) await this.ctx.storage.deleteAlarm({ allowUnconfirmed: true });
+      this.alarmAt = null;
+    } else if (this.alarmAt === null || this.alarmAt > next) {
+      await this.ctx.storage.setAlarm(next, { allowUnconfirmed: true });
+      this.alarmAt = next;
     }
   }
 
@@ -236,9 +235,7 @@ export class TenantState extends DurableObject<Env> {
       threads: this.countThreads(user),
       threads_total: this.countThreads(),
       files: this.files(user).length,
-      streams: this.sql
-        .exec<{ n: number }>('SELECT COUNT(*) AS n FROM leases WHERE expires_at > ?', now)
-        .one().n,
+      streams: this.leases.active(now).count,
     };
   }
 

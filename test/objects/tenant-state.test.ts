@@ -23,7 +23,7 @@ describe('TenantState', () => {
     await runDurableObjectAlarm(stub);
     const left = await runInDurableObject(
       stub,
-      (_, state) => state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM leases').one().n,
+      async (_, state) => (await state.storage.list({ prefix: 'lease:' })).size,
     );
     expect(left).toBe(0);
     const again = await stub.admit({ tenant, user: 'u', limits, lease: { ttlMs: 60_000 } });
