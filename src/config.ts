@@ -124,10 +124,18 @@ const DURATION_VARS = [
   'STREAM_PING_MS',
 ] as const;
 
+/** The bindings the configuration is read from (the Worker's `Env` fits this). */
+export type RawBindings = Partial<
+  Record<
+    'EPSIMO_BASE_URL' | 'EPSIMO_EMAIL' | 'EPSIMO_PASSWORD' | 'TENANTS' | (typeof DURATION_VARS)[number],
+    unknown
+  >
+>;
+
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 
 /** Parses bindings into a {@link Config}; never throws, never echoes secret values. */
-export function parseConfig(env: Record<string, unknown>): ConfigResult {
+export function parseConfig(env: RawBindings): ConfigResult {
   const bindings = BindingsSchema.safeParse({
     EPSIMO_BASE_URL: env.EPSIMO_BASE_URL || undefined,
     EPSIMO_EMAIL: env.EPSIMO_EMAIL,
@@ -183,7 +191,7 @@ let cached: { raw: unknown[]; result: ConfigResult } | undefined;
  * new deployment, so the raw binding values are a complete cache key (compared one by
  * one: the same strings every request, so this is cheap).
  */
-export function loadConfig(env: Record<string, unknown>): ConfigResult {
+export function loadConfig(env: RawBindings): ConfigResult {
   const raw = [
     env.EPSIMO_BASE_URL,
     env.EPSIMO_EMAIL,

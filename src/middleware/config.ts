@@ -11,7 +11,7 @@ import { log } from '../log';
  */
 export function requireConfig() {
   return createMiddleware<AppEnv>(async function requireConfig(c, next) {
-    const result = loadConfig(c.env as unknown as Record<string, unknown>);
+    const result = loadConfig(c.env);
     if (!result.ok) {
       log('error', 'config invalid', { request_id: c.var.requestId, problems: result.problems });
       throw new ApiError(503, 'CONFIG_INVALID', 'The gateway is not configured correctly.', {

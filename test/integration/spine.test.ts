@@ -1,0 +1,77 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { TENANTS } from '../fixtures/tenants';
+import { freshEmulator } from '../helpers/emulator';
+import { sessionToken } from '../helpers/gateway';
+import { callWorker } from '../helpers/worker';
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+const broken: [string, Record<string, string>][] = [
+  ['TENANTS is not JSON', { TENANTS: 'not json {' }],
+  [
+    'a tenant has a short session secret',
+    { TENANTS: JSON.stringify({ acme: { ...TENANTS.acme, session_secret: 'short' } }) },
+  ],
+  [
+    'a tenant has an unknown field',
+    { TENANTS: JSON.stringify({ acme: { ...TENANTS.acme, colour: 'red' } }) },
+  ],
+  ['the upstream URL is not a URL', { EPSIMO_BASE_URL: 'ftp:/nowhere' }],
+  ['the account email is missing', { EPSIMO_EMAIL: '' }],
+  ['a duration is not a number', { STREAM_PING_MS: 'soon' }],
+];
+
+describe('the Worker spine', () => {
+  it('answers /healthz with no auth, a request id and no upstream call', async () => {
+    const emulator = freshEmulator();
+    const res = await callWorker('/healthz', {}, { EPSIMO_BASE_URL: emulator.baseUrl });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+    expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await emulator.stats()).request_log).toEqual([]);
+  });
+
+  it.each(broken)('answers 503 CONFIG_INVALID everywhere but /healthz when %s', async (_, overrides) => {
+    const emulator = freshEmulator();
+    const lines: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+      lines.push(args.map(String).join(' '));
+    });
+    const env = { EPSIMO_BASE_URL: emulator.baseUrl, ...overrides };
+    const token = await sessionToken(TENANTS.acme.session_secret, { tenant: 'acme', sub: 'alice' });
+    for (const path of ['/v1/assistants', '/v1/threads', '/v1/usage', '/openapi.json']) {
+      const res = await callWorker(path, { headers: { authorization: `Bearer ${token}` } }, env);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('60');
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      const body = (await res.json()) as Record<string, unknown>;
+      expect(Object.keys(body).sort()).toEqual(['code', 'detail', 'error', 'request_id']);
+      expect(body.code).toBe('CONFIG_INVALID');
+      expect(JSON.stringify(body)).not.toMatch(/at |stack|TENANTS|session_secret|emulator/);
+    }
+    expect((await callWorker('/healthz', {}, env)).status).toBe(200);
+    // No upstream call was made, and the log names the bad field without its value.
+    expect((await emulator.stats()).request_log).toEqual([]);
+    const logged = lines.join('\n');
+    expect(logged).toMatch(/config invalid/);
+    expect(logged).not.toContain(TENANTS.acme.session_secret);
+    expect(logged).not.toContain('emulator-password');
+  });
+
+  it('answers unknown routes with the contract error body and a request id', async () => {
+    const res = await callWorker('/v2/anything', { method: 'POST' });
+    expect(res.status).toBe(404);
+    const body = (await res.json()) as { request_id: string; code: string };
+    expect(body.code).toBe('NOT_FOUND');
+    expect(res.headers.get('x-request-id')).toBe(body.request_id);
+  });
+
+  it('keeps a well-formed caller request id and replaces a malformed one', async () => {
+    const kept = await callWorker('/healthz', { headers: { 'x-request-id': 'trace-abc-123' } });
+    expect(kept.headers.get('x-request-id')).toBe('trace-abc-123');
+    const replaced = await callWorker('/healthz', { headers: { 'x-request-id': 'bad id\twith tab' } });
+    expect(replaced.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
