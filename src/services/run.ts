@@ -31,24 +31,22 @@ export async function startRun(
   const onCallerGone = () => upstreamAbort.abort(new DOMException('The caller went away.', 'AbortError'));
   gw.signal.addEventListener('abort', onCallerGone, { once: true });
 
-  let res: Response;
-  try {
-    res = await gw.upstream.stream({
-      method: 'POST',
-      path: ['threads', threadId, 'run'],
-      json: { message, stream: true },
-      scope: `project:${gw.tenant.project_id}`,
-      timeoutMs: gw.config.stream.firstByteTimeoutMs,
-      signal: upstreamAbort.signal,
-    });
-  } catch (error) {
+  const opened = openRun(gw, threadId, message, upstreamAbort.signal);
+  let body: ReadableStream<Uint8Array>;
+  // The upstream usually answers its headers at once: its refusals (404, 503, ...) then
+  // reach the caller as HTTP statuses. One that takes longer does not leave the caller
+  // with nothing: past a short grace the stream starts, pings flow while the upstream
+  // gets ready, and a failure from then on is the stream's error event.
+  const early = sse
+    ? await settledWithin(opened, Math.min(HEADER_GRACE_MS, sse.pingMs))
+    : await settled(opened);
+  if (early === undefined) {
+    body = lateBody(opened);
+  } else if (early.ok) {
+    body = early.value;
+  } else {
     gw.signal.removeEventListener('abort', onCallerGone);
-    throw error;
-  }
-  if (!res.body || !res.headers.get('content-type')?.includes('text/event-stream')) {
-    gw.signal.removeEventListener('abort', onCallerGone);
-    await discard(res);
-    throw new ApiError(502, 'UPSTREAM_BAD_RESPONSE', 'The upstream did not answer with an event stream.');
+    throw early.error;
   }
 
   if (lease) gw.claimed.add(lease);
@@ -65,5 +63,67 @@ export async function startRun(
       if (lease) gw.defer(gw.state.releaseLease(lease));
     },
   };
-  return sse ? relaySse(res.body, options, sse.pingMs) : relayEvents(res.body, options);
+  return sse ? relaySse(body, options, sse.pingMs) : relayEvents(body, options);
+}
+
+/** How long a streaming run waits for the upstream's headers before it starts anyway. */
+const HEADER_GRACE_MS = 2_000;
+
+/** The upstream's event-stream body, or the `ApiError` that stands for its answer. */
+async function openRun(
+  gw: Gateway,
+  threadId: string,
+  message: string,
+  signal: AbortSignal,
+): Promise<ReadableStream<Uint8Array>> {
+  const res = await gw.upstream.stream({
+    method: 'POST',
+    path: ['threads', threadId, 'run'],
+    json: { message, stream: true },
+    scope: `project:${gw.tenant.project_id}`,
+    timeoutMs: gw.config.stream.firstByteTimeoutMs,
+    signal,
+  });
+  if (!res.body || !res.headers.get('content-type')?.includes('text/event-stream')) {
+    await discard(res);
+    throw new ApiError(502, 'UPSTREAM_BAD_RESPONSE', 'The upstream did not answer with an event stream.');
+  }
+  return res.body;
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+const settled = <T>(promise: Promise<T>): Promise<Settled<T>> =>
+  promise.then(
+    (value) => ({ ok: true, value }),
+    (error: unknown) => ({ ok: false, error }),
+  );
+
+/** `promise`'s outcome if it settles within `ms`, else `undefined` (the promise goes on). */
+async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<Settled<T> | undefined> {
+  let timer: number | null = null;
+  const grace = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([settled(promise), grace]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A body for a run whose upstream has not answered yet: the upstream body is piped in
+ * once it opens; if it never does, the body errors and the relay ends the stream with
+ * one error event. The caller cancelling cancels the pipe, hence the upstream body.
+ */
+function lateBody(opened: Promise<ReadableStream<Uint8Array>>): ReadableStream<Uint8Array> {
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  opened
+    .then(
+      (upstream) => upstream.pipeTo(writable),
+      (error: unknown) => writable.abort(error),
+    )
+    .catch(() => undefined); // the relay reports the failure as the stream's error event
+  return readable;
 }

@@ -276,4 +276,49 @@ describe('run stream', () => {
       .toBe(200);
     expect((await gw.emulator.stats()).runs).toBe(2);
   });
+
+  it('starts the stream and pings while a slow upstream has not even sent its headers', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const threadId = await newThread(alice);
+    const post = () =>
+      callWorker(
+        `/v1/threads/${threadId}/run`,
+        {
+          method: 'POST',
+          headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ message: 'slow' }),
+        },
+        { ...gw.overrides, STREAM_PING_MS: '50' },
+      );
+    await gw.emulator.configure({ latency_ms: 400 });
+    const slow = await post();
+    expect(slow.status).toBe(200);
+    const items = await new SseReader(slow).rest();
+    const firstEvent = items.findIndex((item) => item.kind === 'event');
+    expect(items.slice(0, firstEvent).some((i) => i.kind === 'comment' && i.text === 'ping')).toBe(true);
+    expect(eventsOf(items).at(-1)).toEqual({ type: 'done' });
+
+    // A refusal that comes after the stream started is its one error event.
+    await gw.emulator.configure({
+      latency_ms: 300,
+      status_overrides: [{ method: 'POST', path: `/threads/${threadId}/run`, status: 503 }],
+    });
+    const refused = await post();
+    expect(refused.status).toBe(200);
+    const events = eventsOf(await new SseReader(refused).rest());
+    expect(events).toEqual([{ type: 'error', code: 'UPSTREAM_FAILED', detail: expect.any(String) }]);
+  });
+
+  it('still answers an immediate upstream refusal with an HTTP status', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const threadId = await newThread(alice);
+    await gw.emulator.configure({
+      status_overrides: [{ method: 'POST', path: `/threads/${threadId}/run`, status: 503 }],
+    });
+    const res = await run(alice, threadId, { message: 'x' });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { code: string }).code).toBe('UPSTREAM_UNAVAILABLE');
+  });
 });
