@@ -1,6 +1,6 @@
 /**
  * The upstream account's request budget for one window, shared by tenants with
- * max-min fairness: any tenant may use budget no one else is asking for, but never the
+ * max-min fairness: a tenant may use budget no one else is asking for, but never the
  * part other active tenants are still owed of their equal share.
  */
 export interface BudgetWindow {

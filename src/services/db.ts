@@ -6,7 +6,7 @@ import type { Gateway } from './gateway';
 /** The most a stored value may weigh, serialized (bytes). */
 export const MAX_DB_VALUE_BYTES = 64 * 1024;
 
-/** Values are the caller's own data: any JSON, passed through as parsed JSON. */
+/** Values are the caller's own data (arbitrary JSON), passed through as parsed JSON. */
 const JsonValue = z.json();
 const JsonRecord = z.record(z.string(), JsonValue);
 type JsonValue = z.infer<typeof JsonValue>;

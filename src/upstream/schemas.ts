@@ -122,7 +122,7 @@ export type ThreadInfo = z.infer<typeof ThreadInfoSchema>;
 /** `GET /db/{project}/{thread}`: every key of the thread's virtual database. */
 export const DbStateSchema = ObjectRecordSchema;
 
-/** `GET /db/{project}/{thread}/{key}`: any JSON value. */
+/** `GET /db/{project}/{thread}/{key}`: one key, whatever JSON it holds. */
 export const DbValueSchema = z.unknown();
 
 /** `PUT /db/{project}/{thread}/{key}`. */
