@@ -96,24 +96,33 @@ function relay<T>(
     }
     finish(runError(code));
   };
-  /** Writes `chunk` now and restarts the heartbeat clock. */
+  /**
+   * The clocks are timestamps, not timers re-armed per event: one timer per clock fires
+   * at the earliest moment it could matter and re-arms itself for the remainder.
+   */
+  let lastSent = Date.now();
+  let lastChunk = Date.now();
   const send = (chunk: T) => {
     controller?.enqueue(chunk);
-    if (!ping) return;
-    clearTimeout(pingTimer);
-    pingTimer = setTimeout(heartbeat, ping.ms);
+    lastSent = Date.now();
   };
-  const heartbeat = () => {
-    if (finished || !ping) return;
-    try {
-      send(ping.chunk);
-    } catch {
-      // The caller is gone; the pipe's end will finish the stream.
+  const heartbeat = (ms: number, chunk: T) => {
+    if (finished) return;
+    const wait = lastSent + ms - Date.now();
+    if (wait <= 0) {
+      try {
+        send(chunk);
+      } catch {
+        return; // The caller is gone; the pipe's end will finish the stream.
+      }
     }
+    pingTimer = setTimeout(() => heartbeat(ms, chunk), wait > 0 ? wait : ms);
   };
-  const armIdle = () => {
-    clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => fail('UPSTREAM_TIMEOUT'), options.idleTimeoutMs);
+  const watchIdle = () => {
+    if (finished) return;
+    const wait = lastChunk + options.idleTimeoutMs - Date.now();
+    if (wait <= 0) return fail('UPSTREAM_TIMEOUT');
+    idleTimer = setTimeout(watchIdle, wait);
   };
 
   const parser: EventSourceParser = createParser({
@@ -134,13 +143,13 @@ function relay<T>(
   const transform = new TransformStream<Uint8Array, T>({
     start(c) {
       controller = c;
-      armIdle();
-      if (ping) pingTimer = setTimeout(heartbeat, ping.ms);
+      idleTimer = setTimeout(watchIdle, options.idleTimeoutMs);
+      if (ping) pingTimer = setTimeout(() => heartbeat(ping.ms, ping.chunk), ping.ms);
       deadline = setTimeout(() => fail('STREAM_TOO_LONG'), options.maxDurationMs);
     },
     transform(chunk) {
       if (finished) return;
-      armIdle();
+      lastChunk = Date.now();
       dispatched = false;
       parser.feed(decoder.decode(chunk, { stream: true }));
       pendingBytes = dispatched ? 0 : pendingBytes + chunk.byteLength;
