@@ -5,7 +5,7 @@ import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from './env';
 import { ApiError, errorResponse } from './errors';
-import { log } from './log';
+import { errorName, log } from './log';
 import { accessLog } from './middleware/access-log';
 import { sessionAuth } from './middleware/auth';
 import { requireConfig } from './middleware/config';
@@ -110,7 +110,7 @@ function toApiError(err: unknown, requestId: string): ApiError {
       );
     }
   }
-  const name = err instanceof Error ? err.name : typeof err;
+  const name = errorName(err);
   log('error', 'unhandled error', { request_id: requestId, error: name });
   return new ApiError(500, 'INTERNAL', 'Internal error.');
 }

@@ -5,7 +5,10 @@ export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 export const ID_MESSAGE = 'must match ^[A-Za-z0-9_-]{1,128}$';
 export const IdSchema = z.string().regex(ID_PATTERN, ID_MESSAGE);
 
-const TenantIdSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'invalid tenant id');
+/** Tenant ids: `^[a-z0-9][a-z0-9_-]{0,62}$`. */
+export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+const TenantIdSchema = z.string().regex(TENANT_ID_PATTERN, 'invalid tenant id');
 
 /** An origin such as `https://app.acme.example` (scheme, host, optional port; nothing else). */
 const OriginSchema = z.string().refine((value) => {

@@ -7,3 +7,8 @@ export function log(level: 'info' | 'warn' | 'error', msg: string, fields: LogFi
   else if (level === 'warn') console.warn(line);
   else console.log(line);
 }
+
+/** An error's class name for a log line: never its message, which may carry upstream text. */
+export function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : 'unknown';
+}

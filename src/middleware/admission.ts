@@ -4,7 +4,7 @@ import type { AppEnv } from '../env';
 import { ApiError } from '../errors';
 import { lastObservation } from '../limits/observations';
 import { rateLimitHeaders, ratePolicies } from '../limits/policy';
-import { log } from '../log';
+import { errorName, log } from '../log';
 import type { Admission, AdmitRequest } from '../objects/tenant-state';
 import { gateway } from '../services/gateway';
 import { keyOf } from '../upstream/tokens';
@@ -62,7 +62,7 @@ export function admission(spec: AdmissionSpec = {}) {
     try {
       result = await gw.state.admit(request);
     } catch (error) {
-      const name = error instanceof Error ? error.name : 'unknown';
+      const name = errorName(error);
       gw.limiter = spec.failOpen ? 'fail_open' : 'unavailable';
       if (spec.failOpen) {
         log('warn', 'limiter unavailable: failing open', {

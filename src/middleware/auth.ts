@@ -1,7 +1,7 @@
 import { createMiddleware } from 'hono/factory';
 import { decode, verify } from 'hono/jwt';
 import { z } from 'zod';
-import type { Config } from '../config';
+import { type Config, TENANT_ID_PATTERN } from '../config';
 import type { AppEnv } from '../env';
 import { ApiError } from '../errors';
 
@@ -11,7 +11,7 @@ const SKEW_SECONDS = 30;
 const MAX_LIFETIME_SECONDS = 24 * 3600;
 
 const ClaimsSchema = z.object({
-  tenant: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/),
+  tenant: z.string().regex(TENANT_ID_PATTERN),
   // `edge:` is reserved for the gateway's own users (webhook automations).
   sub: z
     .string()

@@ -1,6 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { z } from 'zod';
 import { IdSchema } from '../config';
+import { sha256Hex } from '../hash';
 import { log } from '../log';
 import { retryAfterFrom } from '../upstream/errors';
 import { buildHeaders, buildUrl, discard } from '../upstream/http';
@@ -39,9 +40,7 @@ const NO_BACKOFF: Backoff = { failures: 0, nextAt: 0, reason: 'upstream_unavaila
  * SHA-256 hex of `baseUrl + '\n' + email`, so another upstream or account is another object.
  */
 export async function accountKey(account: Pick<AccountConfig, 'baseUrl' | 'email'>): Promise<string> {
-  const data = new TextEncoder().encode(`${account.baseUrl}\n${account.email}`);
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+  return sha256Hex(new TextEncoder().encode(`${account.baseUrl}\n${account.email}`));
 }
 
 function projectIdOf(scope: TokenScope): string | undefined {

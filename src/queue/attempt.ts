@@ -1,7 +1,7 @@
 import type { Config, Tenant } from '../config';
 import { ApiError } from '../errors';
 import { lastObservation } from '../limits/observations';
-import { log } from '../log';
+import { errorName, log } from '../log';
 import type { Deliveries, RunTicket } from '../objects/deliveries';
 import type { Admission, AdmitRequest } from '../objects/tenant-state';
 import { createGateway } from '../services/gateway';
@@ -68,7 +68,10 @@ export async function attemptRun(ticket: RunTicket, deps: AttemptDeps): Promise<
   try {
     admission = await gw.state.admit(admit);
   } catch (error) {
-    log('error', 'webhook run: limiter unavailable', { delivery_id: ticket.delivery_id, error: name(error) });
+    log('error', 'webhook run: limiter unavailable', {
+      delivery_id: ticket.delivery_id,
+      error: errorName(error),
+    });
     return {
       kind: 'retry',
       error: { code: 'LIMITER_UNAVAILABLE', detail: 'The gateway could not check limits.' },
@@ -142,10 +145,6 @@ function classify(error: unknown, deliveryId: string): Attempt {
     }
     return { kind: 'failed', error: failure };
   }
-  log('error', 'webhook run: unexpected error', { delivery_id: deliveryId, error: name(error) });
+  log('error', 'webhook run: unexpected error', { delivery_id: deliveryId, error: errorName(error) });
   return { kind: 'retry', error: INTERNAL };
-}
-
-function name(error: unknown): string {
-  return error instanceof Error ? error.name : 'unknown';
 }

@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import { log } from '../log';
+import { errorName, log } from '../log';
 import type { Deliveries } from '../objects/deliveries';
 import { type CallbackJob, callbackUrlProblem } from '../webhooks/schemas';
 import { signedHeaders } from '../webhooks/signature';
@@ -28,7 +28,7 @@ export async function queueCallback(
     log('error', 'webhook callback not enqueued (the sweep retries it)', {
       tenant,
       delivery_id: deliveryId,
-      error: error instanceof Error ? error.name : 'unknown',
+      error: errorName(error),
     });
   }
 }

@@ -1,5 +1,5 @@
 import { type Config, loadConfig } from '../config';
-import { log } from '../log';
+import { errorName, log } from '../log';
 import { LEASE_MARGIN_MS } from '../middleware/admission';
 import type { Deliveries, Outcome } from '../objects/deliveries';
 import { CallbackJobSchema, RunJobSchema } from '../webhooks/schemas';
@@ -34,7 +34,7 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
           queue: batch.queue,
           message_id: message.id,
           attempt: message.attempts,
-          error: error instanceof Error ? error.name : 'unknown',
+          error: errorName(error),
         });
         message.retry({ delaySeconds: backoffSeconds(message.attempts, deps.base) });
       }

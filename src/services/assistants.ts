@@ -1,5 +1,5 @@
 import { AssistantListSchema } from '../upstream/schemas';
-import type { Gateway } from './gateway';
+import { type Gateway, projectScope } from './gateway';
 
 /**
  * The tenant's allow-listed assistants that exist upstream, in allow-list order:
@@ -11,7 +11,7 @@ export async function listAssistants(gw: Gateway): Promise<{ assistant_id: strin
       method: 'GET',
       path: ['assistants'],
       trailingSlash: true,
-      scope: `project:${gw.tenant.project_id}`,
+      scope: projectScope(gw),
       signal: gw.signal,
     },
     AssistantListSchema,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ApiError } from '../errors';
 import { DbPutResponseSchema } from '../upstream/schemas';
-import type { Gateway } from './gateway';
+import { type Gateway, projectScope } from './gateway';
 
 /** The most a stored value may weigh, serialized (bytes). */
 export const MAX_DB_VALUE_BYTES = 64 * 1024;
@@ -14,12 +14,10 @@ type JsonValue = z.infer<typeof JsonValue>;
 const dbPath = (gw: Gateway, threadId: string, key?: string) =>
   key === undefined ? ['db', gw.tenant.project_id, threadId] : ['db', gw.tenant.project_id, threadId, key];
 
-const scope = (gw: Gateway) => `project:${gw.tenant.project_id}` as const;
-
 /** Every key of the caller's thread's virtual database. */
 export async function getAll(gw: Gateway, threadId: string): Promise<Record<string, JsonValue>> {
   return gw.upstream.json(
-    { method: 'GET', path: dbPath(gw, threadId), scope: scope(gw), signal: gw.signal },
+    { method: 'GET', path: dbPath(gw, threadId), scope: projectScope(gw), signal: gw.signal },
     JsonRecord,
   );
 }
@@ -27,7 +25,7 @@ export async function getAll(gw: Gateway, threadId: string): Promise<Record<stri
 /** One key; the upstream's 404 for an absent key passes through as `404`. */
 export async function getKey(gw: Gateway, threadId: string, key: string): Promise<JsonValue> {
   return gw.upstream.json(
-    { method: 'GET', path: dbPath(gw, threadId, key), scope: scope(gw), signal: gw.signal },
+    { method: 'GET', path: dbPath(gw, threadId, key), scope: projectScope(gw), signal: gw.signal },
     JsonValue,
   );
 }
@@ -40,7 +38,7 @@ export async function putKey(gw: Gateway, threadId: string, key: string, value: 
     });
   }
   await gw.upstream.json(
-    { method: 'PUT', path: dbPath(gw, threadId, key), json: { value }, scope: scope(gw) },
+    { method: 'PUT', path: dbPath(gw, threadId, key), json: { value }, scope: projectScope(gw) },
     DbPutResponseSchema,
   );
   return { key, value };

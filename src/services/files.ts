@@ -1,9 +1,7 @@
 import { ApiError } from '../errors';
 import type { FileRecord } from '../objects/tenant-state';
 import { FileSchema } from '../upstream/schemas';
-import { admitted, type Gateway } from './gateway';
-
-const scope = (gw: Gateway) => `project:${gw.tenant.project_id}` as const;
+import { admitted, type Gateway, projectScope } from './gateway';
 
 /**
  * Uploads one file for the caller. The body was size-capped while it streamed in
@@ -28,7 +26,7 @@ export async function uploadFile(gw: Gateway, file: File): Promise<FileRecord> {
   form.append('file', new File([file], filename, { type }));
   form.append('purpose', 'assistants');
   const uploaded = await gw.upstream.json(
-    { method: 'POST', path: ['files'], trailingSlash: true, form, scope: scope(gw) },
+    { method: 'POST', path: ['files'], trailingSlash: true, form, scope: projectScope(gw) },
     FileSchema,
   );
   const record: FileRecord = {
@@ -49,7 +47,7 @@ export function listFiles(gw: Gateway): FileRecord[] {
 
 export async function deleteFile(gw: Gateway, fileId: string): Promise<void> {
   try {
-    await gw.upstream.send({ method: 'DELETE', path: ['files', fileId], scope: scope(gw) });
+    await gw.upstream.send({ method: 'DELETE', path: ['files', fileId], scope: projectScope(gw) });
   } catch (error) {
     if (!(error instanceof ApiError && error.status === 404)) throw error;
   }

@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import type { Config, Tenant } from '../config';
 import type { AppEnv } from '../env';
 import { observe } from '../limits/observations';
-import { log } from '../log';
+import { errorName, log } from '../log';
 import type { Admission, TenantState } from '../objects/tenant-state';
 import { UpstreamClient } from '../upstream/client';
 import { createTokenSource, knownKeyOf } from '../upstream/tokens';
@@ -104,9 +104,12 @@ function noteRateLimit(env: Env, config: Config, res: Response, defer: GatewayDe
 function deferredFailed(requestId: string, error: unknown): void {
   log('warn', 'background step failed', {
     request_id: requestId,
-    error: error instanceof Error ? error.name : 'unknown',
+    error: errorName(error),
   });
 }
+
+/** The token scope of the tenant's project: every project-scoped upstream call uses it. */
+export const projectScope = (gw: Pick<Gateway, 'tenant'>) => `project:${gw.tenant.project_id}` as const;
 
 /** The admission of this request; services behind the admission middleware only. */
 export function admitted(gw: Gateway): Granted {

@@ -3,7 +3,7 @@ import { ApiError } from '../errors';
 import type { RelayEvent } from '../stream/events';
 import { type RelayOptions, relayEvents, relaySse } from '../stream/relay';
 import { discard } from '../upstream/http';
-import { admitted, type Gateway } from './gateway';
+import { admitted, type Gateway, projectScope } from './gateway';
 
 /**
  * Starts a run on the caller's thread and returns its events as the proxy relays
@@ -80,7 +80,7 @@ async function openRun(
     method: 'POST',
     path: ['threads', threadId, 'run'],
     json: { message, stream: true },
-    scope: `project:${gw.tenant.project_id}`,
+    scope: projectScope(gw),
     timeoutMs: gw.config.stream.firstByteTimeoutMs,
     signal,
   });

@@ -9,11 +9,9 @@ import {
   type UpstreamMessage,
   type UpstreamThread,
 } from '../upstream/schemas';
-import { admitted, type Gateway } from './gateway';
+import { admitted, type Gateway, projectScope } from './gateway';
 
 type PublicMessage = z.infer<typeof PublicMessageSchema>;
-
-const projectScope = (gw: Gateway) => `project:${gw.tenant.project_id}` as const;
 
 /** Only the fields a frontend needs; everything else the upstream sends stays here. */
 export function publicThread(thread: UpstreamThread, fallback?: Partial<ThreadRecord>): ThreadRecord {

@@ -1,5 +1,5 @@
 import { ApiError } from '../errors';
-import { log } from '../log';
+import { errorName, log } from '../log';
 import { accountKey, type TokenBroker } from '../objects/token-broker';
 import type { AccountConfig, TokenResult, TokenScope, TokenSource } from './types';
 
@@ -50,7 +50,7 @@ export function createTokenSource({ namespace, account }: TokenSourceOptions): T
     try {
       result = await namespace.get(namespace.idFromName(key)).getToken(account, scope, rejected);
     } catch (err) {
-      log('error', 'token broker call failed', { error: err instanceof Error ? err.name : typeof err });
+      log('error', 'token broker call failed', { error: errorName(err) });
       throw new ApiError(503, 'UPSTREAM_UNAVAILABLE', 'The upstream is unavailable.', { retryAfter: 1 });
     }
     if (!result.ok) {

@@ -1,11 +1,9 @@
 import type { Context } from 'hono';
-import type { Tenant } from '../config';
+import { TENANT_ID_PATTERN, type Tenant } from '../config';
 import type { AppEnv } from '../env';
 import { ApiError } from '../errors';
 import { log } from '../log';
 import type { VerifyFailure } from './signature';
-
-const TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /** A hook's tenant and the secret its webhooks are signed with. */
 export interface HookTenant {
@@ -25,7 +23,7 @@ export function refuse(c: Context<AppEnv>, reason: HookRefusal): ApiError {
   const tenant = c.req.param('tenant');
   log('warn', 'webhook refused', {
     request_id: c.var.requestId,
-    tenant: tenant && TENANT_ID.test(tenant) ? tenant : undefined,
+    tenant: tenant && TENANT_ID_PATTERN.test(tenant) ? tenant : undefined,
     reason,
   });
   // One wording for every failure a stranger could probe (unknown tenant, stale
@@ -45,7 +43,7 @@ export function refuse(c: Context<AppEnv>, reason: HookRefusal): ApiError {
 export function hookTenant(c: Context<AppEnv>): HookTenant {
   if (c.req.header('Authorization') !== undefined) throw refuse(c, 'session_token');
   const id = c.req.param('tenant') ?? '';
-  const tenant = TENANT_ID.test(id) ? c.var.config.tenants.get(id) : undefined;
+  const tenant = TENANT_ID_PATTERN.test(id) ? c.var.config.tenants.get(id) : undefined;
   if (!tenant) throw refuse(c, 'unknown_tenant');
   if (!tenant.webhook_secret) throw refuse(c, 'no_webhook_secret');
   return { tenant, secret: tenant.webhook_secret };

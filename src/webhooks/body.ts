@@ -37,9 +37,3 @@ export async function readRawBody(request: Request, max: number = MAX_HOOK_BODY)
   }
   return body;
 }
-
-/** SHA-256 of `bytes`, hex. */
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
-}

@@ -1,4 +1,4 @@
-import { log } from '../log';
+import { errorName, log } from '../log';
 import type { CallbackJob, RunJob } from './schemas';
 import { type DeliveryRow, SWEEP_AFTER_MS } from './store';
 
@@ -56,7 +56,7 @@ export async function sweep(
   } catch (error) {
     log('error', 'webhook sweep failed', {
       ...fields,
-      error: error instanceof Error ? error.name : 'unknown',
+      error: errorName(error),
     });
     sql.exec(
       'UPDATE deliveries SET sweep_at = ? WHERE delivery_id = ?',

@@ -2,11 +2,12 @@ import type { Context } from 'hono';
 import { IdSchema } from '../../config';
 import type { AppEnv } from '../../env';
 import { ApiError } from '../../errors';
-import { log } from '../../log';
+import { sha256Hex } from '../../hash';
+import { errorName, log } from '../../log';
 import { validationError } from '../../middleware/validate';
 import type { AcceptResult, LookupResult } from '../../objects/deliveries';
 import { hookTenant, refuse } from '../../webhooks/auth';
-import { readRawBody, sha256Hex } from '../../webhooks/body';
+import { readRawBody } from '../../webhooks/body';
 import {
   callbackUrlProblem,
   DEFAULT_SUBJECT,
@@ -138,8 +139,4 @@ export async function deliveryStatus(c: Context<AppEnv>): Promise<Response> {
 
 function field(name: string, message: string): ApiError {
   return new ApiError(400, 'VALIDATION_ERROR', `${name}: ${message}.`, { field: name });
-}
-
-function errorName(error: unknown): string {
-  return error instanceof Error ? error.name : 'unknown';
 }
