@@ -1,35 +1,15 @@
-import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../../src/errors';
-import { UpstreamClient, type UpstreamClientOptions } from '../../src/upstream/client';
+import type { ApiError } from '../../src/errors';
 import {
   AssistantListSchema,
   DbPutResponseSchema,
   ThreadListSchema,
   ThreadSchema,
 } from '../../src/upstream/schemas';
-import { createTokenSource } from '../../src/upstream/tokens';
-import type { AccountConfig } from '../../src/upstream/types';
-import { CANARY_EMAIL, CANARY_INSTRUCTIONS, CANARY_INTERNAL, CANARY_PASSWORD } from '../emulator/canaries';
-import { freshEmulator } from '../helpers/emulator';
+import { CANARY_INSTRUCTIONS, CANARY_INTERNAL } from '../emulator/canaries';
+import { rejection, upstreamUniverse } from '../helpers/upstream';
 
-function setup(password = CANARY_PASSWORD) {
-  const emulator = freshEmulator();
-  const account: AccountConfig = { baseUrl: emulator.baseUrl, email: CANARY_EMAIL, password };
-  const tokens = createTokenSource({ namespace: env.TOKEN_BROKER, account });
-  const client = (options: Partial<UpstreamClientOptions> = {}) =>
-    new UpstreamClient({ account, tokens, requestId: 'req-upstream-test', ...options });
-  return { emulator, account, tokens, client };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ApiError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ApiError)) throw new Error(`expected an ApiError, got ${String(err)}`);
-  return err;
-}
+const setup = (password?: string) => upstreamUniverse('req-upstream-test', password);
 
 const listAssistants = {
   method: 'GET',

@@ -1,35 +1,15 @@
-import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/errors';
-import { UpstreamClient, type UpstreamClientOptions } from '../../src/upstream/client';
 import { AssistantListSchema, ThreadSchema } from '../../src/upstream/schemas';
-import { createTokenSource } from '../../src/upstream/tokens';
-import type { AccountConfig, UpstreamCall } from '../../src/upstream/types';
-import { CANARY_EMAIL, CANARY_PASSWORD } from '../emulator/canaries';
+import type { UpstreamCall } from '../../src/upstream/types';
 import { type EmulatorControl, freshEmulator } from '../helpers/emulator';
+import { rejection, upstreamUniverse } from '../helpers/upstream';
 
 /** A universe with warm tokens, so later knobs (latency, overrides) hit only the call under test. */
 async function setup() {
-  const emulator = freshEmulator();
-  const account: AccountConfig = {
-    baseUrl: emulator.baseUrl,
-    email: CANARY_EMAIL,
-    password: CANARY_PASSWORD,
-  };
-  const tokens = createTokenSource({ namespace: env.TOKEN_BROKER, account });
-  await tokens.get('project:proj_acme');
-  const client = (options: Partial<UpstreamClientOptions> = {}) =>
-    new UpstreamClient({ account, tokens, requestId: 'req-upstream-retries', ...options });
-  return { emulator, client };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ApiError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ApiError)) throw new Error(`expected an ApiError, got ${String(err)}`);
-  return err;
+  const universe = upstreamUniverse('req-upstream-retries');
+  await universe.tokens.get('project:proj_acme');
+  return universe;
 }
 
 const listAssistants: UpstreamCall = {

@@ -1,24 +1,14 @@
-import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../../src/errors';
-import { UpstreamClient } from '../../src/upstream/client';
 import { ThreadSchema } from '../../src/upstream/schemas';
-import { createTokenSource } from '../../src/upstream/tokens';
-import type { AccountConfig, UpstreamCall } from '../../src/upstream/types';
-import { CANARY_EMAIL, CANARY_PASSWORD } from '../emulator/canaries';
-import { freshEmulator, sseEvents } from '../helpers/emulator';
+import type { UpstreamCall } from '../../src/upstream/types';
+import { sseEvents } from '../helpers/emulator';
+import { rejection, upstreamUniverse } from '../helpers/upstream';
 
 /** A universe with warm tokens and one thread to run. */
 async function setup() {
-  const emulator = freshEmulator();
-  const account: AccountConfig = {
-    baseUrl: emulator.baseUrl,
-    email: CANARY_EMAIL,
-    password: CANARY_PASSWORD,
-  };
-  const tokens = createTokenSource({ namespace: env.TOKEN_BROKER, account });
-  const client = (timeoutMs?: number) =>
-    new UpstreamClient({ account, tokens, requestId: 'req-upstream-stream', timeoutMs });
+  const universe = upstreamUniverse('req-upstream-stream');
+  const { emulator } = universe;
+  const client = (timeoutMs?: number) => universe.client(timeoutMs === undefined ? {} : { timeoutMs });
   const thread = await client().json(
     {
       method: 'POST',
@@ -37,15 +27,6 @@ async function setup() {
     signal,
   });
   return { emulator, client, run };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ApiError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ApiError)) throw new Error(`expected an ApiError, got ${String(err)}`);
-  return err;
 }
 
 describe('UpstreamClient.stream', () => {
