@@ -1,5 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
+import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
@@ -7,7 +7,6 @@ import type { AppEnv } from './env';
 import { ApiError, errorResponse } from './errors';
 import { errorName, log } from './log';
 import { accessLog } from './middleware/access-log';
-import { sessionAuth } from './middleware/auth';
 import { requireConfig } from './middleware/config';
 import { tenantCors } from './middleware/cors';
 import { assistantRoutes } from './routes/assistants';
@@ -19,21 +18,15 @@ import { documentApp } from './routes/openapi';
 import { runRoutes } from './routes/run';
 import { threadRoutes } from './routes/threads';
 import { usageRoutes } from './routes/usage';
-
-/** JSON bodies on every route but file uploads (which have the tenant's own cap). */
-const MAX_JSON_BODY = 256 * 1024;
-
-const jsonBodyLimit = bodyLimit({
-  maxSize: MAX_JSON_BODY,
-  onError: () => {
-    throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `Request bodies are limited to ${MAX_JSON_BODY} bytes.`);
-  },
-});
+import { rateOnly } from './services/admission';
+import { requestContext } from './services/context';
 
 /**
  * Builds the Worker's Hono app. Order matters: request id first (every response,
  * errors included, carries `X-Request-Id`), secure headers, `/healthz` (answers even
- * when the configuration is invalid), the config gate, CORS, then per-route auth.
+ * when the configuration is invalid), the config gate, CORS. Authentication and body
+ * caps are not decided here: each route declares them where it is defined
+ * (routes/define.ts for session routes, routes/hooks for signed webhooks).
  */
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
@@ -45,13 +38,6 @@ export function createApp() {
   app.route('/', healthRoutes);
   app.use(requireConfig());
   app.use('/v1/*', tenantCors());
-  const auth = sessionAuth();
-  app.use('/v1/*', (c, next) => (c.req.path.startsWith('/v1/hooks/') ? next() : auth(c, next)));
-  // Webhooks read their raw body themselves, under their own cap (src/webhooks/body.ts);
-  // uploads have the tenant's own cap (routes/files).
-  app.use('/v1/*', (c, next) =>
-    c.req.path === '/v1/files' || c.req.path.startsWith('/v1/hooks/') ? next() : jsonBodyLimit(c, next),
-  );
   app.use('/v1/*', async function noStore(c, next) {
     await next();
     if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
@@ -68,13 +54,27 @@ export function createApp() {
   // After every route: the document is generated from the routes mounted above.
   documentApp(app);
 
-  app.notFound((c) => {
-    const isPage = (c.req.method === 'GET' || c.req.method === 'HEAD') && !c.req.path.startsWith('/v1/');
-    if (isPage && c.env.ASSETS) return servePage(c.env.ASSETS, c.req.raw, c.var.requestId);
-    return errorResponse(c, new ApiError(404, 'NOT_FOUND', 'No such route.'));
+  // A GET no route answers may be a page (static assets); whatever is not one is the API's 404.
+  app.notFound(async (c) => {
+    const page = c.req.method === 'GET' || c.req.method === 'HEAD' ? await servePage(c) : undefined;
+    return page ?? errorResponse(c, new ApiError('NOT_FOUND', 'No such route.'));
   });
-  app.onError((err, c) => errorResponse(c, toApiError(err, c.var.requestId)));
+  app.onError(async (err, c) => errorResponse(c, await withRateHeaders(c, toApiError(err, c.var.requestId))));
   return routes;
+}
+
+/**
+ * A session request refused for its input (400, 408, 413, 415) never reached admission,
+ * so it took nothing; it still counts against the caller's rate like every
+ * authenticated request, and carries the `RateLimit` pair like every response of a
+ * rate-limited route.
+ */
+async function withRateHeaders(c: Context<AppEnv>, err: ApiError): Promise<ApiError> {
+  const inputRefusal = [400, 408, 413, 415].includes(err.status);
+  if (!inputRefusal || c.var.limiter !== undefined || c.var.user === undefined) return err;
+  c.set('limiter', 'input_refused');
+  const headers = await rateOnly(requestContext(c));
+  return headers ? err.withHeaders(headers) : err;
 }
 
 /** Everything a static page loads comes from this origin; any third-party load fails. */
@@ -84,12 +84,18 @@ const PAGE_POLICY =
 
 /**
  * The static pages (`/docs/`, `/demo/`) go through the Worker too, so they carry the
- * request id and the security headers like every other response.
+ * request id and the security headers like every other response. `undefined` when no
+ * asset has this path.
  */
-async function servePage(assets: Fetcher, request: Request, requestId: string): Promise<Response> {
-  const asset = await assets.fetch(request);
+async function servePage(c: Context<AppEnv>): Promise<Response | undefined> {
+  if (!c.env.ASSETS) return undefined;
+  const asset = await c.env.ASSETS.fetch(c.req.raw);
+  if (asset.status === 404) {
+    await asset.body?.cancel();
+    return undefined;
+  }
   const res = new Response(asset.body, asset);
-  res.headers.set('X-Request-Id', requestId);
+  res.headers.set('X-Request-Id', c.var.requestId);
   res.headers.set('Content-Security-Policy', PAGE_POLICY);
   res.headers.set('Referrer-Policy', 'no-referrer');
   res.headers.set('X-Frame-Options', 'DENY');
@@ -100,19 +106,15 @@ async function servePage(assets: Fetcher, request: Request, requestId: string): 
 function toApiError(err: unknown, requestId: string): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof HTTPException) {
-    if (err.status === 400) return new ApiError(400, 'BAD_REQUEST', 'Malformed request body.');
-    if (err.status === 413) return new ApiError(413, 'PAYLOAD_TOO_LARGE', 'Request body too large.');
+    if (err.status === 400) return new ApiError('BAD_REQUEST', 'Malformed request body.');
+    if (err.status === 413) return new ApiError('PAYLOAD_TOO_LARGE', 'Request body too large.');
     if (err.status === 415) {
-      return new ApiError(
-        415,
-        'UNSUPPORTED_MEDIA_TYPE',
-        'The body has the wrong Content-Type for this route.',
-      );
+      return new ApiError('UNSUPPORTED_MEDIA_TYPE', 'The body has the wrong Content-Type for this route.');
     }
   }
   const name = errorName(err);
   log('error', 'unhandled error', { request_id: requestId, error: name });
-  return new ApiError(500, 'INTERNAL', 'Internal error.');
+  return new ApiError('INTERNAL', 'Internal error.');
 }
 
 /** The app's type, for `hc<AppType>` clients. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '@hono/zod-openapi';
 
 /** Ids in paths and configuration: `^[A-Za-z0-9_-]{1,128}$`. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;

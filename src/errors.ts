@@ -1,32 +1,49 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
-/** The machine-readable codes of the contract's error body. */
-export type ErrorCode =
-  | 'BAD_REQUEST'
-  | 'VALIDATION_ERROR'
-  | 'UNAUTHORIZED'
-  | 'NOT_FOUND'
-  | 'METHOD_NOT_ALLOWED'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'RATE_LIMITED'
-  | 'QUOTA_EXCEEDED'
-  | 'TOO_MANY_STREAMS'
-  | 'UPSTREAM_BAD_RESPONSE'
-  | 'UPSTREAM_UNAVAILABLE'
-  | 'UPSTREAM_RATE_LIMITED'
-  | 'UPSTREAM_TIMEOUT'
-  | 'CONFIG_INVALID'
-  | 'LIMITER_UNAVAILABLE'
-  | 'QUEUE_UNAVAILABLE'
-  | 'INTERNAL';
+/**
+ * The contract's error codes, each bound to its one HTTP status and to whether a
+ * background job (a webhook run) should try again later. `new ApiError(code, …)` takes
+ * its status from here, so a wrong status/code pair cannot be written.
+ */
+const ERRORS = {
+  BAD_REQUEST: { status: 400, retry: false },
+  VALIDATION_ERROR: { status: 400, retry: false },
+  UNAUTHORIZED: { status: 401, retry: false },
+  NOT_FOUND: { status: 404, retry: false },
+  METHOD_NOT_ALLOWED: { status: 405, retry: false },
+  REQUEST_TIMEOUT: { status: 408, retry: false },
+  PAYLOAD_TOO_LARGE: { status: 413, retry: false },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, retry: false },
+  RATE_LIMITED: { status: 429, retry: true },
+  // Frees only when a thread is deleted: waiting a few minutes does not help.
+  QUOTA_EXCEEDED: { status: 429, retry: false },
+  TOO_MANY_STREAMS: { status: 429, retry: true },
+  UPSTREAM_BAD_RESPONSE: { status: 502, retry: true },
+  UPSTREAM_UNAVAILABLE: { status: 503, retry: true },
+  UPSTREAM_RATE_LIMITED: { status: 503, retry: true },
+  CONFIG_INVALID: { status: 503, retry: true },
+  LIMITER_UNAVAILABLE: { status: 503, retry: true },
+  QUEUE_UNAVAILABLE: { status: 503, retry: true },
+  UPSTREAM_TIMEOUT: { status: 504, retry: true },
+  INTERNAL: { status: 500, retry: true },
+} as const satisfies Record<string, { status: ContentfulStatusCode; retry: boolean }>;
 
-const TITLES: Record<number, string> = {
+/** The machine-readable codes of the contract's error body. */
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The HTTP status of `code`. */
+export const statusOf = (code: ErrorCode): ContentfulStatusCode => ERRORS[code].status;
+
+/** Whether a background job refused with `code` should be tried again later. */
+export const retryable = (code: ErrorCode): boolean => ERRORS[code].retry;
+
+const TITLES: Partial<Record<ContentfulStatusCode, string>> = {
   400: 'Bad Request',
   401: 'Unauthorized',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
@@ -57,7 +74,8 @@ export class ApiError extends Error {
   readonly retryAfter: number | undefined;
   readonly headers: Record<string, string>;
 
-  constructor(status: ContentfulStatusCode, code: ErrorCode, detail: string, options: ApiErrorOptions = {}) {
+  constructor(code: ErrorCode, detail: string, options: ApiErrorOptions = {}) {
+    const status = statusOf(code);
     super(`${status} ${code}: ${detail}`);
     this.name = 'ApiError';
     this.status = status;
@@ -66,6 +84,14 @@ export class ApiError extends Error {
     this.field = options.field;
     this.retryAfter = options.retryAfter;
     this.headers = options.headers ?? {};
+  }
+
+  /** The same error with more response headers (e.g. the `RateLimit` pair). */
+  withHeaders(headers: Record<string, string>): ApiError {
+    const options: ApiErrorOptions = { headers: { ...this.headers, ...headers } };
+    if (this.field !== undefined) options.field = this.field;
+    if (this.retryAfter !== undefined) options.retryAfter = this.retryAfter;
+    return new ApiError(this.code, this.detail, options);
   }
 }
 

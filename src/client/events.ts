@@ -1,16 +1,19 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import type { RelayEvent } from '../stream/events';
 
 /**
  * One event of a run stream (`POST /v1/threads/{thread_id}/run`), as the gateway sends
- * it: the SSE `event:` name as `type`, plus the fields of its JSON `data`.
+ * it: the SSE `event:` name as `type`, plus the fields of its JSON `data`. Derived from
+ * the server's own event union; an error's `code` is any string, so a client built
+ * today reads codes added later. A `tool_call`'s `args` come only with the tenant's
+ * `tool_calls` policy `"full"`.
  */
 export type RunEvent =
-  | { type: 'start'; run_id: string }
-  | { type: 'content'; delta: string }
-  /** `args` only when the tenant's `tool_calls` policy is `"full"`. */
-  | { type: 'tool_call'; name: string; args?: unknown }
-  | { type: 'done' }
-  | { type: 'error'; code: string; detail: string };
+  | Exclude<RelayEvent, { type: 'error' | 'tool_call' }>
+  | (Omit<Extract<RelayEvent, { type: 'tool_call' }>, 'args'> & { args?: unknown })
+  | { type: 'error'; code: RelayErrorCode | (string & {}); detail: string };
+
+type RelayErrorCode = Extract<RelayEvent, { type: 'error' }>['code'];
 
 /** The contract's error body, as a thrown error (a non-2xx answer). */
 export class EdgeError extends Error {

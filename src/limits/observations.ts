@@ -1,3 +1,4 @@
+import { BoundedMap } from '../bounded-map';
 import type { Observation } from '../objects/governor';
 
 /**
@@ -6,7 +7,7 @@ import type { Observation } from '../objects/governor';
  * when it next asks for permits: the budget stays in step with the upstream without a
  * Durable Object call per upstream response.
  */
-const lastSeen = new Map<string, Observation>();
+const lastSeen = new BoundedMap<string, Observation>(100);
 
 /** Reads the upstream's rate-limit headers; `undefined` when they are absent or odd. */
 export function readRateLimit(headers: Headers): Observation | undefined {
@@ -21,7 +22,6 @@ export function readRateLimit(headers: Headers): Observation | undefined {
 export function observe(account: string, headers: Headers): Observation | undefined {
   const seen = readRateLimit(headers);
   if (seen) {
-    if (lastSeen.size > 100) lastSeen.clear();
     lastSeen.set(account, seen);
   }
   return seen;

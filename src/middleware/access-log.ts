@@ -15,7 +15,6 @@ export function accessLog() {
     try {
       await next();
     } finally {
-      const gw = c.get('gateway');
       log(c.res.status >= 500 ? 'error' : 'info', 'request', {
         request_id: c.var.requestId,
         tenant: c.get('tenant')?.id ?? null,
@@ -23,8 +22,8 @@ export function accessLog() {
         route: c.req.routePath,
         status: c.res.status,
         duration_ms: Date.now() - started,
-        upstream_calls: gw?.upstream.upstreamCalls ?? 0,
-        limiter: gw?.limiter ?? 'none',
+        upstream_calls: c.var.context?.upstream.upstreamCalls ?? 0,
+        limiter: c.var.limiter ?? 'none',
       });
     }
   });

@@ -68,7 +68,7 @@ async function verifyToken(config: Config, token: string): Promise<Claims> {
 }
 
 const denied = (detail: string) =>
-  new ApiError(401, 'UNAUTHORIZED', detail, { headers: { 'WWW-Authenticate': 'Bearer' } });
+  new ApiError('UNAUTHORIZED', detail, { headers: { 'WWW-Authenticate': 'Bearer' } });
 
 /**
  * Authenticates an end user by the session JWT in `Authorization: Bearer`, signed

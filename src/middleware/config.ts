@@ -14,7 +14,7 @@ export function requireConfig() {
     const result = loadConfig(c.env);
     if (!result.ok) {
       log('error', 'config invalid', { request_id: c.var.requestId, problems: result.problems });
-      throw new ApiError(503, 'CONFIG_INVALID', 'The gateway is not configured correctly.', {
+      throw new ApiError('CONFIG_INVALID', 'The gateway is not configured correctly.', {
         retryAfter: 60,
       });
     }

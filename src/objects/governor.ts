@@ -55,17 +55,6 @@ export class UpstreamGovernor extends DurableObject<Env> {
     window.used = window.budget;
   }
 
-  /** A per-tenant view of the current window (for tests and `/v1/usage`-style reporting). */
-  async snapshot(): Promise<{
-    limit: number;
-    budget: number;
-    used: number;
-    byTenant: Record<string, number>;
-  }> {
-    const window = this.current(Date.now());
-    return { limit: this.limit, budget: window.budget, used: window.used, byTenant: { ...window.byTenant } };
-  }
-
   private current(now: number): BudgetWindow {
     if (!this.window || now >= this.window.resetAt) {
       // Provisional until the upstream's headers say where its window ends.

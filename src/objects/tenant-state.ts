@@ -1,4 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
+import { BoundedMap } from '../bounded-map';
 import { type BucketPolicy, type BucketState, type TakeResult, take } from '../limits/bucket';
 import { ratePolicies } from '../limits/policy';
 import { LeaseBook } from './lease-book';
@@ -17,9 +18,8 @@ export type * from './tenant-schema';
 
 /** A reservation nobody committed or released within this long is released by the alarm. */
 const RESERVATION_TTL_MS = 2 * 60_000;
-/** Users tracked at once; beyond it the buckets start afresh (full), a bounded approximation. */
+/** Users tracked at once; beyond it the least recent start afresh (full), a bounded approximation. */
 const MAX_BUCKETS = 100_000;
-/** Upstream permits asked of the governor at a time (it hands out fewer near the limit). */
 
 /**
  * One object per tenant (`idFromName(tenant id)`), SQLite-backed: the tenant's rate
@@ -41,7 +41,7 @@ export class TenantState extends DurableObject<Env> {
    * by when buckets have mostly refilled; starting them full again is the one
    * approximation, documented in the README.
    */
-  private readonly buckets = new Map<string, BucketState>();
+  private readonly buckets = new BoundedMap<string, BucketState>(MAX_BUCKETS);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -222,11 +222,7 @@ export class TenantState extends DurableObject<Env> {
   /** One upstream permit from the pool, refilled from the account's governor in batches. */
   private permit(tenant: string, upstream: NonNullable<AdmitRequest['upstream']>): Promise<PermitOutcome> {
     return this.pool.take(upstream.costly, (want) =>
-      this.env.GOVERNOR.get(this.env.GOVERNOR.idFromName(upstream.account)).acquire(
-        tenant,
-        want,
-        upstream.seen,
-      ),
+      this.env.GOVERNOR.getByName(upstream.account).acquire(tenant, want, upstream.seen),
     );
   }
 
@@ -244,7 +240,6 @@ export class TenantState extends DurableObject<Env> {
   }
 
   private store(key: string, state: BucketState): void {
-    if (this.buckets.size >= MAX_BUCKETS) this.buckets.clear();
     this.buckets.set(key, state);
   }
 

@@ -6,7 +6,7 @@ import { log } from '../log';
 import { retryAfterFrom } from '../upstream/errors';
 import { buildHeaders, buildUrl, discard } from '../upstream/http';
 import { tokenTimes } from '../upstream/jwt-exp';
-import { TokenResponseSchema } from '../upstream/schemas';
+import { UpstreamTokenSchema } from '../upstream/schemas';
 import { sendUpstream } from '../upstream/send';
 import type { AccountConfig, TokenDenied, TokenGrant, TokenResult, TokenScope } from '../upstream/types';
 
@@ -169,7 +169,7 @@ export class TokenBroker extends DurableObject<Env> {
     const body = res.ok ? await res.json().catch(() => undefined) : await discard(res);
     sent.release();
     if (res.ok) {
-      const parsed = TokenResponseSchema.safeParse(body);
+      const parsed = UpstreamTokenSchema.safeParse(body);
       if (!parsed.success) return this.#loginFailed('upstream_unavailable', 'bad_body', res.status);
       const granted = await this.#store('account', parsed.data.token, parsed.data.expiresIn);
       this.#loginBackoff = NO_BACKOFF;
@@ -250,7 +250,7 @@ export class TokenBroker extends DurableObject<Env> {
           hint,
         );
       }
-      const parsed = TokenResponseSchema.safeParse(body);
+      const parsed = UpstreamTokenSchema.safeParse(body);
       if (!parsed.success) return this.#projectFailed(scope, 'upstream_unavailable', 'bad_body', res.status);
       this.#projectBackoff.delete(scope);
       return this.#store(scope, parsed.data.token, parsed.data.expiresIn);

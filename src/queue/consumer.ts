@@ -1,7 +1,7 @@
 import { type Config, loadConfig } from '../config';
 import { errorName, log } from '../log';
-import { LEASE_MARGIN_MS } from '../middleware/admission';
 import type { Deliveries, Outcome } from '../objects/deliveries';
+import { leaseTtlMs } from '../services/admission';
 import { CallbackJobSchema, RunJobSchema } from '../webhooks/schemas';
 import { type Attempt, attemptRun } from './attempt';
 import { backoffSeconds, retryBaseSeconds } from './backoff';
@@ -49,7 +49,7 @@ function pick(body: unknown, deadLetters: boolean): Handler {
 }
 
 const deliveries = (env: Env, tenant: string): DurableObjectStub<Deliveries> =>
-  env.DELIVERIES.get(env.DELIVERIES.idFromName(tenant));
+  env.DELIVERIES.getByName(tenant);
 
 function config(env: Env): Config {
   const result = loadConfig({ ...env });
@@ -66,7 +66,7 @@ const run: Handler = async (message, { env, base }) => {
   const job = RunJobSchema.parse(message.body);
   const cfg = config(env);
   const store = deliveries(env, job.tenant);
-  const budgetMs = cfg.stream.firstByteTimeoutMs + cfg.stream.maxDurationMs + LEASE_MARGIN_MS;
+  const budgetMs = leaseTtlMs({ config: cfg });
   const begun = await store.begin(job.delivery_id, budgetMs);
   const fields = { tenant: job.tenant, delivery_id: job.delivery_id };
   switch (begun.action) {

@@ -2,6 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { z } from '@hono/zod-openapi';
 import { version } from '../../package.json';
 import type { AppEnv } from '../env';
+import { SECURITY } from './define';
 
 /** Where the document is served. */
 export const OPENAPI_PATH = '/openapi.json';
@@ -21,10 +22,10 @@ type OpenApiDocument = ReturnType<OpenAPIHono<AppEnv>['getOpenAPI31Document']>;
  * `GET /openapi.json`. Call after every route is mounted; the document is built on
  * the first request and kept for the life of the isolate (it cannot change).
  *
- * Besides the zod-derived paths it adds what the routes cannot say themselves:
- * the `bearerAuth` scheme on every `/v1` operation but the webhook ones (the same rule
- * app.ts mounts session auth with), a tag per top-level resource, and the operations
- * outside the Worker's routes (the document itself and the `/docs` page).
+ * Every operation's `security` comes from where its route is declared (routes/define.ts
+ * `SECURITY`): session routes require `bearerAuth`, webhook routes `webhookSignature`,
+ * public ones nothing. This adds the schemes, a tag per top-level resource, and the
+ * operations outside the Worker's routes (the document itself and the `/docs` page).
  */
 export function documentApp(app: OpenAPIHono<AppEnv>): void {
   const registry = app.openAPIRegistry;
@@ -36,9 +37,18 @@ export function documentApp(app: OpenAPIHono<AppEnv>): void {
       'A session token signed HS256 with the tenant’s `session_secret` by the tenant’s backend. ' +
       'Claims: `tenant`, `sub`, `exp` (at most 24 h ahead), optional `iat`/`nbf`.',
   });
+  registry.registerComponent('securitySchemes', 'webhookSignature', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'webhook-signature',
+    description:
+      'Standard Webhooks: `webhook-id`, `webhook-timestamp` and `webhook-signature` (HMAC-SHA256 of ' +
+      '`<id>.<timestamp>.<body>` with the tenant’s `webhook_secret`).',
+  });
   registry.registerPath({
     method: 'get',
     path: OPENAPI_PATH,
+    security: SECURITY.public,
     summary: 'This OpenAPI 3.1 document',
     responses: {
       200: {
@@ -50,6 +60,7 @@ export function documentApp(app: OpenAPIHono<AppEnv>): void {
   registry.registerPath({
     method: 'get',
     path: '/docs',
+    security: SECURITY.public,
     summary: 'An interactive page for this document (static assets; `/docs` redirects to `/docs/`)',
     [STATIC_ASSET_EXTENSION]: true,
     responses: { 200: { description: 'The page', content: { 'text/html': { schema: z.string() } } } },
@@ -74,7 +85,7 @@ export function documentApp(app: OpenAPIHono<AppEnv>): void {
   });
 }
 
-/** Adds security requirements and tags, derived from each operation's path. */
+/** Adds a tag per top-level resource, derived from each operation's path. */
 function finish(document: OpenApiDocument): OpenApiDocument {
   const tags = new Set<string>();
   for (const [path, item] of Object.entries(document.paths ?? {})) {
@@ -83,16 +94,11 @@ function finish(document: OpenApiDocument): OpenApiDocument {
       if (!operation) continue;
       operation.tags ??= [tagOf(path)];
       for (const tag of operation.tags) tags.add(tag);
-      if (operation.security === undefined && needsSessionToken(path))
-        operation.security = [{ bearerAuth: [] }];
     }
   }
   document.tags = [...tags].sort().map((name) => ({ name }));
   return document;
 }
-
-/** Session auth covers `/v1/*` but the webhook routes, which are signed instead (see app.ts). */
-const needsSessionToken = (path: string) => path.startsWith('/v1/') && !path.startsWith('/v1/hooks/');
 
 /** `/v1/threads/{thread_id}/run` → `Threads`; anything outside `/v1` → `Service`. */
 function tagOf(path: string): string {

@@ -1,12 +1,9 @@
 import { z } from '@hono/zod-openapi';
-import { ID_MESSAGE, ID_PATTERN } from '../config';
+import { IdSchema } from '../config';
+import { JsonValueSchema as JsonValue } from '../json';
 
-/**
- * An id in the public API (`^[A-Za-z0-9_-]{1,128}$`). Built from the `z` of
- * @hono/zod-openapi, which carries `.openapi()`; the plain `IdSchema` of config.ts
- * (same pattern) serves code that must not load OpenAPI.
- */
-export const ApiIdSchema = z.string().regex(ID_PATTERN, ID_MESSAGE);
+/** An id in the public API: the one id schema of config.ts (`.openapi()` is added once this module loads). */
+export const ApiIdSchema = IdSchema;
 
 /** The contract's error body. */
 export const ErrorSchema = z
@@ -91,8 +88,8 @@ export const FileSchema = z
   })
   .openapi('File');
 
-/** Any JSON value (virtual database values). */
-export const JsonValueSchema = z.json().openapi('JsonValue');
+/** Any JSON value (virtual database values), named in the document. */
+export const JsonValueSchema = JsonValue.openapi('JsonValue');
 
 /** An OpenAPI JSON response (or request body) entry. */
 export const jsonContent = <T extends z.ZodType>(schema: T, description: string) => ({

@@ -1,23 +1,23 @@
 import { ApiError } from '../errors';
 import type { FileRecord } from '../objects/tenant-state';
-import { FileSchema } from '../upstream/schemas';
-import { admitted, type Gateway, projectScope } from './gateway';
+import { UpstreamFileSchema } from '../upstream/schemas';
+import { projectScope, type RequestContext } from './context';
 
 /**
  * Uploads one file for the caller. The body was size-capped while it streamed in
  * (route middleware); here the part itself is checked against the tenant's size and
  * type limits before anything goes upstream.
  */
-export async function uploadFile(gw: Gateway, file: File): Promise<FileRecord> {
-  const { max_bytes: maxBytes, types } = gw.tenant.files;
+export async function uploadFile(ctx: RequestContext, file: File): Promise<FileRecord> {
+  const { max_bytes: maxBytes, types } = ctx.tenant.files;
   if (file.size > maxBytes) {
-    throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `file is over this tenant's limit of ${maxBytes} bytes.`, {
+    throw new ApiError('PAYLOAD_TOO_LARGE', `file is over this tenant's limit of ${maxBytes} bytes.`, {
       field: 'file',
     });
   }
   const type = file.type.split(';')[0]?.trim().toLowerCase() ?? '';
   if (!types.includes(type)) {
-    throw new ApiError(400, 'VALIDATION_ERROR', `file: type must be one of ${types.join(', ')}.`, {
+    throw new ApiError('VALIDATION_ERROR', `file: type must be one of ${types.join(', ')}.`, {
       field: 'file',
     });
   }
@@ -25,9 +25,9 @@ export async function uploadFile(gw: Gateway, file: File): Promise<FileRecord> {
   const form = new FormData();
   form.append('file', new File([file], filename, { type }));
   form.append('purpose', 'assistants');
-  const uploaded = await gw.upstream.json(
-    { method: 'POST', path: ['files'], trailingSlash: true, form, scope: projectScope(gw) },
-    FileSchema,
+  const uploaded = await ctx.upstream.json(
+    { method: 'POST', path: ['files'], trailingSlash: true, form, scope: projectScope(ctx) },
+    UpstreamFileSchema,
   );
   const record: FileRecord = {
     file_id: uploaded.file_id,
@@ -36,22 +36,17 @@ export async function uploadFile(gw: Gateway, file: File): Promise<FileRecord> {
     mime_type: type,
     uploaded_at: uploaded.uploaded_at ?? new Date().toISOString(),
   };
-  await gw.state.recordFile(gw.user, record);
+  await ctx.state.recordFile(ctx.user, record);
   return record;
 }
 
-/** The caller's own files, from the ownership registry (no upstream call). */
-export function listFiles(gw: Gateway): FileRecord[] {
-  return admitted(gw).files ?? [];
-}
-
-export async function deleteFile(gw: Gateway, fileId: string): Promise<void> {
+export async function deleteFile(ctx: RequestContext, fileId: string): Promise<void> {
   try {
-    await gw.upstream.send({ method: 'DELETE', path: ['files', fileId], scope: projectScope(gw) });
+    await ctx.upstream.send({ method: 'DELETE', path: ['files', fileId], scope: projectScope(ctx) });
   } catch (error) {
     if (!(error instanceof ApiError && error.status === 404)) throw error;
   }
-  await gw.state.removeFile(gw.user, fileId);
+  await ctx.state.removeFile(ctx.user, fileId);
 }
 
 /** A file name without paths, quotes or control characters, at most 200 characters. */

@@ -1,37 +1,45 @@
 import { MAX_EVENT_BYTES } from '../config';
 import { ApiError } from '../errors';
-import type { RelayEvent } from '../stream/events';
+import { type RelayEvent, runFailure } from '../stream/events';
 import { type RelayOptions, relayEvents, relaySse } from '../stream/relay';
+import { collectRun, type RunResult } from '../stream/sse';
 import { discard } from '../upstream/http';
-import { admitted, type Gateway, projectScope } from './gateway';
+import type { Hold } from './admission';
+import { projectScope, type RequestContext } from './context';
 
 /**
  * Starts a run on the caller's thread and returns its events as the proxy relays
- * them. The route's admission already checked ownership and took a stream lease;
- * this hands the lease to the relay, which gives it back however the stream ends
- * (done, error, caller gone, exception). A 401 before the first byte is refreshed and
- * replayed once by the upstream client; after it, the stream ends with an error event.
+ * them. Admission already checked ownership and took the stream slot (`lease`); the
+ * relay takes the hold and gives the slot back however the stream ends (done, error,
+ * caller gone, exception). A 401 before the first byte is refreshed and replayed once
+ * by the upstream client; after it, the stream ends with an error event.
  */
-export function startRun(gw: Gateway, threadId: string, message: string): Promise<ReadableStream<RelayEvent>>;
+export function startRun(
+  ctx: RequestContext,
+  lease: Hold,
+  threadId: string,
+  message: string,
+): Promise<ReadableStream<RelayEvent>>;
 /** The same, written out as SSE frames with a heartbeat every `pingMs`. */
 export function startRun(
-  gw: Gateway,
+  ctx: RequestContext,
+  lease: Hold,
   threadId: string,
   message: string,
   sse: { pingMs: number },
 ): Promise<ReadableStream<Uint8Array>>;
 export async function startRun(
-  gw: Gateway,
+  ctx: RequestContext,
+  lease: Hold,
   threadId: string,
   message: string,
   sse?: { pingMs: number },
 ): Promise<ReadableStream<RelayEvent> | ReadableStream<Uint8Array>> {
-  const { lease } = admitted(gw);
   const upstreamAbort = new AbortController();
   const onCallerGone = () => upstreamAbort.abort(new DOMException('The caller went away.', 'AbortError'));
-  gw.signal.addEventListener('abort', onCallerGone, { once: true });
+  ctx.signal.addEventListener('abort', onCallerGone, { once: true });
 
-  const opened = openRun(gw, threadId, message, upstreamAbort.signal);
+  const opened = openRun(ctx, threadId, message, upstreamAbort.signal);
   let body: ReadableStream<Uint8Array>;
   // The upstream usually answers its headers at once: its refusals (404, 503, ...) then
   // reach the caller as HTTP statuses. One that takes longer does not leave the caller
@@ -45,22 +53,31 @@ export async function startRun(
   } else if (early.ok) {
     body = early.value;
   } else {
-    gw.signal.removeEventListener('abort', onCallerGone);
+    ctx.signal.removeEventListener('abort', onCallerGone);
     throw early.error;
   }
 
-  if (lease) gw.claimed.add(lease);
+  const leaseId = lease.claim();
+  // Registered now, while the request is live: work chained on a stream's end after the
+  // caller has hung up does not run unless the request was kept alive for it
+  // (shared/design/runtime-facts.md), so the slot is released through this promise.
+  let ended: () => void = () => undefined;
+  ctx.defer(
+    new Promise<void>((resolve) => {
+      ended = resolve;
+    }).then(() => ctx.state.releaseLease(leaseId)),
+  );
   const options: RelayOptions = {
-    policy: gw.tenant.tool_calls,
-    idleTimeoutMs: gw.config.stream.idleTimeoutMs,
-    maxDurationMs: gw.config.stream.maxDurationMs,
+    policy: ctx.tenant.tool_calls,
+    idleTimeoutMs: ctx.config.stream.idleTimeoutMs,
+    maxDurationMs: ctx.config.stream.maxDurationMs,
     maxEventBytes: MAX_EVENT_BYTES,
-    requestId: gw.requestId,
-    callerSignal: gw.signal,
+    requestId: ctx.requestId,
+    callerSignal: ctx.signal,
     onEnd: () => {
-      gw.signal.removeEventListener('abort', onCallerGone);
+      ctx.signal.removeEventListener('abort', onCallerGone);
       upstreamAbort.abort(new DOMException('The run stream ended.', 'AbortError'));
-      if (lease) gw.defer(gw.state.releaseLease(lease));
+      ended();
     },
   };
   return sse ? relaySse(body, options, sse.pingMs) : relayEvents(body, options);
@@ -71,22 +88,22 @@ const HEADER_GRACE_MS = 2_000;
 
 /** The upstream's event-stream body, or the `ApiError` that stands for its answer. */
 async function openRun(
-  gw: Gateway,
+  ctx: RequestContext,
   threadId: string,
   message: string,
   signal: AbortSignal,
 ): Promise<ReadableStream<Uint8Array>> {
-  const res = await gw.upstream.stream({
+  const res = await ctx.upstream.stream({
     method: 'POST',
     path: ['threads', threadId, 'run'],
     json: { message, stream: true },
-    scope: projectScope(gw),
-    timeoutMs: gw.config.stream.firstByteTimeoutMs,
+    scope: projectScope(ctx),
+    timeoutMs: ctx.config.stream.firstByteTimeoutMs,
     signal,
   });
   if (!res.body || !res.headers.get('content-type')?.includes('text/event-stream')) {
     await discard(res);
-    throw new ApiError(502, 'UPSTREAM_BAD_RESPONSE', 'The upstream did not answer with an event stream.');
+    throw new ApiError('UPSTREAM_BAD_RESPONSE', 'The upstream did not answer with an event stream.');
   }
   return res.body;
 }
@@ -126,4 +143,19 @@ function lateBody(opened: Promise<ReadableStream<Uint8Array>>): ReadableStream<U
     )
     .catch(() => undefined); // the relay reports the failure as the stream's error event
   return readable;
+}
+
+/**
+ * Runs to the end for `"stream": false`: the result, or the run's error as the
+ * contract error it stands for (`RUN_ERRORS` in stream/events.ts).
+ */
+export async function runToEnd(
+  ctx: RequestContext,
+  lease: Hold,
+  threadId: string,
+  message: string,
+): Promise<RunResult> {
+  const outcome = await collectRun(await startRun(ctx, lease, threadId, message));
+  if (!outcome.ok) throw runFailure(outcome.error.code);
+  return outcome.result;
 }

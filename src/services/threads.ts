@@ -3,13 +3,14 @@ import { ApiError } from '../errors';
 import type { ThreadRecord } from '../objects/tenant-state';
 import type { MessageSchema as PublicMessageSchema } from '../routes/schemas';
 import {
-  MessageSchema,
-  MessagesPageSchema,
-  ThreadSchema,
   type UpstreamMessage,
+  UpstreamMessageSchema,
+  UpstreamMessagesPageSchema,
   type UpstreamThread,
+  UpstreamThreadSchema,
 } from '../upstream/schemas';
-import { admitted, type Gateway, projectScope } from './gateway';
+import type { Hold } from './admission';
+import { projectScope, type RequestContext } from './context';
 
 type PublicMessage = z.infer<typeof PublicMessageSchema>;
 
@@ -48,27 +49,29 @@ export interface CreateThreadInput {
 }
 
 /**
- * Creates a thread: the assistant must be allow-listed (default: the first). The
- * admission middleware reserved one thread of quota before this ran (the upstream
- * bills per thread); this commits it on success and otherwise leaves it to be given
- * back, so a failed create costs nothing.
+ * Creates a thread: the assistant must be allow-listed (default: the first). Admission
+ * reserved one thread of quota before this ran (the upstream bills per thread); this
+ * commits the reservation on success and otherwise leaves it to be given back, so a
+ * failed create costs nothing.
  */
-export async function createThread(gw: Gateway, input: CreateThreadInput): Promise<ThreadRecord> {
-  const assistantId = input.assistant_id ?? gw.tenant.assistants[0];
-  if (assistantId === undefined || !gw.tenant.assistants.includes(assistantId)) {
-    throw new ApiError(400, 'VALIDATION_ERROR', 'assistant_id: not an assistant of this tenant.', {
+export async function createThread(
+  ctx: RequestContext,
+  reservation: Hold,
+  input: CreateThreadInput,
+): Promise<ThreadRecord> {
+  const assistantId = input.assistant_id ?? ctx.tenant.assistants[0];
+  if (assistantId === undefined || !ctx.tenant.assistants.includes(assistantId)) {
+    throw new ApiError('VALIDATION_ERROR', 'assistant_id: not an assistant of this tenant.', {
       field: 'assistant_id',
     });
   }
-  const { reservation } = admitted(gw);
-  if (reservation === undefined) throw new Error('route is missing its thread reservation');
   const name = input.name ?? 'Conversation';
-  const created = await gw.upstream.json(
+  const created = await ctx.upstream.json(
     {
       method: 'POST',
       path: ['threads'],
       trailingSlash: true,
-      scope: projectScope(gw),
+      scope: projectScope(ctx),
       json: {
         name,
         assistant_id: assistantId,
@@ -76,65 +79,63 @@ export async function createThread(gw: Gateway, input: CreateThreadInput): Promi
         configurable: { type: 'agent' },
       },
     },
-    ThreadSchema,
+    UpstreamThreadSchema,
   );
   const thread = publicThread(created, { name, assistant_id: assistantId });
-  await gw.state.commitThread(gw.user, reservation, thread);
-  gw.claimed.add(reservation);
+  await ctx.state.commitThread(ctx.user, reservation.claim(), thread);
   return thread;
 }
 
-/** The caller's own threads, from the ownership registry (no upstream call). */
-export function listThreads(gw: Gateway): ThreadRecord[] {
-  return admitted(gw).threads ?? [];
-}
-
-export async function getThread(gw: Gateway, threadId: string) {
-  const thread = await gw.upstream.json(
-    { method: 'GET', path: ['threads', threadId], scope: projectScope(gw), signal: gw.signal },
-    ThreadSchema,
+export async function getThread(ctx: RequestContext, threadId: string) {
+  const thread = await ctx.upstream.json(
+    { method: 'GET', path: ['threads', threadId], scope: projectScope(ctx), signal: ctx.signal },
+    UpstreamThreadSchema,
   );
   return { ...publicThread(thread), messages: conversation(thread.messages ?? []) };
 }
 
-export async function deleteThread(gw: Gateway, threadId: string): Promise<void> {
+export async function deleteThread(ctx: RequestContext, threadId: string): Promise<void> {
   try {
-    await gw.upstream.send({ method: 'DELETE', path: ['threads', threadId], scope: projectScope(gw) });
+    await ctx.upstream.send({ method: 'DELETE', path: ['threads', threadId], scope: projectScope(ctx) });
   } catch (error) {
     // Already gone upstream: the thread is deleted either way.
     if (!(error instanceof ApiError && error.status === 404)) throw error;
   }
-  await gw.state.removeThread(gw.user, threadId);
+  await ctx.state.removeThread(ctx.user, threadId);
 }
 
 export async function listMessages(
-  gw: Gateway,
+  ctx: RequestContext,
   threadId: string,
   page: { limit: number; before?: string | undefined },
 ) {
-  const result = await gw.upstream.json(
+  const result = await ctx.upstream.json(
     {
       method: 'GET',
       path: ['threads', threadId, 'messages'],
       query: { limit: page.limit, before: page.before },
-      scope: projectScope(gw),
-      signal: gw.signal,
+      scope: projectScope(ctx),
+      signal: ctx.signal,
     },
-    MessagesPageSchema,
+    UpstreamMessagesPageSchema,
   );
   return { messages: conversation(result.messages), has_more: result.has_more };
 }
 
 /** Adds a message as the user: the role is never the caller's to choose. */
-export async function postMessage(gw: Gateway, threadId: string, content: string): Promise<PublicMessage> {
-  const message = await gw.upstream.json(
+export async function postMessage(
+  ctx: RequestContext,
+  threadId: string,
+  content: string,
+): Promise<PublicMessage> {
+  const message = await ctx.upstream.json(
     {
       method: 'POST',
       path: ['threads', threadId, 'messages'],
       json: { role: 'user', content },
-      scope: projectScope(gw),
+      scope: projectScope(ctx),
     },
-    MessageSchema,
+    UpstreamMessageSchema,
   );
   return publicMessage(message);
 }

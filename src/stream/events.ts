@@ -1,40 +1,57 @@
 import { z } from 'zod';
 import type { ToolCallPolicy } from '../config';
+import { ApiError, type ErrorCode } from '../errors';
+import { type JsonValue, JsonValueSchema } from '../json';
 
 /** What the proxy sends on a run stream: the only event types a caller ever sees. */
 export type RelayEvent =
   | { type: 'start'; run_id: string }
   | { type: 'content'; delta: string }
-  | { type: 'tool_call'; name: string; args?: unknown }
+  | { type: 'tool_call'; name: string; args?: JsonValue }
   | { type: 'done' }
   | { type: 'error'; code: RunErrorCode; detail: string };
 
-export type RunErrorCode =
-  | 'UPSTREAM_FAILED'
-  | 'UPSTREAM_TIMEOUT'
-  | 'EVENT_TOO_LARGE'
-  | 'STREAM_TOO_LONG'
-  | 'UPSTREAM_BAD_RESPONSE';
+/**
+ * Each error a run can end with: its fixed, safe wording (no URL, token or stack), the
+ * contract error it becomes where a run answers as one HTTP response (`"stream": false`),
+ * and whether a background job (a webhook run) should try the run again.
+ */
+export const RUN_ERRORS = {
+  UPSTREAM_FAILED: {
+    detail: 'The upstream stopped before the run finished.',
+    as: 'UPSTREAM_BAD_RESPONSE',
+    retry: true,
+  },
+  UPSTREAM_TIMEOUT: { detail: 'The upstream stopped sending events.', as: 'UPSTREAM_TIMEOUT', retry: true },
+  EVENT_TOO_LARGE: {
+    detail: 'The upstream sent an event over the size limit.',
+    as: 'UPSTREAM_BAD_RESPONSE',
+    retry: false,
+  },
+  STREAM_TOO_LONG: { detail: 'The run exceeded its maximum duration.', as: 'UPSTREAM_TIMEOUT', retry: false },
+  UPSTREAM_BAD_RESPONSE: {
+    detail: 'The upstream sent a stream the gateway cannot read.',
+    as: 'UPSTREAM_BAD_RESPONSE',
+    retry: true,
+  },
+} as const satisfies Record<string, { detail: string; as: ErrorCode; retry: boolean }>;
 
-/** Fixed, safe wording for each error a stream can end with (no URL, token or stack). */
-export const RUN_ERRORS: Record<RunErrorCode, string> = {
-  UPSTREAM_FAILED: 'The upstream stopped before the run finished.',
-  UPSTREAM_TIMEOUT: 'The upstream stopped sending events.',
-  EVENT_TOO_LARGE: 'The upstream sent an event over the size limit.',
-  STREAM_TOO_LONG: 'The run exceeded its maximum duration.',
-  UPSTREAM_BAD_RESPONSE: 'The upstream sent a stream the gateway cannot read.',
-};
+export type RunErrorCode = keyof typeof RUN_ERRORS;
 
 export const runError = (code: RunErrorCode): RelayEvent => ({
   type: 'error',
   code,
-  detail: RUN_ERRORS[code],
+  detail: RUN_ERRORS[code].detail,
 });
+
+/** The contract error a run that ended with `code` answers as one HTTP response. */
+export const runFailure = (code: RunErrorCode): ApiError =>
+  new ApiError(RUN_ERRORS[code].as, RUN_ERRORS[code].detail);
 
 const UpstreamEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('start'), run_id: z.string().max(256).optional() }),
   z.object({ type: z.literal('content'), delta: z.string() }),
-  z.object({ type: z.literal('tool_call'), name: z.string().max(256), args: z.json().optional() }),
+  z.object({ type: z.literal('tool_call'), name: z.string().max(256), args: JsonValueSchema.optional() }),
   z.object({ type: z.literal('done') }),
 ]);
 

@@ -1,3 +1,5 @@
+import { z } from '@hono/zod-openapi';
+import { JsonValueSchema } from '../json';
 import type { RelayEvent } from './events';
 
 /** The contract's stream headers: no caching, no transformation, no buffering, no length. */
@@ -7,12 +9,17 @@ export const SSE_HEADERS = {
   'X-Accel-Buffering': 'no',
 } as const;
 
-/** The non-streaming answer: content concatenated from deltas, tool calls as relayed. */
-export interface RunResult {
-  run_id: string;
-  content: string;
-  tool_calls: { name: string; args?: unknown }[];
-}
+/**
+ * A run's result: content concatenated from deltas, tool calls as relayed. The one
+ * schema of it: the `"stream": false` answer, a webhook delivery's stored result and
+ * its callback all use it.
+ */
+export const RunResultSchema = z.object({
+  run_id: z.string(),
+  content: z.string(),
+  tool_calls: z.array(z.object({ name: z.string(), args: JsonValueSchema.optional() })),
+});
+export type RunResult = z.infer<typeof RunResultSchema>;
 
 /**
  * Reads a relay stream to its end for `"stream": false`. Resolves with the result, or

@@ -78,20 +78,15 @@ export function translateStatus(
     case 400:
     case 422: {
       const field = fieldFrom(body);
-      return new ApiError(
-        400,
-        'VALIDATION_ERROR',
-        'The upstream rejected the request.',
-        field ? { field } : {},
-      );
+      return new ApiError('VALIDATION_ERROR', 'The upstream rejected the request.', field ? { field } : {});
     }
     case 401:
     case 403:
       return unavailable(retryAfter ?? DEFAULT_RETRY_AFTER_S);
     case 404:
-      return new ApiError(404, 'NOT_FOUND', 'Not found.');
+      return new ApiError('NOT_FOUND', 'Not found.');
     case 429:
-      return new ApiError(503, 'UPSTREAM_RATE_LIMITED', 'The upstream is over its rate limit.', {
+      return new ApiError('UPSTREAM_RATE_LIMITED', 'The upstream is over its rate limit.', {
         retryAfter: retryAfter ?? DEFAULT_RETRY_AFTER_S,
       });
     case 503:
@@ -105,13 +100,12 @@ export function translateStatus(
 
 /** `502`: the upstream answered with something unusable (bad JSON, a redirect, a 5xx, a 409). */
 export function badResponse(): ApiError {
-  return new ApiError(502, 'UPSTREAM_BAD_RESPONSE', 'The upstream returned an unusable response.');
+  return new ApiError('UPSTREAM_BAD_RESPONSE', 'The upstream returned an unusable response.');
 }
 
 /** `503`: the upstream is unreachable or refuses the gateway's account. */
 export function unavailable(retryAfter?: number): ApiError {
   return new ApiError(
-    503,
     'UPSTREAM_UNAVAILABLE',
     'The upstream is unavailable.',
     retryAfter === undefined ? {} : { retryAfter },
@@ -125,7 +119,7 @@ export function networkError(): ApiError {
 
 /** `504`: the upstream did not answer in time. */
 export function timeoutError(): ApiError {
-  return new ApiError(504, 'UPSTREAM_TIMEOUT', 'The upstream did not answer in time.');
+  return new ApiError('UPSTREAM_TIMEOUT', 'The upstream did not answer in time.');
 }
 
 const REDACTIONS: ReadonlyArray<[RegExp, string]> = [

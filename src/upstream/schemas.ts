@@ -13,7 +13,7 @@ const tokenString = z.string().min(1).max(16_384);
  * A login or project response: the token in `access_token`, `token` or `jwt_token`
  * (`access_token` preferred), `expires_in` optional. Parses to `{ token, expiresIn? }`.
  */
-export const TokenResponseSchema = z
+export const UpstreamTokenSchema = z
   .object({
     access_token: tokenString.optional().catch(undefined),
     token: tokenString.optional().catch(undefined),
@@ -22,8 +22,6 @@ export const TokenResponseSchema = z
   })
   .refine((r) => Boolean(r.access_token ?? r.token ?? r.jwt_token), 'no token in response')
   .transform((r) => ({ token: r.access_token ?? r.token ?? r.jwt_token ?? '', expiresIn: r.expires_in }));
-
-export type TokenResponse = z.infer<typeof TokenResponseSchema>;
 
 const ObjectRecordSchema = z.record(z.string(), z.unknown());
 
@@ -43,47 +41,43 @@ const id = z.string().min(1).max(256);
 const timestamp = z.string().max(64);
 
 /** An assistant: only its id and name are ever read (never its config). */
-export const AssistantSchema = z.object({
+export const UpstreamAssistantSchema = z.object({
   assistant_id: id,
   name: z.string(),
 });
-export type UpstreamAssistant = z.infer<typeof AssistantSchema>;
-export const AssistantListSchema = listOf(AssistantSchema, 'assistants');
+export const UpstreamAssistantListSchema = listOf(UpstreamAssistantSchema, 'assistants');
 
 /** A message of a thread. */
-export const MessageSchema = z.object({
+export const UpstreamMessageSchema = z.object({
   message_id: id.optional(),
   role: z.string().min(1).max(32),
   content: z.string(),
   timestamp: timestamp.optional(),
 });
-export type UpstreamMessage = z.infer<typeof MessageSchema>;
-export const MessageListSchema = listOf(MessageSchema, 'messages');
+export type UpstreamMessage = z.infer<typeof UpstreamMessageSchema>;
 
 /** A thread; `messages` only on `GET /threads/{id}`. */
-export const ThreadSchema = z.object({
+export const UpstreamThreadSchema = z.object({
   thread_id: id,
   name: z.string().nullable().optional(),
   assistant_id: id.optional(),
   created_at: timestamp.optional(),
   metadata: ObjectRecordSchema.optional(),
-  messages: z.array(MessageSchema).optional(),
+  messages: z.array(UpstreamMessageSchema).optional(),
 });
-export type UpstreamThread = z.infer<typeof ThreadSchema>;
-export const ThreadListSchema = listOf(ThreadSchema, 'threads');
+export type UpstreamThread = z.infer<typeof UpstreamThreadSchema>;
 
 /** `GET /threads/{id}/messages`: a page (`has_more` defaults to false; a bare array is one page). */
-export const MessagesPageSchema = z.preprocess(
+export const UpstreamMessagesPageSchema = z.preprocess(
   (value) => (Array.isArray(value) ? { messages: value, has_more: false } : value),
   z.object({
-    messages: z.array(MessageSchema),
+    messages: z.array(UpstreamMessageSchema),
     has_more: z.boolean().default(false),
   }),
 );
-export type UpstreamMessagesPage = z.infer<typeof MessagesPageSchema>;
 
 /** An uploaded file (`mime_type` in lists, `purpose` in upload responses). */
-export const FileSchema = z.object({
+export const UpstreamFileSchema = z.object({
   file_id: id,
   filename: z.string().max(1024),
   size: z.number().int().nonnegative(),
@@ -91,44 +85,27 @@ export const FileSchema = z.object({
   purpose: z.string().max(64).optional(),
   uploaded_at: timestamp.optional(),
 });
-export type UpstreamFile = z.infer<typeof FileSchema>;
-export const FileListSchema = listOf(FileSchema, 'files');
-
-/** A project as listed (its token, if any, is read only through {@link TokenResponseSchema}). */
-export const ProjectSchema = z.object({
-  project_id: id,
-  name: z.string(),
-  created_at: timestamp.optional(),
-});
-export const ProjectListSchema = listOf(ProjectSchema, 'projects');
 
 /** `GET /credits/balance`. */
-export const CreditsBalanceSchema = z.object({
+export const UpstreamCreditsSchema = z.object({
   thread_counter: z.number().int().nonnegative(),
   thread_max: z.number().int().nonnegative(),
   threads_remaining: z.number().int().nonnegative().optional(),
   subscription_tier: z.string().max(64).optional(),
 });
-export type CreditsBalance = z.infer<typeof CreditsBalanceSchema>;
+export type UpstreamCredits = z.infer<typeof UpstreamCreditsSchema>;
 
 /** `GET /auth/thread-info`, without the account's email and user id (never read). */
-export const ThreadInfoSchema = z.object({
+export const UpstreamThreadInfoSchema = z.object({
   thread_counter: z.number().int().nonnegative(),
   thread_max: z.number().int().nonnegative(),
   subscription_tier: z.string().max(64).optional(),
 });
-export type ThreadInfo = z.infer<typeof ThreadInfoSchema>;
-
-/** `GET /db/{project}/{thread}`: every key of the thread's virtual database. */
-export const DbStateSchema = ObjectRecordSchema;
-
-/** `GET /db/{project}/{thread}/{key}`: one key, whatever JSON it holds. */
-export const DbValueSchema = z.unknown();
+export type UpstreamThreadInfo = z.infer<typeof UpstreamThreadInfoSchema>;
 
 /** `PUT /db/{project}/{thread}/{key}`. */
-export const DbPutResponseSchema = z.object({
+export const UpstreamDbPutSchema = z.object({
   success: z.boolean(),
   key: z.string().optional(),
   value: z.unknown().optional(),
 });
-export type DbPutResponse = z.infer<typeof DbPutResponseSchema>;

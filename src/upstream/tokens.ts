@@ -1,7 +1,11 @@
+import { BoundedMap } from '../bounded-map';
 import { ApiError } from '../errors';
 import { errorName, log } from '../log';
 import { accountKey, type TokenBroker } from '../objects/token-broker';
 import type { AccountConfig, TokenResult, TokenScope, TokenSource } from './types';
+
+/** Bounds the module-level maps (one account in production; many in tests). */
+const MAX_ENTRIES = 1_000;
 
 /**
  * The isolate's token cache in front of the `TokenBroker`. It holds strings and numbers
@@ -9,12 +13,9 @@ import type { AccountConfig, TokenResult, TokenScope, TokenSource } from './type
  * a shared in-flight promise here would fail unrelated requests. Deduplicating concurrent
  * fetches is the broker's job.
  */
-const tokenCache = new Map<string, { token: string; refreshAt: number }>();
+const tokenCache = new BoundedMap<string, { token: string; refreshAt: number }>(MAX_ENTRIES);
 /** `baseUrl\nemail` → its broker key, computed once per account per isolate. */
-const accountKeys = new Map<string, string>();
-
-/** Bounds the module-level maps (one account in production; many in tests). */
-const MAX_ENTRIES = 1_000;
+const accountKeys = new BoundedMap<string, string>(MAX_ENTRIES);
 
 /** The account's key if this isolate already computed it (no await on the hot path). */
 export function knownKeyOf(account: AccountConfig): string | undefined {
@@ -27,7 +28,6 @@ export async function keyOf(account: AccountConfig): Promise<string> {
   const known = accountKeys.get(raw);
   if (known !== undefined) return known;
   const key = await accountKey(account);
-  if (accountKeys.size >= MAX_ENTRIES) accountKeys.clear();
   accountKeys.set(raw, key);
   return key;
 }
@@ -48,17 +48,16 @@ export function createTokenSource({ namespace, account }: TokenSourceOptions): T
   async function fromBroker(key: string, scope: TokenScope, rejected?: string): Promise<string> {
     let result: TokenResult;
     try {
-      result = await namespace.get(namespace.idFromName(key)).getToken(account, scope, rejected);
+      result = await namespace.getByName(key).getToken(account, scope, rejected);
     } catch (err) {
       log('error', 'token broker call failed', { error: errorName(err) });
-      throw new ApiError(503, 'UPSTREAM_UNAVAILABLE', 'The upstream is unavailable.', { retryAfter: 1 });
+      throw new ApiError('UPSTREAM_UNAVAILABLE', 'The upstream is unavailable.', { retryAfter: 1 });
     }
     if (!result.ok) {
-      throw new ApiError(503, 'UPSTREAM_UNAVAILABLE', 'The upstream is unavailable.', {
+      throw new ApiError('UPSTREAM_UNAVAILABLE', 'The upstream is unavailable.', {
         retryAfter: result.retryAfter,
       });
     }
-    if (tokenCache.size >= MAX_ENTRIES) tokenCache.clear();
     tokenCache.set(`${key}|${scope}`, { token: result.token, refreshAt: result.refreshAt });
     return result.token;
   }
@@ -77,9 +76,4 @@ export function createTokenSource({ namespace, account }: TokenSourceOptions): T
       return fromBroker(key, scope, rejected);
     },
   };
-}
-
-/** Empties the isolate cache (tests). */
-export function clearTokenCache(): void {
-  tokenCache.clear();
 }

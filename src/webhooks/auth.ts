@@ -32,7 +32,7 @@ export function refuse(c: Context<AppEnv>, reason: HookRefusal): ApiError {
     reason === 'session_token'
       ? 'Session tokens are not accepted on webhook routes.'
       : 'Invalid webhook signature, timestamp or id.';
-  return new ApiError(401, 'UNAUTHORIZED', detail);
+  return new ApiError('UNAUTHORIZED', detail);
 }
 
 /**

@@ -4,7 +4,7 @@ import { ApiError } from '../errors';
 export const MAX_HOOK_BODY = 64 * 1024;
 
 const tooLarge = (max: number) =>
-  new ApiError(413, 'PAYLOAD_TOO_LARGE', `Webhook bodies are limited to ${max} bytes.`);
+  new ApiError('PAYLOAD_TOO_LARGE', `Webhook bodies are limited to ${max} bytes.`);
 
 /**
  * The request's raw body bytes, exactly as sent (the signature covers these bytes, so

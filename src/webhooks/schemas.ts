@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { IdSchema, type Tenant } from '../config';
+import type { RunResult } from '../stream/sse';
 
 /** The subject a hook runs as when it names none: one automation user per tenant. */
 /**
@@ -54,14 +55,6 @@ export function callbackUrlProblem(value: string, tenant: Tenant): string | null
 /** Public delivery states, in order: `queued` → `running` → one of the last three. */
 export const DELIVERY_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'dead_lettered'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
-
-/** A run's result, as `"stream": false` returns it (and as it is read back from storage). */
-export const RunResultSchema = z.object({
-  run_id: z.string(),
-  content: z.string(),
-  tool_calls: z.array(z.object({ name: z.string(), args: z.unknown().optional() })),
-});
-export type RunResult = z.infer<typeof RunResultSchema>;
 
 /** A delivery's error: a code of the contract's vocabulary and a fixed, safe detail. */
 export const DeliveryErrorSchema = z.object({ code: z.string(), detail: z.string() });

@@ -1,3 +1,4 @@
+import { type RunResult, RunResultSchema } from '../stream/sse';
 import {
   type CallbackPayload,
   type CallbackState,
@@ -6,8 +7,6 @@ import {
   type DeliveryRequest,
   type DeliveryStatus,
   type DeliveryView,
-  type RunResult,
-  RunResultSchema,
 } from './schemas';
 
 /** How long a webhook-id is remembered (and a delivery can be looked up): 72 h. */

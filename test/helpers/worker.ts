@@ -9,7 +9,8 @@ export function testEnv(overrides: Partial<Record<keyof Env, string>> = {}): Env
 
 /**
  * Calls the real Worker entry point (`src/index.ts` default export) as workerd would,
- * waiting for its `waitUntil` work. Relative URLs are resolved against the gateway host.
+ * waiting for its `waitUntil` work (but for a stream's, which lasts as long as the stream).
+ * Relative URLs are resolved against the gateway host.
  */
 export async function callWorker(
   path: string,
@@ -19,6 +20,12 @@ export async function callWorker(
   const ctx = createExecutionContext();
   const request = new Request(new URL(path, 'https://edge.test'), init);
   const response = await worker.fetch(request, testEnv(overrides), ctx);
+  // A run stream keeps its request alive until the stream ends (its slot is released
+  // through waitUntil): waiting for that before the caller may read it would deadlock.
+  if (response.headers.get('content-type')?.startsWith('text/event-stream')) {
+    waitOnExecutionContext(ctx).catch(() => undefined);
+    return response;
+  }
   await waitOnExecutionContext(ctx);
   return response;
 }

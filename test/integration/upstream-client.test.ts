@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ApiError } from '../../src/errors';
 import {
-  AssistantListSchema,
-  DbPutResponseSchema,
-  ThreadListSchema,
-  ThreadSchema,
+  listOf,
+  UpstreamAssistantListSchema,
+  UpstreamDbPutSchema,
+  UpstreamThreadSchema,
 } from '../../src/upstream/schemas';
 import { CANARY_INSTRUCTIONS, CANARY_INTERNAL } from '../emulator/canaries';
 import { rejection, upstreamUniverse } from '../helpers/upstream';
@@ -21,7 +21,7 @@ const listAssistants = {
 describe('UpstreamClient: requests and parsing', () => {
   it('lists assistants with the project token, keeping only id and name', async () => {
     const { emulator, client } = setup();
-    const assistants = await client().json(listAssistants, AssistantListSchema);
+    const assistants = await client().json(listAssistants, UpstreamAssistantListSchema);
     expect(assistants.map((a) => a.assistant_id)).toContain('asst_support');
     expect(JSON.stringify(assistants)).not.toContain(CANARY_INSTRUCTIONS);
     const stats = await emulator.stats();
@@ -44,11 +44,11 @@ describe('UpstreamClient: requests and parsing', () => {
         json: { assistant_id: 'asst_support' },
         scope,
       },
-      ThreadSchema,
+      UpstreamThreadSchema,
     );
     const threads = await client().json(
       { method: 'GET', path: ['threads'], trailingSlash: true, scope },
-      ThreadListSchema,
+      listOf(UpstreamThreadSchema, 'threads'),
     );
     expect(threads.map((t) => t.thread_id)).toEqual([created.thread_id]);
     expect(JSON.stringify(threads)).not.toContain(CANARY_INTERNAL);
@@ -67,7 +67,7 @@ describe('UpstreamClient: requests and parsing', () => {
           json: { assistant_id: 'asst_support' },
           scope,
         },
-        ThreadSchema,
+        UpstreamThreadSchema,
       );
       ids[project] = thread.thread_id;
     }
@@ -81,7 +81,7 @@ describe('UpstreamClient: requests and parsing', () => {
             json: { value: { i } },
             scope: `project:${project}`,
           },
-          DbPutResponseSchema,
+          UpstreamDbPutSchema,
         );
       }),
     );
@@ -112,10 +112,10 @@ describe('UpstreamClient: requests and parsing', () => {
 describe('UpstreamClient: tokens', () => {
   it('answers 100 concurrent requests after revocation with exactly one new login', async () => {
     const { emulator, client } = setup();
-    await client().json(listAssistants, AssistantListSchema);
+    await client().json(listAssistants, UpstreamAssistantListSchema);
     await emulator.revokeTokens();
     const results = await Promise.allSettled(
-      Array.from({ length: 100 }, () => client().json(listAssistants, AssistantListSchema)),
+      Array.from({ length: 100 }, () => client().json(listAssistants, UpstreamAssistantListSchema)),
     );
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     const stats = await emulator.stats();
@@ -127,12 +127,12 @@ describe('UpstreamClient: tokens', () => {
 
   it('refreshes and replays once on a 401, without a new login', async () => {
     const { emulator, client } = setup();
-    await client().json(listAssistants, AssistantListSchema);
+    await client().json(listAssistants, UpstreamAssistantListSchema);
     await emulator.configure({
       status_overrides: [{ method: 'GET', path: '/assistants/', status: 401, times: 1 }],
     });
     const upstream = client();
-    await upstream.json(listAssistants, AssistantListSchema);
+    await upstream.json(listAssistants, UpstreamAssistantListSchema);
     expect(upstream.upstreamCalls).toBe(2);
     const stats = await emulator.stats();
     expect(stats.request_log.filter((e) => e.path === '/assistants/').map((e) => e.status)).toEqual([
@@ -155,7 +155,7 @@ describe('UpstreamClient: tokens', () => {
         json: { assistant_id: 'asst_support' },
         scope: 'project:proj_acme',
       },
-      ThreadSchema,
+      UpstreamThreadSchema,
     );
     expect(thread.thread_id).toMatch(/^thread_/);
     expect((await emulator.stats()).requests['POST /threads/']).toBe(2);
@@ -175,7 +175,7 @@ describe('UpstreamClient: tokens', () => {
       ],
     });
     const upstream = client();
-    const err = await rejection(upstream.json(listAssistants, AssistantListSchema));
+    const err = await rejection(upstream.json(listAssistants, UpstreamAssistantListSchema));
     expect(err.status).toBe(503);
     expect(err.code).toBe('UPSTREAM_UNAVAILABLE');
     expect(err.retryAfter).toBeGreaterThan(0);

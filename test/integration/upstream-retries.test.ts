@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/errors';
-import { AssistantListSchema, ThreadSchema } from '../../src/upstream/schemas';
+import { UpstreamAssistantListSchema, UpstreamThreadSchema } from '../../src/upstream/schemas';
 import type { UpstreamCall } from '../../src/upstream/types';
 import { type EmulatorControl, freshEmulator } from '../helpers/emulator';
 import { rejection, upstreamUniverse } from '../helpers/upstream';
@@ -39,7 +39,7 @@ describe('UpstreamClient: retries', () => {
     const started = Date.now();
     const seen: number[] = [];
     const upstream = client({ onResponse: (res) => seen.push(res.status) });
-    await upstream.json(listAssistants, AssistantListSchema);
+    await upstream.json(listAssistants, UpstreamAssistantListSchema);
     expect(Date.now() - started).toBeGreaterThanOrEqual(950);
     expect(seen).toEqual([503, 200]);
     expect(upstream.upstreamCalls).toBe(2);
@@ -85,7 +85,7 @@ describe('UpstreamClient: retries', () => {
     await emulator.configure({
       status_overrides: [{ method: 'POST', path: '/threads/', status, headers: { 'Retry-After': '0' } }],
     });
-    const err = await rejection(client().json(createThread, ThreadSchema));
+    const err = await rejection(client().json(createThread, UpstreamThreadSchema));
     expect(err.status).toBe(status === 500 ? 502 : 503);
     expect(await count(emulator, 'POST /threads/')).toBe(1);
   });
@@ -140,7 +140,7 @@ describe('UpstreamClient: failures', () => {
   ])('answers 502 for %s', async (_name, body) => {
     const { emulator, client } = await setup();
     await emulator.configure({ status_overrides: [{ path: '/assistants/', status: 200, body }] });
-    const err = await rejection(client().json(listAssistants, AssistantListSchema));
+    const err = await rejection(client().json(listAssistants, UpstreamAssistantListSchema));
     expect(err.status).toBe(502);
     expect(err.code).toBe('UPSTREAM_BAD_RESPONSE');
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ThreadSchema } from '../../src/upstream/schemas';
+import { UpstreamThreadSchema } from '../../src/upstream/schemas';
 import type { UpstreamCall } from '../../src/upstream/types';
 import { sseEvents } from '../helpers/emulator';
 import { rejection, upstreamUniverse } from '../helpers/upstream';
@@ -17,7 +17,7 @@ async function setup() {
       json: { assistant_id: 'asst_support' },
       scope: 'project:proj_acme',
     },
-    ThreadSchema,
+    UpstreamThreadSchema,
   );
   const run = (signal?: AbortSignal): UpstreamCall => ({
     method: 'POST',

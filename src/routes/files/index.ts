@@ -1,75 +1,9 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
-import { createMiddleware } from 'hono/factory';
-import type { AppEnv } from '../../env';
-import { ApiError } from '../../errors';
-import { admission } from '../../middleware/admission';
-import * as files from '../../services/files';
-import { gateway } from '../../services/gateway';
 import { createRouter } from '../router';
-import { errorResponses, FileParams, FileSchema, jsonContent } from '../schemas';
-
-/** Room for the multipart framing around the file itself. */
-const MULTIPART_OVERHEAD = 16 * 1024;
-
-/**
- * Caps the upload at the tenant's `files.max_bytes` while it streams in: the body is
- * counted chunk by chunk and refused with 413 the moment it is over, never read whole.
- */
-const tenantUploadLimit = createMiddleware<AppEnv>(async function tenantUploadLimit(c, next) {
-  const maxBytes = c.var.tenant.files.max_bytes;
-  const limit = bodyLimit({
-    maxSize: maxBytes + MULTIPART_OVERHEAD,
-    onError: () => {
-      throw new ApiError(
-        413,
-        'PAYLOAD_TOO_LARGE',
-        `The upload is over this tenant's limit of ${maxBytes} bytes.`,
-      );
-    },
-  });
-  return limit(c, next);
-});
-
-const UploadForm = z
-  .object({
-    file: z
-      .custom<File>((value) => value instanceof File, 'must be a file')
-      .openapi({ type: 'string', format: 'binary' }),
-  })
-  .strict();
-
-const upload = createRoute({
-  method: 'post',
-  path: '/files',
-  summary: "Upload a file (multipart `file`; the tenant's size and type limits apply)",
-  middleware: [admission({ costly: true }), tenantUploadLimit] as const,
-  request: { body: { content: { 'multipart/form-data': { schema: UploadForm } }, required: true } },
-  responses: { 201: jsonContent(FileSchema, 'The uploaded file'), ...errorResponses(400, 413) },
-});
-
-const list = createRoute({
-  method: 'get',
-  path: '/files',
-  summary: "The caller's own files",
-  middleware: [admission({ want: 'files', upstream: false })] as const,
-  responses: { 200: jsonContent(z.object({ files: z.array(FileSchema) }), 'Files'), ...errorResponses() },
-});
-
-const remove = createRoute({
-  method: 'delete',
-  path: '/files/{file_id}',
-  summary: 'Delete a file',
-  middleware: [admission({ owns: { kind: 'file', param: 'file_id' } })] as const,
-  request: { params: FileParams },
-  responses: { 204: { description: 'Deleted' }, ...errorResponses(400, 404) },
-});
+import * as handlers from './files.handlers';
+import * as routes from './files.routes';
 
 /** Files the caller uploaded. */
 export const fileRoutes = createRouter()
-  .openapi(upload, async (c) => c.json(await files.uploadFile(gateway(c), c.req.valid('form').file), 201))
-  .openapi(list, async (c) => c.json({ files: files.listFiles(gateway(c)) }, 200))
-  .openapi(remove, async (c) => {
-    await files.deleteFile(gateway(c), c.req.valid('param').file_id);
-    return c.body(null, 204);
-  });
+  .openapi(routes.upload.route, handlers.upload)
+  .openapi(routes.list.route, handlers.list)
+  .openapi(routes.remove.route, handlers.remove);

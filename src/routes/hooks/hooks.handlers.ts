@@ -19,10 +19,9 @@ import { checkHeaders, matchesSignature, verifyWebhook, webhookHeaders } from '.
 import { toView } from '../../webhooks/store';
 
 const unavailable = () =>
-  new ApiError(503, 'QUEUE_UNAVAILABLE', 'The gateway cannot accept webhooks right now.', { retryAfter: 5 });
+  new ApiError('QUEUE_UNAVAILABLE', 'The gateway cannot accept webhooks right now.', { retryAfter: 5 });
 
-const deliveries = (c: Context<AppEnv>, tenant: string) =>
-  c.env.DELIVERIES.get(c.env.DELIVERIES.idFromName(tenant));
+const deliveries = (c: Context<AppEnv>, tenant: string) => c.env.DELIVERIES.getByName(tenant);
 
 /**
  * `POST /v1/hooks/{tenant}/run`. In order: no `Authorization`, a known tenant with a
@@ -43,7 +42,7 @@ export async function runHook(c: Context<AppEnv>): Promise<Response> {
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(raw));
   } catch {
-    throw new ApiError(400, 'BAD_REQUEST', 'Malformed JSON body.');
+    throw new ApiError('BAD_REQUEST', 'Malformed JSON body.');
   }
   const parsed = HookRunBodySchema.safeParse(json);
   if (!parsed.success) throw validationError(parsed.error.issues[0]);
@@ -133,10 +132,10 @@ export async function deliveryStatus(c: Context<AppEnv>): Promise<Response> {
     throw unavailable();
   }
   if (found.replay) throw refuse(c, 'replay');
-  if (!found.row) throw new ApiError(404, 'NOT_FOUND', 'Not found.');
+  if (!found.row) throw new ApiError('NOT_FOUND', 'Not found.');
   return c.json(toView(found.row), 200);
 }
 
 function field(name: string, message: string): ApiError {
-  return new ApiError(400, 'VALIDATION_ERROR', `${name}: ${message}.`, { field: name });
+  return new ApiError('VALIDATION_ERROR', `${name}: ${message}.`, { field: name });
 }

@@ -1,6 +1,8 @@
 import { type RouteConfig, z } from '@hono/zod-openapi';
+import { RunResultSchema } from '../../stream/sse';
 import { MAX_HOOK_BODY } from '../../webhooks/body';
-import { DELIVERY_STATUSES, HookRunBodySchema, RunResultSchema } from '../../webhooks/schemas';
+import { DELIVERY_STATUSES, HookRunBodySchema } from '../../webhooks/schemas';
+import { SECURITY } from '../define';
 import { errorResponses, jsonContent } from '../schemas';
 
 /**
@@ -44,6 +46,7 @@ export const runHookRoute = {
   method: 'post',
   path: '/hooks/{tenant}/run',
   tags: ['Webhooks'],
+  security: SECURITY.webhook,
   summary: 'Webhook-triggered run (Standard Webhooks signature; answered at once, run in the background)',
   description:
     `Verified over the raw body (at most ${MAX_HOOK_BODY} bytes) with the tenant's \`webhook_secret\`; ` +
@@ -66,6 +69,7 @@ export const deliveryStatusRoute = {
   method: 'get',
   path: '/hooks/{tenant}/deliveries/{delivery_id}',
   tags: ['Webhooks'],
+  security: SECURITY.webhook,
   summary: 'A delivery’s status, signed like a webhook whose payload is the request path',
   description:
     'Sign `<webhook-id>.<webhook-timestamp>.<path>` (e.g. `/v1/hooks/acme/deliveries/dlv_…`) with the ' +

@@ -8,7 +8,7 @@ router.openAPIRegistry.registerPath(deliveryStatusRoute);
 
 /**
  * Webhook routes (`/v1/hooks/*`): authenticated by Standard Webhooks signatures only,
- * never by a session token (the app's session auth skips this prefix).
+ * never by a session token: they are not session routes, so no session auth runs on them.
  */
 export const hookRoutes = router
   .post('/hooks/:tenant/run', runHook)

@@ -4,9 +4,9 @@ import * as routes from './threads.routes';
 
 /** Threads and their messages. */
 export const threadRoutes = createRouter()
-  .openapi(routes.createThread, handlers.createThread)
-  .openapi(routes.listThreads, handlers.listThreads)
-  .openapi(routes.getThread, handlers.getThread)
-  .openapi(routes.deleteThread, handlers.deleteThread)
-  .openapi(routes.listMessages, handlers.listMessages)
-  .openapi(routes.postMessage, handlers.postMessage);
+  .openapi(routes.createThread.route, handlers.createThread)
+  .openapi(routes.listThreads.route, handlers.listThreads)
+  .openapi(routes.getThread.route, handlers.getThread)
+  .openapi(routes.deleteThread.route, handlers.deleteThread)
+  .openapi(routes.listMessages.route, handlers.listMessages)
+  .openapi(routes.postMessage.route, handlers.postMessage);

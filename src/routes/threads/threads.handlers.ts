@@ -1,28 +1,36 @@
-import type { RouteHandler } from '@hono/zod-openapi';
-import type { AppEnv } from '../../env';
-import { gateway } from '../../services/gateway';
+import { requestContext } from '../../services/context';
 import * as threads from '../../services/threads';
-import type * as routes from './threads.routes';
+import { admitted } from '../define';
+import * as routes from './threads.routes';
 
-export const createThread: RouteHandler<typeof routes.createThread, AppEnv> = async (c) =>
-  c.json(await threads.createThread(gateway(c), c.req.valid('json')), 201);
+export const createThread = admitted(routes.createThread, async (c, grant) =>
+  c.json(await threads.createThread(requestContext(c), grant.reservation, c.req.valid('json')), 201),
+);
 
-export const listThreads: RouteHandler<typeof routes.listThreads, AppEnv> = async (c) =>
-  c.json({ threads: threads.listThreads(gateway(c)) }, 200);
+/** The caller's own threads, from the ownership registry (no upstream call). */
+export const listThreads = admitted(routes.listThreads, async (c, grant) =>
+  c.json({ threads: grant.threads }, 200),
+);
 
-export const getThread: RouteHandler<typeof routes.getThread, AppEnv> = async (c) =>
-  c.json(await threads.getThread(gateway(c), c.req.valid('param').thread_id), 200);
+export const getThread = admitted(routes.getThread, async (c) =>
+  c.json(await threads.getThread(requestContext(c), c.req.valid('param').thread_id), 200),
+);
 
-export const deleteThread: RouteHandler<typeof routes.deleteThread, AppEnv> = async (c) => {
-  await threads.deleteThread(gateway(c), c.req.valid('param').thread_id);
+export const deleteThread = admitted(routes.deleteThread, async (c) => {
+  await threads.deleteThread(requestContext(c), c.req.valid('param').thread_id);
   return c.body(null, 204);
-};
+});
 
-export const listMessages: RouteHandler<typeof routes.listMessages, AppEnv> = async (c) =>
-  c.json(await threads.listMessages(gateway(c), c.req.valid('param').thread_id, c.req.valid('query')), 200);
-
-export const postMessage: RouteHandler<typeof routes.postMessage, AppEnv> = async (c) =>
+export const listMessages = admitted(routes.listMessages, async (c) =>
   c.json(
-    await threads.postMessage(gateway(c), c.req.valid('param').thread_id, c.req.valid('json').content),
+    await threads.listMessages(requestContext(c), c.req.valid('param').thread_id, c.req.valid('query')),
+    200,
+  ),
+);
+
+export const postMessage = admitted(routes.postMessage, async (c) =>
+  c.json(
+    await threads.postMessage(requestContext(c), c.req.valid('param').thread_id, c.req.valid('json').content),
     201,
-  );
+  ),
+);

@@ -1,5 +1,5 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import { admission } from '../../middleware/admission';
+import { z } from '@hono/zod-openapi';
+import { sessionRoute } from '../define';
 import {
   ApiIdSchema,
   errorResponses,
@@ -25,43 +25,51 @@ const CreateThreadBody = z
   .strict()
   .openapi('CreateThread');
 
-export const createThread = createRoute({
-  method: 'post',
-  path: '/threads',
-  summary: 'Create a thread (counts against the thread quotas)',
-  middleware: [admission({ reserveThread: true, costly: true })] as const,
-  request: { body: jsonBody(CreateThreadBody) },
-  responses: { 201: jsonContent(ThreadSchema, 'The new thread'), ...errorResponses(400, 413) },
-});
-
-export const listThreads = createRoute({
-  method: 'get',
-  path: '/threads',
-  summary: "The caller's own threads",
-  middleware: [admission({ want: 'threads', upstream: false })] as const,
-  responses: {
-    200: jsonContent(z.object({ threads: z.array(ThreadSchema) }), 'Threads'),
-    ...errorResponses(),
+export const createThread = sessionRoute(
+  { limiter: 'closed', governor: 'closed', reserve: 'thread' },
+  {
+    method: 'post',
+    path: '/threads',
+    summary: 'Create a thread (counts against the thread quotas)',
+    request: { body: jsonBody(CreateThreadBody) },
+    responses: { 201: jsonContent(ThreadSchema, 'The new thread'), ...errorResponses(400, 413) },
   },
-});
+);
 
-export const getThread = createRoute({
-  method: 'get',
-  path: '/threads/{thread_id}',
-  summary: 'A thread and its messages',
-  middleware: [admission({ owns: { kind: 'thread', param: 'thread_id' } })] as const,
-  request: { params: ThreadParams },
-  responses: { 200: jsonContent(ThreadDetailSchema, 'The thread'), ...errorResponses(400, 404) },
-});
+export const listThreads = sessionRoute(
+  { limiter: 'closed', governor: 'none', want: 'threads' },
+  {
+    method: 'get',
+    path: '/threads',
+    summary: "The caller's own threads",
+    responses: {
+      200: jsonContent(z.object({ threads: z.array(ThreadSchema) }), 'Threads'),
+      ...errorResponses(),
+    },
+  },
+);
 
-export const deleteThread = createRoute({
-  method: 'delete',
-  path: '/threads/{thread_id}',
-  summary: 'Delete a thread',
-  middleware: [admission({ owns: { kind: 'thread', param: 'thread_id' } })] as const,
-  request: { params: ThreadParams },
-  responses: { 204: { description: 'Deleted' }, ...errorResponses(400, 404) },
-});
+export const getThread = sessionRoute(
+  { limiter: 'closed', governor: 'open', owns: 'thread' },
+  {
+    method: 'get',
+    path: '/threads/{thread_id}',
+    summary: 'A thread and its messages',
+    request: { params: ThreadParams },
+    responses: { 200: jsonContent(ThreadDetailSchema, 'The thread'), ...errorResponses(400, 404) },
+  },
+);
+
+export const deleteThread = sessionRoute(
+  { limiter: 'closed', governor: 'open', owns: 'thread' },
+  {
+    method: 'delete',
+    path: '/threads/{thread_id}',
+    summary: 'Delete a thread',
+    request: { params: ThreadParams },
+    responses: { 204: { description: 'Deleted' }, ...errorResponses(400, 404) },
+  },
+);
 
 const MessagesQuery = z
   .object({
@@ -70,28 +78,32 @@ const MessagesQuery = z
   })
   .strict();
 
-export const listMessages = createRoute({
-  method: 'get',
-  path: '/threads/{thread_id}/messages',
-  summary: 'A page of messages (oldest first); `before` is a message id cursor',
-  middleware: [admission({ owns: { kind: 'thread', param: 'thread_id' } })] as const,
-  request: { params: ThreadParams, query: MessagesQuery },
-  responses: { 200: jsonContent(MessagesPageSchema, 'Messages'), ...errorResponses(400, 404) },
-});
+export const listMessages = sessionRoute(
+  { limiter: 'closed', governor: 'open', owns: 'thread' },
+  {
+    method: 'get',
+    path: '/threads/{thread_id}/messages',
+    summary: 'A page of messages (oldest first); `before` is a message id cursor',
+    request: { params: ThreadParams, query: MessagesQuery },
+    responses: { 200: jsonContent(MessagesPageSchema, 'Messages'), ...errorResponses(400, 404) },
+  },
+);
 
 const PostMessageBody = z
   .object({ content: z.string().min(1).max(32_000) })
   .strict()
   .openapi('PostMessage');
 
-export const postMessage = createRoute({
-  method: 'post',
-  path: '/threads/{thread_id}/messages',
-  summary: 'Add a user message without running the assistant',
-  middleware: [admission({ owns: { kind: 'thread', param: 'thread_id' } })] as const,
-  request: {
-    params: ThreadParams,
-    body: jsonBody(PostMessageBody),
+export const postMessage = sessionRoute(
+  { limiter: 'closed', governor: 'open', owns: 'thread' },
+  {
+    method: 'post',
+    path: '/threads/{thread_id}/messages',
+    summary: 'Add a user message without running the assistant',
+    request: {
+      params: ThreadParams,
+      body: jsonBody(PostMessageBody),
+    },
+    responses: { 201: jsonContent(MessageSchema, 'The message'), ...errorResponses(400, 404, 413) },
   },
-  responses: { 201: jsonContent(MessageSchema, 'The message'), ...errorResponses(400, 404, 413) },
-});
+);

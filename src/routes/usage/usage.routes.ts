@@ -1,0 +1,40 @@
+import { z } from '@hono/zod-openapi';
+import { sessionRoute } from '../define';
+import { errorResponses, jsonContent } from '../schemas';
+
+const UsageSchema = z
+  .object({
+    tenant: z.string(),
+    user: z.string(),
+    limits: z.object({
+      requests_per_minute: z.number(),
+      burst: z.number(),
+      tenant_requests_per_minute: z.number(),
+      concurrent_streams: z.number(),
+      threads_per_user: z.number(),
+      threads_total: z.number(),
+    }),
+    threads: z.object({
+      yours: z.number(),
+      remaining: z.number(),
+      tenant_total: z.number(),
+      tenant_remaining: z.number(),
+    }),
+    files: z.object({ yours: z.number(), max_bytes: z.number(), types: z.array(z.string()) }),
+    streams: z.object({ active: z.number(), max: z.number() }),
+    rate: z.object({
+      user: z.object({ remaining: z.number(), reset_in: z.number() }),
+      tenant: z.object({ remaining: z.number(), reset_in: z.number() }),
+    }),
+  })
+  .openapi('Usage');
+
+export const usage = sessionRoute(
+  { limiter: 'closed', governor: 'none', want: 'usage' },
+  {
+    method: 'get',
+    path: '/usage',
+    summary: "The caller's limits, remaining quota and thread counts",
+    responses: { 200: jsonContent(UsageSchema, 'Usage'), ...errorResponses() },
+  },
+);

@@ -1,0 +1,225 @@
+import { ApiError } from '../errors';
+import { lastObservation } from '../limits/observations';
+import { rateLimitHeaders, ratePolicies } from '../limits/policy';
+import { errorName, log } from '../log';
+import type {
+  Admission,
+  AdmitRequest,
+  DenyReason,
+  FileRecord,
+  ThreadRecord,
+  Usage,
+} from '../objects/tenant-state';
+import { keyOf } from '../upstream/tokens';
+import type { RequestContext } from './context';
+
+/**
+ * What a route (or a background job) needs admitted before it runs, with its fail modes
+ * written out. `limiter` says what happens when the tenant's state object cannot answer;
+ * `governor` whether the work calls the upstream (`none`: no permit taken) and, when the
+ * account's governor cannot answer, whether it goes ahead (`open`) or is refused
+ * (`closed`). Only routes that touch no per-user data may fail the limiter open: the
+ * type allows nothing else with `limiter: 'open'`.
+ */
+export type AdmissionSpec =
+  | {
+      limiter: 'closed';
+      governor: 'open' | 'closed' | 'none';
+      /** Ownership gate: the request's thread or file (its `<kind>_id`) must be the caller's. */
+      owns?: 'thread' | 'file';
+      /** Reserve one thread of quota (thread creation). */
+      reserve?: 'thread';
+      /** Take a concurrent-stream slot (runs). */
+      stream?: true;
+      /** Data the handler needs back from the tenant's state. */
+      want?: 'threads' | 'files' | 'usage';
+    }
+  | { limiter: 'open'; governor: 'open' | 'closed' | 'none' };
+
+/** What the caller may do next: a hold is given back by {@link settle} unless claimed. */
+export class Hold {
+  readonly id: string;
+  #claimed = false;
+
+  constructor(id: string) {
+    this.id = id;
+  }
+
+  /** Takes responsibility for the hold (the service committed or will release it). */
+  claim(): string {
+    this.#claimed = true;
+    return this.id;
+  }
+
+  get claimed(): boolean {
+    return this.#claimed;
+  }
+}
+
+/** The limiter's outcome, for the access log. */
+export type LimiterOutcome = 'admitted' | 'fail_open';
+
+interface BaseGrant {
+  outcome: LimiterOutcome;
+  /** The `RateLimit-Policy` / `RateLimit` pair for the response (empty when failed open). */
+  headers: Record<string, string>;
+  /** An upstream permit was taken: refunded by {@link settle} when no upstream call was made. */
+  permit: boolean;
+  reservation?: Hold;
+  lease?: Hold;
+}
+
+type Has<S, K extends string, V> = S extends Record<K, V> ? true : false;
+
+/** What admission granted for `S`: the holds and data the spec asked for, typed. */
+export type Grant<S extends AdmissionSpec = AdmissionSpec> = BaseGrant &
+  (Has<S, 'reserve', 'thread'> extends true ? { reservation: Hold } : unknown) &
+  (Has<S, 'stream', true> extends true ? { lease: Hold } : unknown) &
+  (Has<S, 'want', 'threads'> extends true ? { threads: ThreadRecord[] } : unknown) &
+  (Has<S, 'want', 'files'> extends true ? { files: FileRecord[] } : unknown) &
+  (Has<S, 'want', 'usage'> extends true ? { usage: Usage; rate: Admitted['rate'] } : unknown);
+
+type Admitted = Extract<Admission, { ok: true }>;
+
+/** A lease outlives the longest possible run (first byte plus duration) by this much. */
+export const LEASE_MARGIN_MS = 60_000;
+/**
+ * Retry-After for a thread-quota 429 (the contract puts one on every 429). The quota frees
+ * only when a thread is deleted, so this is a polite pause, not a promise.
+ */
+const QUOTA_RETRY_AFTER_S = 60;
+
+/** How long a run may hold its slot before the alarm frees it: the run's longest life. */
+export const leaseTtlMs = (ctx: Pick<RequestContext, 'config'>) =>
+  ctx.config.stream.firstByteTimeoutMs + ctx.config.stream.maxDurationMs + LEASE_MARGIN_MS;
+
+/** A refusal by admission, with the reason for the log. */
+export class Refusal extends ApiError {
+  readonly reason: DenyReason;
+
+  constructor(reason: DenyReason, error: ApiError) {
+    super(error.code, error.detail, {
+      headers: error.headers,
+      ...(error.retryAfter === undefined ? {} : { retryAfter: error.retryAfter }),
+    });
+    this.reason = reason;
+  }
+}
+
+/**
+ * The one round trip to the tenant's state object: rate buckets (user and tenant),
+ * ownership of `target` (the thread or file id, when the spec gates on one), an upstream
+ * permit, thread quota, stream lease and the data the spec wants. Throws the contract's
+ * error when refused ({@link Refusal}) or when the limiter fails closed.
+ */
+export async function admit<S extends AdmissionSpec>(
+  ctx: RequestContext,
+  spec: S,
+  target?: string,
+): Promise<Grant<S>>;
+export async function admit(ctx: RequestContext, spec: AdmissionSpec, target?: string): Promise<Grant> {
+  const request: AdmitRequest = { tenant: ctx.tenant.id, user: ctx.user, limits: ctx.tenant.limits };
+  if (spec.governor !== 'none') {
+    const account = await keyOf(ctx.config.upstream);
+    request.upstream = { account, costly: spec.governor === 'closed', seen: lastObservation(account) };
+  }
+  if (spec.limiter === 'closed') {
+    if (spec.owns && target !== undefined) request.owns = { kind: spec.owns, id: target };
+    if (spec.reserve) request.reserveThread = true;
+    if (spec.stream) request.lease = { ttlMs: leaseTtlMs(ctx) };
+    if (spec.want) request.want = spec.want;
+  }
+
+  let result: Admission;
+  try {
+    result = await ctx.state.admit(request);
+  } catch (error) {
+    return limiterDown(ctx, spec, error);
+  }
+  const headers = rateLimitHeaders(ratePolicies(ctx.tenant.limits), result.rate);
+  if (!result.ok) throw new Refusal(result.reason, refusal(result).withHeaders(headers));
+  const grant: Grant & Partial<Record<'threads' | 'files' | 'usage' | 'rate', unknown>> = {
+    outcome: 'admitted',
+    headers,
+    permit: result.permit === true,
+    rate: result.rate,
+  };
+  if (result.reservation) grant.reservation = new Hold(result.reservation);
+  if (result.lease) grant.lease = new Hold(result.lease);
+  if (result.threads) grant.threads = result.threads;
+  if (result.files) grant.files = result.files;
+  if (result.usage) grant.usage = result.usage;
+  return grant;
+}
+
+/**
+ * Gives back what the work did not use, when it ends however it ended: the upstream
+ * permit of work that never called the upstream (a 400, say), and every hold no
+ * service claimed. Resolves when the tenant's state has them back; never throws.
+ */
+export function settle(ctx: RequestContext, grant: Grant): Promise<unknown> {
+  const steps: Promise<unknown>[] = [];
+  if (grant.permit && ctx.upstream.upstreamCalls === 0) steps.push(ctx.state.refundPermit());
+  if (grant.reservation && !grant.reservation.claimed)
+    steps.push(ctx.state.releaseThread(ctx.user, grant.reservation.id));
+  if (grant.lease && !grant.lease.claimed) steps.push(ctx.state.releaseLease(grant.lease.id));
+  return Promise.allSettled(steps);
+}
+
+/**
+ * The `RateLimit` pair for a request refused for its input before admission ran: it
+ * still counts against the caller's rate (every authenticated request does), and takes
+ * nothing else. `undefined` when the limiter cannot answer.
+ */
+export async function rateOnly(ctx: RequestContext): Promise<Record<string, string> | undefined> {
+  try {
+    const result = await ctx.state.admit({
+      tenant: ctx.tenant.id,
+      user: ctx.user,
+      limits: ctx.tenant.limits,
+    });
+    return rateLimitHeaders(ratePolicies(ctx.tenant.limits), result.rate);
+  } catch {
+    return undefined;
+  }
+}
+
+function limiterDown(ctx: RequestContext, spec: AdmissionSpec, error: unknown): Grant {
+  const fields = { request_id: ctx.requestId, tenant: ctx.tenant.id, error: errorName(error) };
+  if (spec.limiter === 'open') {
+    log('warn', 'limiter unavailable: failing open', fields);
+    return { outcome: 'fail_open', headers: {}, permit: false };
+  }
+  log('error', 'limiter unavailable: failing closed', fields);
+  throw new Refusal(
+    'limiter',
+    new ApiError('LIMITER_UNAVAILABLE', 'The gateway cannot check limits right now.', { retryAfter: 5 }),
+  );
+}
+
+/** The one table from the tenant state's refusal reasons to the contract's errors. */
+function refusal(result: Extract<Admission, { ok: false }>): ApiError {
+  const retry = result.retryAfter === undefined ? {} : { retryAfter: result.retryAfter };
+  switch (result.reason) {
+    case 'rate_user':
+      return new ApiError('RATE_LIMITED', 'You are sending requests too fast.', retry);
+    case 'rate_tenant':
+      return new ApiError('RATE_LIMITED', 'This tenant is sending requests too fast.', retry);
+    case 'not_found':
+      return new ApiError('NOT_FOUND', 'Not found.');
+    case 'quota_user':
+      return new ApiError('QUOTA_EXCEEDED', 'You have reached your thread quota.', {
+        retryAfter: QUOTA_RETRY_AFTER_S,
+      });
+    case 'quota_total':
+      return new ApiError('QUOTA_EXCEEDED', 'This tenant has reached its thread quota.', {
+        retryAfter: QUOTA_RETRY_AFTER_S,
+      });
+    case 'streams':
+      return new ApiError('TOO_MANY_STREAMS', 'This tenant has too many runs in progress.', retry);
+    case 'upstream_budget':
+      return new ApiError('UPSTREAM_RATE_LIMITED', 'The upstream request budget is spent for now.', retry);
+    case 'limiter':
+      return new ApiError('LIMITER_UNAVAILABLE', 'The gateway cannot check limits right now.', retry);
+  }
+}
