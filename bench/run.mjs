@@ -3,14 +3,15 @@
 // Worker. See bench/README.md for the rows and how to read the ratios.
 import os from 'node:os';
 import path from 'node:path';
-import { startEmulator, upstreamFixtures } from './lib/emulator.mjs';
-import { installCleanup, killAll } from './lib/procs.mjs';
+import { startEmulator } from '../scripts/lib/emulator.mjs';
+import { installCleanup, killAll } from '../scripts/lib/procs.mjs';
+import { bundleWorker, workerdBinary } from '../scripts/lib/worker.mjs';
+import { readWorkerDecl } from '../scripts/lib/workerd-config.mjs';
+import { upstreamFixtures } from './lib/emulator.mjs';
 import { computeRatios, renderTable, writeJson } from './lib/report.mjs';
 import { measureRow } from './lib/rows.mjs';
 import { limiterSummary, renderLimiter, renderSse, renderStreams } from './lib/sections-report.mjs';
 import { removeStorageDirs, serveBare, serveProxy } from './lib/targets.mjs';
-import { bundleWorker, workerdBinary } from './lib/worker.mjs';
-import { readWorkerDecl } from './lib/workerd-config.mjs';
 import { ensureWrk } from './lib/wrk.mjs';
 import {
   BASELINES,
@@ -102,9 +103,7 @@ console.log(
   `bench: ${SECONDS} s per wrk run (-t${THREADS} -c${CONNECTIONS}), ${WARMUP_SECONDS} s warm-up, ${PACED_REQUESTS} paced requests`,
 );
 
-const emulator = await attempt('starting the emulator', () =>
-  startEmulator({ logDir: WORK_DIR, waitForSourceMs: 10_000 }),
-);
+const emulator = await attempt('starting the emulator', () => startEmulator({ logDir: WORK_DIR }));
 const emulatorUrl = 'ok' in emulator ? emulator.ok.url : 'http://127.0.0.1:9';
 const fixtures =
   'ok' in emulator

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { freePort, installCleanup, killAll } from './lib/procs.mjs';
-import { bundleWorker, serveWorker } from './lib/worker.mjs';
-import { collectModules, readWorkerDecl, splitVars } from './lib/workerd-config.mjs';
+import { freePort, installCleanup, killAll } from '../scripts/lib/procs.mjs';
+import { bundleWorker, serveWorker } from '../scripts/lib/worker.mjs';
+import { collectModules, readWorkerDecl, splitVars } from '../scripts/lib/workerd-config.mjs';
 
 const dir = path.resolve('.tmp/bench/selftest');
 rmSync(dir, { recursive: true, force: true });

@@ -1,42 +1,6 @@
-// The upstream of the bench: the project's own emulator (test/emulator/server.ts),
-// bundled by scripts/build-emulator.mjs and run as a Node child process.
-import { existsSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { freePort, startProcess } from './procs.mjs';
-
-export const EMULATOR_SOURCE = 'test/emulator/server.ts';
-export const EMULATOR_EMAIL = 'ops@edge-canary.example';
-export const EMULATOR_PASSWORD = 'emulator-password';
-
-/**
- * Builds and starts the emulator on a free port, with its rate limit out of the way.
- * @param {{ logDir: string, waitForSourceMs?: number }} opts
- */
-export async function startEmulator(opts) {
-  // The emulator is written by someone else in parallel; give it a moment to land.
-  const deadline = Date.now() + (opts.waitForSourceMs ?? 0);
-  while (!existsSync(EMULATOR_SOURCE) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1000));
-  if (!existsSync(EMULATOR_SOURCE))
-    throw new Error(`${EMULATOR_SOURCE} does not exist yet: no upstream to bench against`);
-
-  mkdirSync(opts.logDir, { recursive: true });
-  const { buildEmulator } = await import(path.resolve('scripts/build-emulator.mjs'));
-  const script = buildEmulator('node');
-  const port = await freePort();
-  const proc = await startProcess('emulator', process.execPath, [script, '--port', String(port)], {
-    ready: /emulator listening on (http:\/\/\S+)/,
-    logFile: path.join(opts.logDir, 'emulator.log'),
-    timeoutMs: 15_000,
-  });
-  const url = (proc.match?.[1] ?? `http://127.0.0.1:${port}`).replace(/\/+$/, '');
-  const res = await fetch(`${url}/__emulator/config`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ rate_limit_per_minute: 100_000_000 }),
-  });
-  if (!res.ok) throw new Error(`emulator config: HTTP ${res.status} ${await res.text()}`);
-  return { url, stop: proc.stop, exited: proc.exited };
-}
+// The bench's upstream fixtures and counters on the emulator (started by
+// scripts/lib/emulator.mjs, shared with the process tests).
+import { EMULATOR_EMAIL, EMULATOR_PASSWORD } from '../../scripts/lib/emulator.mjs';
 
 /**
  * Logs in, fetches the project token of `projectId` and creates one thread, as the

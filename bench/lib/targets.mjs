@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './procs.mjs';
-import { serveWorker } from './worker.mjs';
-import { collectModules, splitVars } from './workerd-config.mjs';
+import { EMULATOR_EMAIL, EMULATOR_PASSWORD } from '../../scripts/lib/emulator.mjs';
+import { freePort } from '../../scripts/lib/procs.mjs';
+import { serveBundle, serveWorker } from '../../scripts/lib/worker.mjs';
 
 /** @type {Set<string>} Durable Object storage directories, removed at the end or on abort. */
 const storageDirs = new Set();
@@ -44,37 +44,28 @@ export async function serveBare(opts) {
  * Serves the already bundled proxy (`outdir`) against `upstream`, with the bench's
  * secrets and a fresh Durable Object storage directory.
  * @param {{ service: string, upstream: string, compat: Compat, workDir: string, outdir: string,
- *   decl: import('./workerd-config.mjs').WorkerDecl, tenants: Record<string, unknown> }} opts
+ *   decl: import('../../scripts/lib/workerd-config.mjs').WorkerDecl, tenants: Record<string, unknown> }} opts
  * @returns {Promise<Served>}
  */
 export async function serveProxy(opts) {
-  const { text, json } = splitVars(opts.decl.vars);
-  const secrets = {
-    EPSIMO_BASE_URL: opts.upstream,
-    EPSIMO_EMAIL: 'ops@edge-canary.example',
-    EPSIMO_PASSWORD: 'emulator-password',
-    TENANTS: JSON.stringify(opts.tenants),
-  };
-  for (const k of Object.keys(secrets)) delete json[k];
   // On disk by default, like the original bench; BENCH_DO_STORAGE_DIR=/dev/shm takes the
   // disk's sync latency out of every Durable Object write (see README).
   const parent = process.env.BENCH_DO_STORAGE_DIR || os.tmpdir();
   const storageDir = mkdtempSync(path.join(parent, 'epsimo-bench-do-'));
   storageDirs.add(storageDir);
-  return serveWorker(
-    {
-      service: opts.service,
-      port: await freePort(),
-      modules: collectModules(opts.outdir, opts.decl.main),
-      ...opts.compat,
-      text: { ...text, ...secrets },
-      json,
-      durableObjects: opts.decl.durableObjects,
-      storageDir,
+  return serveBundle({
+    service: opts.service,
+    outdir: opts.outdir,
+    decl: { ...opts.decl, ...opts.compat },
+    bindings: {
+      EPSIMO_BASE_URL: opts.upstream,
+      EPSIMO_EMAIL: EMULATOR_EMAIL,
+      EPSIMO_PASSWORD: EMULATOR_PASSWORD,
+      TENANTS: JSON.stringify(opts.tenants),
     },
-    opts.workDir,
-    { probePath: '/healthz' },
-  );
+    storageDir,
+    workDir: opts.workDir,
+  });
 }
 
 /** workerd's resident set in bytes (VmRSS of /proc/<pid>/status), NaN if unreadable. */

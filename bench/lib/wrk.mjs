@@ -2,7 +2,7 @@
 // back-to-back requests (runtime-facts.md), so it is recorded but not shown.
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { runCommand } from './procs.mjs';
+import { runCommand } from '../../scripts/lib/procs.mjs';
 
 /** Makes sure `wrk` is on PATH, installing it with apt-get when running as root. */
 export async function ensureWrk() {

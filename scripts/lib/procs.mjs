@@ -1,5 +1,6 @@
-// Child processes of the bench: every one is tracked so that the bench never leaves a
-// workerd or an emulator behind, whether it ends normally, on Ctrl-C or on an error.
+// Child processes of the bench and the process tests (test/process/): every one is
+// tracked so that neither leaves a workerd or an emulator behind, whether it ends
+// normally, on Ctrl-C or on an error.
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
@@ -15,6 +16,26 @@ export function killAll() {
   children.clear();
 }
 
+let exitHooked = false;
+/**
+ * Kills every child when this process exits or is told to stop (SIGINT, SIGTERM,
+ * SIGHUP), and nothing else: a test runner keeps its own handling of errors.
+ * @param {{ label?: string, onAbort?: () => void }} [opts] `onAbort` runs before exiting on a signal
+ */
+export function killChildrenOnExit(opts = {}) {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on('exit', killAll);
+  for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM', 'SIGHUP'])) {
+    process.on(signal, () => {
+      console.error(`\n${opts.label ?? 'bench'}: ${signal}, stopping children`);
+      opts.onAbort?.();
+      killAll();
+      process.exit(130);
+    });
+  }
+}
+
 let installed = false;
 /**
  * Installs the exit, signal and error handlers once.
@@ -23,15 +44,7 @@ let installed = false;
 export function installCleanup(onAbort) {
   if (installed) return;
   installed = true;
-  process.on('exit', killAll);
-  for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM', 'SIGHUP'])) {
-    process.on(signal, () => {
-      console.error(`\nbench: ${signal}, stopping children`);
-      onAbort?.();
-      killAll();
-      process.exit(130);
-    });
-  }
+  killChildrenOnExit(onAbort ? { onAbort } : {});
   const fatal = (/** @type {unknown} */ err) => {
     console.error('bench: fatal error:', err);
     onAbort?.();

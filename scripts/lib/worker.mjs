@@ -1,11 +1,11 @@
 // Builds a Worker the production way (`wrangler deploy --dry-run --outdir`) and serves
-// it with `workerd serve` from a generated capnp config.
+// it with `workerd serve` from a generated capnp config (the bench and test/process/).
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runCommand, startProcess, waitForHttp } from './procs.mjs';
-import { renderCapnp } from './workerd-config.mjs';
+import { freePort, runCommand, startProcess, waitForHttp } from './procs.mjs';
+import { collectModules, renderCapnp, splitVars } from './workerd-config.mjs';
 
-/** The workerd binary wrangler itself uses, so the bench runs the runtime wrangler would. */
+/** The workerd binary wrangler itself uses, so what is served runs on the runtime wrangler would. */
 export function workerdBinary() {
   for (const candidate of [
     'node_modules/wrangler/node_modules/workerd/bin/workerd',
@@ -24,7 +24,7 @@ function nodeForWrangler() {
   const local = path.resolve('node_modules/.bin/node');
   if (existsSync(local)) return local;
   throw new Error(
-    `wrangler needs Node >= 22.12 (this is ${process.version}); run the bench with npm run bench`,
+    `wrangler needs Node >= 22.12 (this is ${process.version}); run it through npm run (npm run bench, npm run test:process)`,
   );
 }
 
@@ -97,4 +97,31 @@ export async function serveWorker(spec, dir, opts = {}) {
     throw err;
   }
   return { url, pid: proc.child.pid, logFile, configFile, stop: proc.stop, exited: proc.exited };
+}
+
+/**
+ * Serves a bundle written by {@link bundleWorker} to `outdir` as `decl` (its wrangler
+ * config) declares it: compatibility, `[vars]`, Durable Objects (state in `storageDir`),
+ * on a free port. `bindings` are text bindings on top (secrets, var overrides).
+ * @param {{ service: string, outdir: string, decl: import('./workerd-config.mjs').WorkerDecl,
+ *   bindings: Record<string, string>, storageDir: string, workDir: string, probePath?: string }} opts
+ */
+export async function serveBundle(opts) {
+  const { text, json } = splitVars(opts.decl.vars);
+  for (const k of Object.keys(opts.bindings)) delete json[k];
+  return serveWorker(
+    {
+      service: opts.service,
+      port: await freePort(),
+      modules: collectModules(opts.outdir, opts.decl.main),
+      compatibilityDate: opts.decl.compatibilityDate,
+      compatibilityFlags: opts.decl.compatibilityFlags,
+      text: { ...text, ...opts.bindings },
+      json,
+      durableObjects: opts.decl.durableObjects,
+      storageDir: opts.storageDir,
+    },
+    opts.workDir,
+    { probePath: opts.probePath ?? '/healthz' },
+  );
 }

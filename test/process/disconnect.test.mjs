@@ -1,0 +1,87 @@
+// Issue 11, "slots freed on disconnect, now": a caller who hangs up mid-stream must not
+// keep the tenant's stream slot. The vitest pool cannot show this (its requests never
+// really disconnect); here the TCP connection to workerd is closed for real.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { describe, poll, startStack, tenantConfig } from './harness.mjs';
+
+const TENANT = 'disconnect';
+const SLOTS = 4;
+/** The contract: whatever ends a stream frees its slot within 1 s; the test allows 2 s. */
+const FREED_WITHIN_MS = 2000;
+
+/** @type {import('./harness.mjs').Stack} */
+let stack;
+
+before(async () => {
+  stack = await startStack({
+    name: 'disconnect',
+    tenants: { [TENANT]: tenantConfig({ limits: { concurrent_streams: SLOTS } }) },
+    // Durable runs (a later issue) keep a run going this long after its last caller
+    // left; kept short so the slot is still due back within the window (ignored today).
+    vars: { RUN_DETACH_GRACE_MS: '100' },
+    // 60 words at 400 ms apart: a run would take ~25 s, far longer than the test waits.
+    knobs: { reply: Array.from({ length: 60 }, (_, i) => `word${i}`).join(' '), stream: { pace_ms: 400 } },
+  });
+});
+
+after(() => stack?.stop());
+
+test('4 callers hang up mid-stream: the slots come back and a 5th run is admitted', async () => {
+  const before = await stack.emulator.stats();
+
+  for (let i = 0; i < SLOTS; i++) {
+    // One user and thread each: only the tenant's concurrent_streams is in play.
+    const user = `leaver-${i}`;
+    const threadId = await stack.createThread(TENANT, user);
+    const stream = await stack.run(TENANT, user, threadId);
+    if (!stream.isEventStream) await stream.closed;
+    assert.ok(stream.isEventStream, `run ${i + 1}: expected 200 text/event-stream, got ${describe(stream)}`);
+    const first = await stream.next();
+    assert.equal(first?.event, 'start', `run ${i + 1}: the first event`);
+    await stream.abort();
+  }
+
+  const usage = await poll(
+    () => stack.usage(TENANT, 'observer'),
+    (u) => u.streams.active === 0,
+    { timeoutMs: FREED_WITHIN_MS },
+  );
+  assert.equal(
+    usage.value.streams.active,
+    0,
+    `GET /v1/usage still shows ${usage.value.streams.active} active streams ${usage.ms} ms after the last caller left`,
+  );
+
+  // The upstream streams were cancelled, not read to their end.
+  const stats = await poll(
+    () => stack.emulator.stats(),
+    (s) => s.streams_cancelled - before.streams_cancelled >= SLOTS,
+    { timeoutMs: FREED_WITHIN_MS },
+  );
+  assert.equal(stats.value.streams_opened - before.streams_opened, SLOTS, 'upstream streams opened');
+  assert.equal(stats.value.streams_cancelled - before.streams_cancelled, SLOTS, 'upstream streams cancelled');
+  assert.equal(
+    stats.value.streams_completed - before.streams_completed,
+    0,
+    'no upstream stream ran to its end',
+  );
+
+  // A fifth run is admitted within the window, as a stream.
+  const fifthThread = await stack.createThread(TENANT, 'newcomer');
+  const fifth = await poll(
+    async () => {
+      const stream = await stack.run(TENANT, 'newcomer', fifthThread);
+      if (!stream.isEventStream) await stream.closed;
+      return stream;
+    },
+    (stream) => stream.isEventStream,
+    { timeoutMs: FREED_WITHIN_MS },
+  );
+  assert.ok(
+    fifth.value.isEventStream,
+    `the 5th run: expected 200 text/event-stream, got ${describe(fifth.value)}`,
+  );
+  assert.equal((await fifth.value.next())?.event, 'start', 'the 5th run streams');
+  await fifth.value.abort();
+});
