@@ -26,8 +26,13 @@ export const DEFAULT_LIMITS = {
   burst: 20,
   tenant_requests_per_minute: 1200,
   concurrent_streams: 4,
+  streams_per_user: 2,
   threads_per_user: 20,
   threads_total: 1000,
+  threads_per_user_per_day: 20,
+  threads_per_day: 500,
+  threads_per_month: 5000,
+  runs_per_user_per_day: 300,
 } as const;
 
 const positive = z.number().int().positive();
@@ -38,8 +43,13 @@ const LimitsSchema = z
     burst: positive.default(DEFAULT_LIMITS.burst),
     tenant_requests_per_minute: positive.default(DEFAULT_LIMITS.tenant_requests_per_minute),
     concurrent_streams: positive.default(DEFAULT_LIMITS.concurrent_streams),
+    streams_per_user: positive.default(DEFAULT_LIMITS.streams_per_user),
     threads_per_user: positive.default(DEFAULT_LIMITS.threads_per_user),
     threads_total: positive.default(DEFAULT_LIMITS.threads_total),
+    threads_per_user_per_day: positive.default(DEFAULT_LIMITS.threads_per_user_per_day),
+    threads_per_day: positive.default(DEFAULT_LIMITS.threads_per_day),
+    threads_per_month: positive.default(DEFAULT_LIMITS.threads_per_month),
+    runs_per_user_per_day: positive.default(DEFAULT_LIMITS.runs_per_user_per_day),
   })
   .strict();
 
@@ -110,27 +120,35 @@ const BindingsSchema = z.object({
   STREAM_IDLE_TIMEOUT_MS: millis(60_000),
   STREAM_MAX_DURATION_MS: millis(300_000),
   STREAM_PING_MS: millis(15_000),
+  BODY_TIMEOUT_MS: millis(10_000),
+  ACCOUNT_THREAD_RESERVE: z.coerce.number().int().min(0).max(1_000_000).default(10),
 });
 
 /** The parsed, validated configuration of one isolate. */
 export interface Config {
   upstream: { baseUrl: string; email: string; password: string; timeoutMs: number };
   stream: { firstByteTimeoutMs: number; idleTimeoutMs: number; maxDurationMs: number; pingMs: number };
+  /** How long a request body may take to arrive (`BODY_TIMEOUT_MS`). */
+  bodyTimeoutMs: number;
+  /** Thread creation and runs stop for every tenant at this many threads left (`ACCOUNT_THREAD_RESERVE`). */
+  accountThreadReserve: number;
   tenants: ReadonlyMap<string, Tenant>;
 }
 
-const DURATION_VARS = [
+const NUMERIC_VARS = [
   'UPSTREAM_TIMEOUT_MS',
   'STREAM_FIRST_BYTE_TIMEOUT_MS',
   'STREAM_IDLE_TIMEOUT_MS',
   'STREAM_MAX_DURATION_MS',
   'STREAM_PING_MS',
+  'BODY_TIMEOUT_MS',
+  'ACCOUNT_THREAD_RESERVE',
 ] as const;
 
 /** The bindings the configuration is read from (the Worker's `Env` fits this). */
 export type RawBindings = Partial<
   Record<
-    'EPSIMO_BASE_URL' | 'EPSIMO_EMAIL' | 'EPSIMO_PASSWORD' | 'TENANTS' | (typeof DURATION_VARS)[number],
+    'EPSIMO_BASE_URL' | 'EPSIMO_EMAIL' | 'EPSIMO_PASSWORD' | 'TENANTS' | (typeof NUMERIC_VARS)[number],
     unknown
   >
 >;
@@ -144,7 +162,7 @@ export function parseConfig(env: RawBindings): ConfigResult {
     EPSIMO_EMAIL: env.EPSIMO_EMAIL,
     EPSIMO_PASSWORD: env.EPSIMO_PASSWORD,
     TENANTS: env.TENANTS,
-    ...Object.fromEntries(DURATION_VARS.map((name) => [name, env[name] || undefined])),
+    ...Object.fromEntries(NUMERIC_VARS.map((name) => [name, env[name] || undefined])),
   });
   if (!bindings.success) return { ok: false, problems: describe(bindings.error) };
 
@@ -174,6 +192,8 @@ export function parseConfig(env: RawBindings): ConfigResult {
         maxDurationMs: bindings.data.STREAM_MAX_DURATION_MS,
         pingMs: bindings.data.STREAM_PING_MS,
       },
+      bodyTimeoutMs: bindings.data.BODY_TIMEOUT_MS,
+      accountThreadReserve: bindings.data.ACCOUNT_THREAD_RESERVE,
       tenants: map,
     },
   };
@@ -200,7 +220,7 @@ export function loadConfig(env: RawBindings): ConfigResult {
     env.EPSIMO_EMAIL,
     env.EPSIMO_PASSWORD,
     env.TENANTS,
-    ...DURATION_VARS.map((n) => env[n]),
+    ...NUMERIC_VARS.map((n) => env[n]),
   ];
   if (!cached || cached.raw.length !== raw.length || cached.raw.some((value, i) => value !== raw[i])) {
     cached = { raw, result: parseConfig(env) };

@@ -12,7 +12,9 @@ export interface RatePolicies {
  * the tenant's holds ten seconds' worth of `tenant_requests_per_minute` (at least one
  * user's burst) and refills at that rate.
  */
-export function ratePolicies(limits: Tenant['limits']): RatePolicies {
+export function ratePolicies(
+  limits: Pick<Tenant['limits'], 'requests_per_minute' | 'burst' | 'tenant_requests_per_minute'>,
+): RatePolicies {
   return {
     user: { capacity: limits.burst, perMinute: limits.requests_per_minute },
     tenant: {

@@ -62,6 +62,7 @@ export class Deliveries extends DurableObject<Env> {
           tenant: input.tenant,
           delivery_id: row.delivery_id,
         });
+        return { delivery_id: row.delivery_id, duplicate: true, enqueue: false, conflict: true };
       }
       const stale =
         row.enqueue === 'failed' || (row.enqueue === 'pending' && row.claimed_at + CLAIM_MS <= now);

@@ -35,16 +35,18 @@ export class LeaseBook {
     }
   }
 
-  /** Live leases at `now`, and when the first of them expires. */
-  active(now: number): { count: number; next: number | null } {
+  /** Live leases at `now` (`user`'s among them), and when the first of them expires. */
+  active(now: number, user?: string): { count: number; yours: number; next: number | null } {
     let count = 0;
+    let yours = 0;
     let next: number | null = null;
     for (const lease of this.leases.values()) {
       if (lease.expiresAt <= now) continue;
       count += 1;
+      if (lease.user === user) yours += 1;
       if (next === null || lease.expiresAt < next) next = lease.expiresAt;
     }
-    return { count, next };
+    return { count, yours, next };
   }
 
   take(user: string, expiresAt: number): string {

@@ -1,6 +1,9 @@
 import type { Tenant } from '../config';
 import type { RateState } from '../limits/policy';
 import type { Observation } from './governor';
+import type { BudgetName, BudgetState, SpendMark } from './spend-book';
+
+export type { BudgetName, BudgetState, SpendMark } from './spend-book';
 
 /** A thread as the gateway records it at creation. */
 export interface ThreadRecord {
@@ -27,11 +30,16 @@ export interface AdmitRequest {
   tenant: string;
   user: string;
   limits: Limits;
+  /** Only the tenant's bucket counts (webhook ingress: an automation is not an end user). */
+  tenantOnly?: boolean;
   /** Ownership gate: the request touches this thread or file. */
   owns?: { kind: 'thread' | 'file'; id: string };
-  /** Reserve one thread of quota (`POST /v1/threads`). */
+  /** Reserve one thread of quota and of each thread-creation budget (`POST /v1/threads`). */
   reserveThread?: boolean;
-  /** Take one of the tenant's `concurrent_streams` slots for a run, for at most `ttlMs`. */
+  /**
+   * Take one of the tenant's `concurrent_streams` slots (and one of the user's
+   * `streams_per_user`) for a run, for at most `ttlMs`, and one unit of the run budget.
+   */
   lease?: { ttlMs: number };
   /** Data the handler needs back. */
   want?: 'threads' | 'files' | 'usage';
@@ -47,6 +55,9 @@ export interface Usage {
   threads_total: number;
   files: number;
   streams: number;
+  /** The caller's own runs in progress. */
+  streams_yours: number;
+  budgets: Record<BudgetName, BudgetState>;
 }
 
 export type DenyReason =
@@ -56,6 +67,8 @@ export type DenyReason =
   | 'quota_user'
   | 'quota_total'
   | 'streams'
+  | 'streams_user'
+  | 'budget'
   | 'upstream_budget'
   | 'limiter';
 
@@ -69,14 +82,18 @@ export type Admission =
       ok: true;
       rate: RateSnapshot;
       reservation?: string;
+      /** The budget units the reservation took: given back only if the upstream refused. */
+      reservationSpend?: SpendMark[];
       lease?: string;
+      /** The run-budget unit the lease took: given back only if the upstream refused. */
+      leaseSpend?: SpendMark[];
       /** An upstream permit was taken for this request. */
       permit?: boolean;
       threads?: ThreadRecord[];
       files?: FileRecord[];
       usage?: Usage;
     }
-  | { ok: false; reason: DenyReason; rate: RateSnapshot; retryAfter?: number };
+  | { ok: false; reason: DenyReason; rate: RateSnapshot; retryAfter?: number; budget?: BudgetName };
 
 /** The object's tables; created in its constructor. */
 export const TENANT_SCHEMA = `

@@ -4,11 +4,15 @@ import { type BucketPolicy, type BucketState, type TakeResult, take } from '../l
 import { ratePolicies } from '../limits/policy';
 import { LeaseBook } from './lease-book';
 import { type PermitOutcome, PermitPool } from './permit-pool';
+import { runBudgets, SPEND_SCHEMA, SpendBook, threadBudgets } from './spend-book';
 import {
   type Admission,
   type AdmitRequest,
+  type BudgetName,
   type FileRecord,
+  type Limits,
   type RateSnapshot,
+  type SpendMark,
   TENANT_SCHEMA,
   type ThreadRecord,
   type Usage,
@@ -33,6 +37,7 @@ export class TenantState extends DurableObject<Env> {
   /** Upstream permits this object holds from the governor, void after `expiresAt`. */
   private readonly pool = new PermitPool();
   private readonly leases: LeaseBook;
+  private readonly spend: SpendBook;
   /** The alarm's time as last set (read once at start), so setting it needs no read. */
   private alarmAt: number | null = null;
   /**
@@ -47,6 +52,8 @@ export class TenantState extends DurableObject<Env> {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(TENANT_SCHEMA);
+    this.sql.exec(SPEND_SCHEMA);
+    this.spend = new SpendBook(this.sql);
     this.leases = new LeaseBook(ctx.storage);
     void ctx.blockConcurrencyWhile(async () => {
       await this.leases.load();
@@ -65,7 +72,8 @@ export class TenantState extends DurableObject<Env> {
     const now = Date.now();
     const policies = ratePolicies(limits);
     const tenantBucket = this.peek('tenant', policies.tenant, now);
-    const userBucket = this.peek(`user:${user}`, policies.user, now);
+    const userKey = request.tenantOnly ? undefined : `user:${user}`;
+    const userBucket = userKey === undefined ? tenantBucket : this.peek(userKey, policies.user, now);
     const rate: RateSnapshot = {
       user: { remaining: userBucket.remaining, resetIn: userBucket.resetIn },
       tenant: { remaining: tenantBucket.remaining, resetIn: tenantBucket.resetIn },
@@ -81,7 +89,7 @@ export class TenantState extends DurableObject<Env> {
       };
     }
     this.store('tenant', tenantBucket.state);
-    this.store(`user:${user}`, userBucket.state);
+    if (userKey !== undefined) this.store(userKey, userBucket.state);
 
     if (request.owns && !this.owns(user, request.owns.kind, request.owns.id)) {
       return { ok: false, reason: 'not_found', rate };
@@ -91,28 +99,43 @@ export class TenantState extends DurableObject<Env> {
       return { ok: false, reason: permit.reason, retryAfter: permit.retryAfter, rate };
 
     const at = Date.now();
-    const refuse = (reason: 'quota_user' | 'quota_total' | 'streams', retryAfter?: number): Admission => {
+    const refuse = (
+      reason: 'quota_user' | 'quota_total' | 'streams' | 'streams_user' | 'budget',
+      more: { retryAfter?: number; budget?: BudgetName } = {},
+    ): Admission => {
       if (permit?.ok && permit.taken) this.pool.giveBack();
-      return { ok: false, reason, rate, ...(retryAfter === undefined ? {} : { retryAfter }) };
+      return { ok: false, reason, rate, ...more };
     };
     if (request.reserveThread) {
       if (this.countThreads(user) >= limits.threads_per_user) return refuse('quota_user');
       if (this.countThreads() >= limits.threads_total) return refuse('quota_total');
     }
     if (request.lease) {
-      const { count, next } = this.leases.active(at);
-      if (count >= limits.concurrent_streams) {
-        return refuse('streams', Math.min(30, Math.max(1, Math.ceil(((next ?? at) - at) / 1000))));
-      }
+      const { count, yours, next } = this.leases.active(at, user);
+      const retryAfter = Math.min(30, Math.max(1, Math.ceil(((next ?? at) - at) / 1000)));
+      if (count >= limits.concurrent_streams) return refuse('streams', { retryAfter });
+      if (yours >= limits.streams_per_user) return refuse('streams_user', { retryAfter });
     }
+    // Budgets count what was spent: checked last, so a refusal above spends none of them.
+    const threadSpend = request.reserveThread ? threadBudgets(user, limits, at) : [];
+    const runSpend = request.lease ? runBudgets(user, limits, at) : [];
+    const spent = this.spend.check([...threadSpend, ...runSpend], at);
+    if (!spent.ok) return refuse('budget', { retryAfter: spent.retryAfter, budget: spent.budget });
+
     const admission: Admission = { ok: true, rate };
     if (permit?.ok && permit.taken) admission.permit = true;
-    if (request.reserveThread) admission.reservation = this.reserve(user, at);
-    if (request.lease) admission.lease = this.leases.take(user, at + request.lease.ttlMs);
+    if (request.reserveThread) {
+      admission.reservation = this.reserve(user, at);
+      admission.reservationSpend = this.spend.take(threadSpend);
+    }
+    if (request.lease) {
+      admission.lease = this.leases.take(user, at + request.lease.ttlMs);
+      admission.leaseSpend = this.spend.take(runSpend);
+    }
     if (admission.reservation || admission.lease) await this.scheduleCleanup();
     if (request.want === 'threads') admission.threads = this.threads(user);
     if (request.want === 'files') admission.files = this.files(user);
-    if (request.want === 'usage') admission.usage = this.usage(user, at);
+    if (request.want === 'usage') admission.usage = this.usage(user, limits, at);
     return admission;
   }
 
@@ -143,13 +166,18 @@ export class TenantState extends DurableObject<Env> {
     );
   }
 
-  /** Gives a reservation back (the create failed or was refused): failures cost nothing. */
-  async releaseThread(user: string, reservation: string): Promise<void> {
+  /**
+   * Gives a reservation back (the create failed or was refused), and with `refund` the
+   * budget units it took (only when the upstream refused: a create that may have
+   * happened stays spent).
+   */
+  async releaseThread(user: string, reservation: string, refund: SpendMark[] = []): Promise<void> {
     this.sql.exec(
       'DELETE FROM threads WHERE thread_id = ? AND user = ? AND reserved_until IS NOT NULL',
       reservation,
       user,
     );
+    this.spend.refund(refund);
   }
 
   /** Forgets a deleted thread, freeing its quota. */
@@ -183,9 +211,10 @@ export class TenantState extends DurableObject<Env> {
     this.pool.giveBack();
   }
 
-  /** Gives a stream slot back (the run ended, however it ended). */
-  async releaseLease(leaseId: string): Promise<void> {
+  /** Gives a stream slot back (the run ended, however it ended), with `refund` as above. */
+  async releaseLease(leaseId: string, refund: SpendMark[] = []): Promise<void> {
     this.leases.release(leaseId);
+    this.spend.refund(refund);
   }
 
   /**
@@ -226,13 +255,23 @@ export class TenantState extends DurableObject<Env> {
     );
   }
 
-  private usage(user: string, now: number): Usage {
+  private usage(user: string, limits: Limits, now: number): Usage {
+    const streams = this.leases.active(now, user);
     return {
       threads: this.countThreads(user),
       threads_total: this.countThreads(),
-      files: this.files(user).length,
-      streams: this.leases.active(now).count,
+      files: this.countFiles(user),
+      streams: streams.count,
+      streams_yours: streams.yours,
+      budgets: this.spend.states(
+        [...threadBudgets(user, limits, now), ...runBudgets(user, limits, now)],
+        now,
+      ),
     };
+  }
+
+  private countFiles(user: string): number {
+    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM files WHERE user = ?', user).one().n;
   }
 
   private peek(key: string, policy: BucketPolicy, now: number): TakeResult {

@@ -4,6 +4,7 @@ import type { MiddlewareHandler } from 'hono/types';
 import type { AppEnv } from '../env';
 import { ApiError } from '../errors';
 import { sessionAuth } from '../middleware/auth';
+import { bodyDeadline } from '../middleware/body-deadline';
 import { type AdmissionSpec, admit, type Grant, Refusal, settle } from '../services/admission';
 import { requestContext } from '../services/context';
 
@@ -31,6 +32,7 @@ export function limitBody(maxBytes: number, detail: string, field?: string): Mid
 
 const jsonBodyLimit = limitBody(MAX_JSON_BODY, `Request bodies are limited to ${MAX_JSON_BODY} bytes.`);
 const authenticate = sessionAuth();
+const deadline = bodyDeadline();
 
 /** The OpenAPI security requirement of each kind of route, named where the route is declared. */
 export const SECURITY = {
@@ -40,8 +42,8 @@ export const SECURITY = {
 } as const satisfies Record<string, Record<string, never[]>[]>;
 
 /**
- * Declares a route an end user calls with a session token: the session auth and the
- * body cap (`body`, default {@link MAX_JSON_BODY}) run as its middleware, its OpenAPI
+ * Declares a route an end user calls with a session token: the session auth, the body
+ * deadline and the body cap (`body`, default {@link MAX_JSON_BODY}) run as its middleware, its OpenAPI
  * operation requires `bearerAuth`, and `admission` is what {@link admitted} takes for it.
  */
 export function sessionRoute<const S extends AdmissionSpec, const R extends RouteConfig>(
@@ -52,7 +54,7 @@ export function sessionRoute<const S extends AdmissionSpec, const R extends Rout
   const route = createRoute({
     ...config,
     security: SECURITY.session,
-    middleware: [authenticate, body] as const,
+    middleware: [authenticate, deadline, body] as const,
   });
   return { route, admission };
 }

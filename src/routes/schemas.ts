@@ -20,16 +20,25 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Malformed JSON, bad id, unknown field or value out of range (`field` names it)',
   401: 'No, bad or expired session token',
   404: 'Not found, or not the caller’s',
+  408: 'The request body did not arrive in time (`BODY_TIMEOUT_MS`)',
   413: 'Body over the route’s limit',
-  429: 'Over a rate limit, stream or thread quota',
+  429:
+    'Over a rate limit, stream or thread quota (`RATE_LIMITED`, `TOO_MANY_STREAMS`, `QUOTA_EXCEEDED`), ' +
+    'or a spend budget is used up (`BUDGET_EXCEEDED`, `Retry-After` = seconds to the window’s end)',
   502: 'The upstream answered with something unusable',
-  503: 'The upstream is unreachable or over its rate limit, or the config is invalid',
+  503:
+    'The upstream is unreachable or over its rate limit, the config is invalid, or the upstream account ' +
+    'is nearly out of threads (`ACCOUNT_EXHAUSTED`)',
   504: 'The upstream did not answer in time',
 };
 
-/** OpenAPI response entries for the given error statuses (plus the ones every route has). */
+/**
+ * OpenAPI response entries for the given error statuses (plus the ones every route has;
+ * a route with a body cap, 413, can also time its body out, 408).
+ */
 export function errorResponses(...statuses: number[]) {
-  const all = [...new Set([...statuses, 401, 429, 502, 503, 504])].sort();
+  const withBody = statuses.includes(413) ? [408] : [];
+  const all = [...new Set([...statuses, ...withBody, 401, 429, 502, 503, 504])].sort();
   return Object.fromEntries(
     all.map((status) => [
       status,

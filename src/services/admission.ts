@@ -7,10 +7,12 @@ import type {
   AdmitRequest,
   DenyReason,
   FileRecord,
+  SpendMark,
   ThreadRecord,
   Usage,
 } from '../objects/tenant-state';
 import { keyOf } from '../upstream/tokens';
+import { allowanceStale, guardAccount } from './account';
 import type { RequestContext } from './context';
 
 /**
@@ -33,16 +35,21 @@ export type AdmissionSpec =
       stream?: true;
       /** Data the handler needs back from the tenant's state. */
       want?: 'threads' | 'files' | 'usage';
+      /** Only the tenant's rate bucket counts (webhook ingress), not a user's. */
+      rate?: 'tenant';
     }
   | { limiter: 'open'; governor: 'open' | 'closed' | 'none' };
 
 /** What the caller may do next: a hold is given back by {@link settle} unless claimed. */
 export class Hold {
   readonly id: string;
+  /** The budget units taken with it: given back with it only if the upstream spent nothing. */
+  readonly spend: readonly SpendMark[];
   #claimed = false;
 
-  constructor(id: string) {
+  constructor(id: string, spend: readonly SpendMark[] = []) {
     this.id = id;
+    this.spend = spend;
   }
 
   /** Takes responsibility for the hold (the service committed or will release it). */
@@ -124,10 +131,13 @@ export async function admit(ctx: RequestContext, spec: AdmissionSpec, target?: s
     request.upstream = { account, costly: spec.governor === 'closed', seen: lastObservation(account) };
   }
   if (spec.limiter === 'closed') {
+    // What spends the operator's threads stops for everyone when the account runs low.
+    if (spec.reserve || spec.stream) await guardAccount(ctx);
     if (spec.owns && target !== undefined) request.owns = { kind: spec.owns, id: target };
     if (spec.reserve) request.reserveThread = true;
     if (spec.stream) request.lease = { ttlMs: leaseTtlMs(ctx) };
     if (spec.want) request.want = spec.want;
+    if (spec.rate === 'tenant') request.tenantOnly = true;
   }
 
   let result: Admission;
@@ -144,8 +154,8 @@ export async function admit(ctx: RequestContext, spec: AdmissionSpec, target?: s
     permit: result.permit === true,
     rate: result.rate,
   };
-  if (result.reservation) grant.reservation = new Hold(result.reservation);
-  if (result.lease) grant.lease = new Hold(result.lease);
+  if (result.reservation) grant.reservation = new Hold(result.reservation, result.reservationSpend);
+  if (result.lease) grant.lease = new Hold(result.lease, result.leaseSpend);
   if (result.threads) grant.threads = result.threads;
   if (result.files) grant.files = result.files;
   if (result.usage) grant.usage = result.usage;
@@ -155,14 +165,21 @@ export async function admit(ctx: RequestContext, spec: AdmissionSpec, target?: s
 /**
  * Gives back what the work did not use, when it ends however it ended: the upstream
  * permit of work that never called the upstream (a 400, say), and every hold no
- * service claimed. Resolves when the tenant's state has them back; never throws.
+ * service claimed, with its budget units when the upstream spent nothing (it refused,
+ * or was never asked; a timeout may have created the thread, so that stays spent).
+ * Resolves when the tenant's state has them back; never throws.
  */
 export function settle(ctx: RequestContext, grant: Grant): Promise<unknown> {
   const steps: Promise<unknown>[] = [];
   if (grant.permit && ctx.upstream.upstreamCalls === 0) steps.push(ctx.state.refundPermit());
-  if (grant.reservation && !grant.reservation.claimed)
-    steps.push(ctx.state.releaseThread(ctx.user, grant.reservation.id));
-  if (grant.lease && !grant.lease.claimed) steps.push(ctx.state.releaseLease(grant.lease.id));
+  const refund = (hold: Hold) => (ctx.upstream.mayHaveSpent ? [] : [...hold.spend]);
+  const { reservation, lease } = grant;
+  if (reservation && !reservation.claimed) {
+    steps.push(ctx.state.releaseThread(ctx.user, reservation.id, refund(reservation)));
+    // A creation the upstream refused may mean the account ran out: ask it again.
+    if (ctx.upstream.upstreamCalls > 0 && !ctx.upstream.mayHaveSpent) steps.push(allowanceStale(ctx));
+  }
+  if (lease && !lease.claimed) steps.push(ctx.state.releaseLease(lease.id, refund(lease)));
   return Promise.allSettled(steps);
 }
 
@@ -217,6 +234,14 @@ function refusal(result: Extract<Admission, { ok: false }>): ApiError {
       });
     case 'streams':
       return new ApiError('TOO_MANY_STREAMS', 'This tenant has too many runs in progress.', retry);
+    case 'streams_user':
+      return new ApiError('TOO_MANY_STREAMS', 'You have too many runs in progress.', retry);
+    case 'budget':
+      return new ApiError(
+        'BUDGET_EXCEEDED',
+        `The ${(result.budget ?? 'spending').replaceAll('_', ' ')} budget is spent until its window ends.`,
+        retry,
+      );
     case 'upstream_budget':
       return new ApiError('UPSTREAM_RATE_LIMITED', 'The upstream request budget is spent for now.', retry);
     case 'limiter':

@@ -1,4 +1,4 @@
-import type { RateSnapshot, Usage } from '../objects/tenant-state';
+import type { BudgetName, RateSnapshot, Usage } from '../objects/tenant-state';
 import type { RequestContext } from './context';
 
 /** What `GET /v1/usage` answers: the caller's limits and what is left of each. */
@@ -8,7 +8,9 @@ export interface UsageReport {
   limits: RequestContext['tenant']['limits'];
   threads: { yours: number; remaining: number; tenant_total: number; tenant_remaining: number };
   files: { yours: number; max_bytes: number; types: string[] };
-  streams: { active: number; max: number };
+  streams: { active: number; max: number; yours: number; max_yours: number };
+  /** What is left of each spend budget in its current UTC window; `reset_in` in seconds. */
+  budgets: Record<BudgetName, { limit: number; used: number; remaining: number; reset_in: number }>;
   rate: { user: { remaining: number; reset_in: number }; tenant: { remaining: number; reset_in: number } };
 }
 
@@ -31,10 +33,31 @@ export function usageReport(
       tenant_remaining: tenantRemaining,
     },
     files: { yours: counts.files, max_bytes: files.max_bytes, types: files.types },
-    streams: { active: counts.streams, max: limits.concurrent_streams },
+    streams: {
+      active: counts.streams,
+      max: limits.concurrent_streams,
+      yours: counts.streams_yours,
+      max_yours: limits.streams_per_user,
+    },
+    budgets: budgetsView(counts.budgets),
     rate: {
       user: { remaining: rate.user.remaining, reset_in: rate.user.resetIn },
       tenant: { remaining: rate.tenant.remaining, reset_in: rate.tenant.resetIn },
     },
+  };
+}
+
+function budgetsView(budgets: Usage['budgets']): UsageReport['budgets'] {
+  const view = ({ limit, used, remaining, resetIn }: Usage['budgets'][BudgetName]) => ({
+    limit,
+    used,
+    remaining,
+    reset_in: resetIn,
+  });
+  return {
+    threads_per_user_per_day: view(budgets.threads_per_user_per_day),
+    threads_per_day: view(budgets.threads_per_day),
+    threads_per_month: view(budgets.threads_per_month),
+    runs_per_user_per_day: view(budgets.runs_per_user_per_day),
   };
 }

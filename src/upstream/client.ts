@@ -59,6 +59,9 @@ export class UpstreamClient {
   readonly #retry: RetryOptions;
   readonly #onResponse: ((res: Response) => void) | undefined;
   #calls = 0;
+  /** Fetches that asked the upstream to change something, and how many it refused. */
+  #writes = 0;
+  #writesRefused = 0;
 
   constructor(options: UpstreamClientOptions) {
     this.#account = options.account;
@@ -76,6 +79,15 @@ export class UpstreamClient {
   /** How many fetches this client made (retries and replays included). */
   get upstreamCalls(): number {
     return this.#calls;
+  }
+
+  /**
+   * Whether any fetch that asked for a change (not a GET) may have made it: every one
+   * not answered with a refusal (a non-2xx status) may have, timeouts and dropped
+   * connections included. Budgets are given back only when this is false.
+   */
+  get mayHaveSpent(): boolean {
+    return this.#writes > this.#writesRefused;
   }
 
   /**
@@ -167,8 +179,10 @@ export class UpstreamClient {
     let token = await this.#tokens.get(call.scope);
     let replayed = false;
     let retries = 0;
+    const write = call.method !== 'GET';
     for (;;) {
       this.#calls += 1;
+      if (write) this.#writes += 1;
       const sent = await sendUpstream(url, this.#init(call, mode, token), {
         timeoutMs: call.timeoutMs ?? this.#timeoutMs,
         signal: call.signal,
@@ -191,6 +205,7 @@ export class UpstreamClient {
       const { res } = sent;
       this.#onResponse?.(res);
       if (res.ok) return sent;
+      if (write) this.#writesRefused += 1;
       try {
         if (res.status === 401) {
           await discard(res);

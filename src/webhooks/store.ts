@@ -228,6 +228,8 @@ export interface AcceptResult {
   delivery_id: string;
   duplicate: boolean;
   enqueue: boolean;
+  /** The webhook-id is known with another body: nothing was recorded or enqueued. */
+  conflict?: true;
 }
 
 export type BeginResult =

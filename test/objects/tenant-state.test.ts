@@ -1,9 +1,10 @@
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS } from '../../src/config';
 import { TENANTS } from '../fixtures/tenants';
 
-const limits = { ...TENANTS.acme.limits, concurrent_streams: 1 };
+const limits = { ...DEFAULT_LIMITS, ...TENANTS.acme.limits, concurrent_streams: 1 };
 
 function freshTenant() {
   const tenant = `t-${crypto.randomUUID().slice(0, 8)}`;

@@ -32,9 +32,6 @@ describe('rate policies and headers', () => {
       requests_per_minute: 120,
       burst: 30,
       tenant_requests_per_minute: 3000,
-      concurrent_streams: 4,
-      threads_per_user: 50,
-      threads_total: 1000,
     });
     expect(policies.tenant).toEqual({ capacity: 500, perMinute: 3000 });
     const headers = rateLimitHeaders(policies, {

@@ -1,11 +1,13 @@
 import type { Context } from 'hono';
-import { IdSchema } from '../../config';
+import { IdSchema, type Tenant } from '../../config';
 import type { AppEnv } from '../../env';
 import { ApiError } from '../../errors';
 import { sha256Hex } from '../../hash';
 import { errorName, log } from '../../log';
 import { validationError } from '../../middleware/validate';
 import type { AcceptResult, LookupResult } from '../../objects/deliveries';
+import { admit } from '../../services/admission';
+import { createContext } from '../../services/context';
 import { hookTenant, refuse } from '../../webhooks/auth';
 import { readRawBody } from '../../webhooks/body';
 import {
@@ -23,6 +25,20 @@ const unavailable = () =>
 
 const deliveries = (c: Context<AppEnv>, tenant: string) => c.env.DELIVERIES.getByName(tenant);
 
+/** A webhook is admitted on the tenant's rate alone; it takes nothing else. */
+const INGRESS = { limiter: 'closed', governor: 'none', rate: 'tenant' } as const;
+
+const hookContext = (c: Context<AppEnv>, tenant: Tenant) =>
+  createContext({
+    env: c.env,
+    config: c.var.config,
+    tenant,
+    user: DEFAULT_SUBJECT,
+    requestId: c.var.requestId,
+    signal: c.req.raw.signal,
+    defer: (promise) => c.executionCtx.waitUntil(promise.catch(() => undefined)),
+  });
+
 /**
  * `POST /v1/hooks/{tenant}/run`. In order: no `Authorization`, a known tenant with a
  * secret, well-formed and fresh headers (401 before the body is touched), the raw body
@@ -37,6 +53,8 @@ export async function runHook(c: Context<AppEnv>): Promise<Response> {
   const raw = await readRawBody(c.req.raw);
   if (!(await matchesSignature(secret, checked.headers, raw))) throw refuse(c, 'no_match');
   c.set('tenant', tenant);
+  // Counted once signed (a stranger cannot drain the bucket), against the tenant's rate.
+  await admit(hookContext(c, tenant), INGRESS);
 
   let json: unknown;
   try {
@@ -81,6 +99,9 @@ export async function runHook(c: Context<AppEnv>): Promise<Response> {
     throw unavailable();
   }
   const { delivery_id } = accepted;
+  if (accepted.conflict) {
+    throw new ApiError('IDEMPOTENCY_CONFLICT', 'This webhook-id was delivered before with another body.');
+  }
   if (accepted.enqueue) {
     const job: RunJob = { kind: 'run', tenant: tenant.id, delivery_id };
     try {

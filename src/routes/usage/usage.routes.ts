@@ -11,8 +11,13 @@ const UsageSchema = z
       burst: z.number(),
       tenant_requests_per_minute: z.number(),
       concurrent_streams: z.number(),
+      streams_per_user: z.number(),
       threads_per_user: z.number(),
       threads_total: z.number(),
+      threads_per_user_per_day: z.number(),
+      threads_per_day: z.number(),
+      threads_per_month: z.number(),
+      runs_per_user_per_day: z.number(),
     }),
     threads: z.object({
       yours: z.number(),
@@ -21,7 +26,17 @@ const UsageSchema = z
       tenant_remaining: z.number(),
     }),
     files: z.object({ yours: z.number(), max_bytes: z.number(), types: z.array(z.string()) }),
-    streams: z.object({ active: z.number(), max: z.number() }),
+    streams: z.object({ active: z.number(), max: z.number(), yours: z.number(), max_yours: z.number() }),
+    budgets: z
+      .record(
+        z.enum(['threads_per_user_per_day', 'threads_per_day', 'threads_per_month', 'runs_per_user_per_day']),
+        z.object({ limit: z.number(), used: z.number(), remaining: z.number(), reset_in: z.number() }),
+      )
+      .openapi({
+        description:
+          'Each spend budget in its current UTC window (day or month): what was spent, what is left, ' +
+          'and the seconds until it resets. Spent is spent: deleting a thread gives nothing back.',
+      }),
     rate: z.object({
       user: z.object({ remaining: z.number(), reset_in: z.number() }),
       tenant: z.object({ remaining: z.number(), reset_in: z.number() }),

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { TENANTS } from '../fixtures/tenants';
+import { expectError } from '../helpers/assertions';
+import { testGateway } from '../helpers/gateway';
+import { deliveryCount, messageId, sendHook } from '../helpers/webhooks';
+
+/** Webhook ingress limits: the tenant's rate, and one body per webhook-id. */
+function setup(limits: Record<string, number> = {}) {
+  const gw = testGateway({ tenants: { acme: { ...TENANTS.acme, limits: { ...TENANTS.acme.limits, ...limits } } } });
+  const tenant = gw.ids.acme ?? '';
+  const hook = (body: unknown, id = messageId()) => sendHook(tenant, body, { fetch: gw.fetch, id });
+  return { tenant, hook };
+}
+
+describe('webhook ingress limits', () => {
+  it('answers a reused webhook-id with another body 409 IDEMPOTENCY_CONFLICT, recording nothing new', async () => {
+    const { tenant, hook } = setup();
+    const id = messageId();
+    expect((await hook({ message: 'first' }, id)).status).toBe(202);
+    await expectError(await hook({ message: 'second' }, id), 409, 'IDEMPOTENCY_CONFLICT');
+    expect((await hook({ message: 'first' }, id)).status).toBe(202);
+    expect(await deliveryCount(tenant)).toBe(1);
+  });
+
+  it("counts signed webhooks against the tenant's rate and records none it refuses", async () => {
+    // The tenant bucket holds max(burst, rpm / 6) = 2 here; a user bucket plays no part.
+    const { tenant, hook } = setup({ burst: 1, requests_per_minute: 1, tenant_requests_per_minute: 12 });
+    expect((await hook({ message: 'one' })).status).toBe(202);
+    expect((await hook({ message: 'two' })).status).toBe(202);
+    const third = await hook({ message: 'three' });
+    expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
+    await expectError(third, 429, 'RATE_LIMITED');
+    expect(await deliveryCount(tenant)).toBe(2);
+  });
+});
