@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { delimiter, resolve } from 'node:path';
 import { buildEmulator } from './build-emulator.mjs';
-import { DEMO_TENANT, DEMO_USER, mintSessionToken } from './demo.mjs';
+import { DEMO_IDP_USER, DEMO_TENANT, DEMO_USER, mintIdpToken, mintSessionToken } from './demo.mjs';
 
 const WORKER_PORT = Number(process.env.PORT ?? 8787);
 const EMULATOR_PORT = Number(process.env.EMULATOR_PORT ?? 8788);
@@ -80,7 +80,7 @@ const vars = {
   EPSIMO_BASE_URL: emulatorUrl,
   EPSIMO_EMAIL: 'ops@edge-canary.example',
   EPSIMO_PASSWORD: 'emulator-password',
-  TENANTS: JSON.stringify({ [DEMO_TENANT.id]: DEMO_TENANT.config(WORKER_PORT) }),
+  TENANTS: JSON.stringify({ [DEMO_TENANT.id]: DEMO_TENANT.config(WORKER_PORT, emulatorUrl) }),
 };
 // Single-quoted: dotenv takes those literally (in double quotes it keeps `\"` escaped,
 // which broke the TENANTS JSON).
@@ -114,6 +114,8 @@ const workerUrl = `http://127.0.0.1:${WORKER_PORT}`;
 await waitFor(`${workerUrl}/healthz`, 60_000);
 
 const token = await mintSessionToken(DEMO_TENANT.secret, DEMO_TENANT.id, DEMO_USER);
+// What a frontend signed in with Clerk, Auth0, Supabase or Firebase holds: the IdP's own token.
+const idpToken = await mintIdpToken(emulatorUrl, workerUrl);
 // The token rides in the fragment: the browser never sends it to the server.
 const demoUrl = `${workerUrl}/demo/#token=${token}`;
 console.log(`
@@ -125,6 +127,10 @@ epsimo-edge is running.
 Demo session token (valid 12 h):
   export TOKEN=${token}
 
+IdP-style token (RS256 from the emulator's stand-in IdP, JWKS at ${emulatorUrl}/.well-known/jwks.json;
+no tenant claim: the tenant is picked by iss/aud; user ${DEMO_IDP_USER}, valid 12 h):
+  export IDP_TOKEN=${idpToken}
+
 Open the demo chat (the token is in the link):
   ${demoUrl}
 API docs: ${workerUrl}/docs/
@@ -132,10 +138,11 @@ API docs: ${workerUrl}/docs/
 Try:
   curl ${workerUrl}/healthz
   curl -H "Authorization: Bearer $TOKEN" ${workerUrl}/v1/assistants
+  curl -H "Authorization: Bearer $IDP_TOKEN" ${workerUrl}/v1/threads
 
 Ctrl-C stops both.
 `);
 // One machine-readable line for scripts that start the stack (test/browser/run.mjs).
 console.log(
-  `EDGE_READY ${JSON.stringify({ worker: workerUrl, emulator: emulatorUrl, token, demo: demoUrl })}`,
+  `EDGE_READY ${JSON.stringify({ worker: workerUrl, emulator: emulatorUrl, token, idp_token: idpToken, demo: demoUrl })}`,
 );

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { AuthSchema, HsSecretSchema, HTTP_PROBLEM, issuerIndex, secureEnough, unique } from './auth/schema';
 
 /** Ids in paths and configuration: `^[A-Za-z0-9_-]{1,128}$`. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
@@ -76,26 +77,57 @@ function decodesAsBase64(value: string): boolean {
   }
 }
 
+const WebhookSecretSchema = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/]{16,}={0,2}$/, 'must be whsec_ followed by base64')
+  .refine((secret) => decodesAsBase64(secret.slice('whsec_'.length)), 'must be whsec_ followed by base64');
+
 const TenantSchema = z
   .object({
     project_id: IdSchema,
-    session_secret: z.string().min(32, 'must be at least 32 characters'),
+    session_secret: HsSecretSchema.optional(),
+    auth: AuthSchema.optional(),
     assistants: z.array(IdSchema).min(1),
     origins: z.array(OriginSchema).default([]),
     limits: LimitsSchema.default(LimitsSchema.parse({})),
     files: FilesSchema.default(FilesSchema.parse({})),
     tool_calls: z.enum(['none', 'name', 'full']).default('name'),
-    webhook_secret: z
-      .string()
-      .regex(/^whsec_[A-Za-z0-9+/]{16,}={0,2}$/, 'must be whsec_ followed by base64')
-      .refine((secret) => decodesAsBase64(secret.slice('whsec_'.length)), 'must be whsec_ followed by base64')
-      .optional(),
+    webhook_secret: WebhookSecretSchema.optional(),
+    // A list so the secret rotates: signatures by any of them are accepted, callbacks carry all.
+    webhook_secrets: z.array(WebhookSecretSchema).min(1).max(4).refine(unique, 'must not repeat').optional(),
     callback_origins: z.array(OriginSchema).default([]),
   })
-  .strict();
+  .strict()
+  .refine(
+    (t) => t.session_secret !== undefined || t.auth?.hs256 !== undefined || t.auth?.jwks !== undefined,
+    {
+      message: 'a tenant needs session_secret, auth.hs256 or auth.jwks',
+      path: ['auth'],
+    },
+  );
 
 export type Tenant = z.infer<typeof TenantSchema> & { id: string };
 export type ToolCallPolicy = Tenant['tool_calls'];
+
+/** One HS256 secret: `kid` undefined for `session_secret`, which verifies tokens without a `kid`. */
+export interface HsKey {
+  kid: string | undefined;
+  secret: string;
+}
+
+/** The tenant's HS256 secrets: `session_secret` (tokens without `kid`) and `auth.hs256` (by `kid`). */
+export function hs256Keys(tenant: Tenant): HsKey[] {
+  const keys: HsKey[] = tenant.session_secret ? [{ kid: undefined, secret: tenant.session_secret }] : [];
+  for (const key of tenant.auth?.hs256 ?? []) keys.push(key);
+  return keys;
+}
+
+/** Every active webhook secret of the tenant (`webhook_secret` and `webhook_secrets`), no repeats. */
+export function webhookSecrets(tenant: Tenant): string[] {
+  const all = tenant.webhook_secret ? [tenant.webhook_secret] : [];
+  for (const secret of tenant.webhook_secrets ?? []) if (!all.includes(secret)) all.push(secret);
+  return all;
+}
 
 const TenantsSchema = z.record(TenantIdSchema, TenantSchema).refine((t) => Object.keys(t).length > 0, {
   message: 'at least one tenant is required',
@@ -122,6 +154,7 @@ const BindingsSchema = z.object({
   STREAM_PING_MS: millis(15_000),
   BODY_TIMEOUT_MS: millis(10_000),
   ACCOUNT_THREAD_RESERVE: z.coerce.number().int().min(0).max(1_000_000).default(10),
+  LOCAL_DEV: z.enum(['true', 'false']).default('false'),
 });
 
 /** The parsed, validated configuration of one isolate. */
@@ -133,6 +166,8 @@ export interface Config {
   /** Thread creation and runs stop for every tenant at this many threads left (`ACCOUNT_THREAD_RESERVE`). */
   accountThreadReserve: number;
   tenants: ReadonlyMap<string, Tenant>;
+  /** Tenants with `auth.jwks`, by issuer: a token's `iss` (then `aud`) picks one. */
+  issuers: ReadonlyMap<string, readonly Tenant[]>;
 }
 
 const NUMERIC_VARS = [
@@ -148,7 +183,12 @@ const NUMERIC_VARS = [
 /** The bindings the configuration is read from (the Worker's `Env` fits this). */
 export type RawBindings = Partial<
   Record<
-    'EPSIMO_BASE_URL' | 'EPSIMO_EMAIL' | 'EPSIMO_PASSWORD' | 'TENANTS' | (typeof NUMERIC_VARS)[number],
+    | 'EPSIMO_BASE_URL'
+    | 'EPSIMO_EMAIL'
+    | 'EPSIMO_PASSWORD'
+    | 'TENANTS'
+    | 'LOCAL_DEV'
+    | (typeof NUMERIC_VARS)[number],
     unknown
   >
 >;
@@ -162,6 +202,7 @@ export function parseConfig(env: RawBindings): ConfigResult {
     EPSIMO_EMAIL: env.EPSIMO_EMAIL,
     EPSIMO_PASSWORD: env.EPSIMO_PASSWORD,
     TENANTS: env.TENANTS,
+    LOCAL_DEV: env.LOCAL_DEV || undefined,
     ...Object.fromEntries(NUMERIC_VARS.map((name) => [name, env[name] || undefined])),
   });
   if (!bindings.success) return { ok: false, problems: describe(bindings.error) };
@@ -177,6 +218,17 @@ export function parseConfig(env: RawBindings): ConfigResult {
 
   const map = new Map<string, Tenant>();
   for (const [id, tenant] of Object.entries(tenants.data)) map.set(id, { ...tenant, id });
+  const localDev = bindings.data.LOCAL_DEV === 'true';
+  const problems: string[] = [];
+  if (!secureEnough(bindings.data.EPSIMO_BASE_URL, localDev))
+    problems.push(`EPSIMO_BASE_URL: ${HTTP_PROBLEM}`);
+  for (const tenant of map.values()) {
+    const uri = tenant.auth?.jwks?.uri;
+    if (uri && !secureEnough(uri, localDev))
+      problems.push(`TENANTS.${tenant.id}.auth.jwks.uri: ${HTTP_PROBLEM}`);
+  }
+  const issuers = issuerIndex(map, problems);
+  if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
     config: {
@@ -195,6 +247,7 @@ export function parseConfig(env: RawBindings): ConfigResult {
       bodyTimeoutMs: bindings.data.BODY_TIMEOUT_MS,
       accountThreadReserve: bindings.data.ACCOUNT_THREAD_RESERVE,
       tenants: map,
+      issuers,
     },
   };
 }
@@ -220,6 +273,7 @@ export function loadConfig(env: RawBindings): ConfigResult {
     env.EPSIMO_EMAIL,
     env.EPSIMO_PASSWORD,
     env.TENANTS,
+    env.LOCAL_DEV,
     ...NUMERIC_VARS.map((n) => env[n]),
   ];
   if (!cached || cached.raw.length !== raw.length || cached.raw.some((value, i) => value !== raw[i])) {

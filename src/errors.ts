@@ -26,6 +26,7 @@ const ERRORS = {
   UPSTREAM_UNAVAILABLE: { status: 503, retry: true },
   UPSTREAM_RATE_LIMITED: { status: 503, retry: true },
   CONFIG_INVALID: { status: 503, retry: true },
+  AUTH_UNAVAILABLE: { status: 503, retry: true },
   ACCOUNT_EXHAUSTED: { status: 503, retry: true },
   LIMITER_UNAVAILABLE: { status: 503, retry: true },
   QUEUE_UNAVAILABLE: { status: 503, retry: true },

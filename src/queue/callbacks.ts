@@ -1,8 +1,8 @@
-import type { Config } from '../config';
+import { type Config, webhookSecrets } from '../config';
 import { errorName, log } from '../log';
 import type { Deliveries } from '../objects/deliveries';
 import { type CallbackJob, callbackUrlProblem } from '../webhooks/schemas';
-import { signedHeaders } from '../webhooks/signature';
+import { SIGNED_PREFIX, signedHeaders } from '../webhooks/signature';
 import { toCallbackTicket } from '../webhooks/store';
 
 /** How long one callback attempt may take (ms). */
@@ -35,7 +35,7 @@ export async function queueCallback(
 
 /**
  * One attempt at a delivery's callback: the result POSTed to `callback_url`, signed with
- * Standard Webhooks headers (the same `webhook-id` on every attempt, so the receiver can
+ * Standard Webhooks headers over `epsimo-edge.callback.` + the body, by every active secret (the same `webhook-id` on every attempt, so the receiver can
  * deduplicate; a fresh timestamp and signature each time), `redirect: 'manual'` (a
  * redirect is a failure, never followed) and a timeout. Resolves to `'done'` when nothing
  * more is owed (2xx, or nothing to send) and `'retry'` otherwise. Each attempt is logged
@@ -51,10 +51,12 @@ export async function attemptCallback(
   if (!ticket) return 'done';
   const fields = { tenant: job.tenant, delivery_id: job.delivery_id, attempt: ticket.attempt };
   const tenant = config.tenants.get(job.tenant);
-  const problem = !tenant?.webhook_secret
-    ? 'the tenant has no webhook secret'
-    : callbackUrlProblem(ticket.url, tenant);
-  if (!tenant?.webhook_secret || problem) {
+  const secrets = tenant ? webhookSecrets(tenant) : [];
+  const problem =
+    !tenant || secrets.length === 0
+      ? 'the tenant has no webhook secret'
+      : callbackUrlProblem(ticket.url, tenant);
+  if (!tenant || problem) {
     log('error', 'webhook callback abandoned: no longer allowed by the configuration', {
       ...fields,
       problem,
@@ -63,7 +65,8 @@ export async function attemptCallback(
     return 'done';
   }
   const body = JSON.stringify(ticket.payload);
-  const headers = await signedHeaders(tenant.webhook_secret, ticket.callback_id, body);
+  // Signed with every active secret, over the callback prefix and the body (see SIGNED_PREFIX).
+  const headers = await signedHeaders(secrets, ticket.callback_id, `${SIGNED_PREFIX.callback}${body}`);
   const result = await postCallback(ticket.url, body, headers);
   log(result.ok ? 'info' : 'warn', 'webhook callback attempt', {
     ...fields,

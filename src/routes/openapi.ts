@@ -34,8 +34,10 @@ export function documentApp(app: OpenAPIHono<AppEnv>): void {
     scheme: 'bearer',
     bearerFormat: 'JWT',
     description:
-      'A session token signed HS256 with the tenant’s `session_secret` by the tenant’s backend. ' +
-      'Claims: `tenant`, `sub`, `exp` (at most 24 h ahead), optional `iat`/`nbf`.',
+      'A session token signed HS256 by the tenant’s backend with `session_secret` (no `kid`) or an ' +
+      '`auth.hs256` secret (its `kid` in the header); claims `tenant`, `sub`, `exp`. Or, for a tenant ' +
+      'with `auth.jwks`, its identity provider’s own token (RS/PS/ES/EdDSA with a `kid`; the tenant is ' +
+      'picked by `iss`/`aud`). `exp` at most 24 h ahead and after `iat`; optional `iat`/`nbf`.',
   });
   registry.registerComponent('securitySchemes', 'webhookSignature', {
     type: 'apiKey',

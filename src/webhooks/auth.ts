@@ -1,14 +1,14 @@
 import type { Context } from 'hono';
-import { TENANT_ID_PATTERN, type Tenant } from '../config';
+import { TENANT_ID_PATTERN, type Tenant, webhookSecrets } from '../config';
 import type { AppEnv } from '../env';
 import { ApiError } from '../errors';
 import { log } from '../log';
 import type { VerifyFailure } from './signature';
 
-/** A hook's tenant and the secret its webhooks are signed with. */
+/** A hook's tenant and the secrets its webhooks may be signed with (several while one rotates). */
 export interface HookTenant {
   tenant: Tenant;
-  secret: string;
+  secrets: string[];
 }
 
 /** Why a hook request is refused before its signature is checked, or the signature's failure. */
@@ -35,16 +35,29 @@ export function refuse(c: Context<AppEnv>, reason: HookRefusal): ApiError {
   return new ApiError('UNAUTHORIZED', detail);
 }
 
-/**
- * The tenant named in the path, with its webhook secret. Refuses (401) any
- * `Authorization` header (a session token never authenticates a hook), a tenant that
- * does not exist and one without a `webhook_secret`.
- */
-export function hookTenant(c: Context<AppEnv>): HookTenant {
+/** Refuses (401) any `Authorization` header: a session token never authenticates a hook. */
+export function refuseSessionToken(c: Context<AppEnv>): void {
   if (c.req.header('Authorization') !== undefined) throw refuse(c, 'session_token');
+}
+
+/**
+ * Checked against when the path names no tenant with webhooks, so such a request costs
+ * the same HMAC as a bad signature and its 401 arrives no sooner.
+ */
+const DECOY_SECRETS = ['whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'];
+
+/**
+ * The tenant named in the path with its webhook secrets, or why there is none (an
+ * unknown tenant, or one without `webhook_secret(s)`) with decoy secrets to check the
+ * signature against anyway. The caller refuses both the same way as a bad signature.
+ */
+export function hookTenant(
+  c: Context<AppEnv>,
+): HookTenant | { refusal: 'unknown_tenant' | 'no_webhook_secret'; secrets: string[] } {
   const id = c.req.param('tenant') ?? '';
   const tenant = TENANT_ID_PATTERN.test(id) ? c.var.config.tenants.get(id) : undefined;
-  if (!tenant) throw refuse(c, 'unknown_tenant');
-  if (!tenant.webhook_secret) throw refuse(c, 'no_webhook_secret');
-  return { tenant, secret: tenant.webhook_secret };
+  if (!tenant) return { refusal: 'unknown_tenant', secrets: DECOY_SECRETS };
+  const secrets = webhookSecrets(tenant);
+  if (secrets.length === 0) return { refusal: 'no_webhook_secret', secrets: DECOY_SECRETS };
+  return { tenant, secrets };
 }

@@ -78,26 +78,46 @@ export function checkHeaders(headers: WebhookHeaders, nowMs: number = Date.now()
 }
 
 /**
- * Whether one of the checked signatures is the HMAC of `id.timestamp.payload` under
- * `secret`. Each comparison is constant-time (`crypto.subtle.timingSafeEqual`).
+ * What each use of a webhook secret signs, so a signature made for one use is worthless
+ * for another: inbound webhooks sign the raw body as the Standard Webhooks spec says (no
+ * prefix, so any sender library works); status lookups and the gateway's own result
+ * callbacks sign these prefixes followed by their payload. Inbound bodies must be JSON,
+ * which never starts with `e`, so the three sets of signed messages are disjoint.
+ */
+export const SIGNED_PREFIX = {
+  lookup: 'epsimo-edge.lookup.',
+  callback: 'epsimo-edge.callback.',
+} as const;
+
+/** One secret or several (rotation): a signature by any of them is accepted. */
+export type Secrets = string | readonly string[];
+
+const secretList = (secrets: Secrets): readonly string[] =>
+  typeof secrets === 'string' ? [secrets] : secrets;
+
+/**
+ * Whether one of the checked signatures is the HMAC of `id.timestamp.payload` under one
+ * of `secrets`. Each comparison is constant-time (`crypto.subtle.timingSafeEqual`), and
+ * every secret and candidate is compared: the time does not depend on which matched.
  */
 export async function matchesSignature(
-  secret: string,
+  secrets: Secrets,
   headers: CheckedHeaders,
   payload: Uint8Array,
 ): Promise<boolean> {
-  const expected = await hmac(secret, headers.id, headers.timestamp, payload);
   let matched = false;
-  for (const candidate of headers.signatures) {
-    // Every candidate is compared (no early exit): the time does not depend on which matched.
-    if (crypto.subtle.timingSafeEqual(candidate, expected)) matched = true;
+  for (const secret of secretList(secrets)) {
+    const expected = await hmac(secret, headers.id, headers.timestamp, payload);
+    for (const candidate of headers.signatures) {
+      if (crypto.subtle.timingSafeEqual(candidate, expected)) matched = true;
+    }
   }
   return matched;
 }
 
 /** Header checks and signature match in one call (status lookups, tests). */
 export async function verifyWebhook(
-  secret: string,
+  secrets: Secrets,
   headers: WebhookHeaders,
   payload: Uint8Array | string,
   nowMs: number = Date.now(),
@@ -105,7 +125,7 @@ export async function verifyWebhook(
   const checked = checkHeaders(headers, nowMs);
   if (!checked.ok) return checked;
   const bytes = typeof payload === 'string' ? encoder.encode(payload) : payload;
-  if (!(await matchesSignature(secret, checked.headers, bytes))) return { ok: false, reason: 'no_match' };
+  if (!(await matchesSignature(secrets, checked.headers, bytes))) return { ok: false, reason: 'no_match' };
   return { ok: true, id: checked.headers.id, timestamp: checked.headers.timestamp };
 }
 
@@ -120,18 +140,25 @@ export async function signWebhook(
   return `v1,${toBase64(await hmac(secret, id, timestamp, bytes))}`;
 }
 
-/** The three headers for an outgoing message signed with `secret`. */
+/**
+ * The three headers for an outgoing message, signed with every one of `secrets` (the
+ * Standard Webhooks multi-signature header: space-separated `v1,` entries), so a receiver
+ * holding any active secret verifies it while the secret rotates.
+ */
 export async function signedHeaders(
-  secret: string,
+  secrets: Secrets,
   id: string,
   payload: string,
   nowMs: number = Date.now(),
 ): Promise<Record<'webhook-id' | 'webhook-timestamp' | 'webhook-signature', string>> {
   const timestamp = Math.floor(nowMs / 1000);
+  const signatures: string[] = [];
+  for (const secret of secretList(secrets))
+    signatures.push(await signWebhook(secret, id, timestamp, payload));
   return {
     'webhook-id': id,
     'webhook-timestamp': String(timestamp),
-    'webhook-signature': await signWebhook(secret, id, timestamp, payload),
+    'webhook-signature': signatures.join(' '),
   };
 }
 

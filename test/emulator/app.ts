@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { EmuEnv } from './http';
+import { registerIdpRoutes } from './idp';
 import { gate } from './middleware';
 import { registerAuthRoutes } from './routes-auth';
 import { registerCallbackRoutes } from './routes-callbacks';
@@ -17,6 +18,7 @@ export function createEmulator(): Hono<EmuEnv> {
   const app = new Hono<EmuEnv>({ strict: false });
   app.use('*', gate);
   registerCallbackRoutes(app);
+  registerIdpRoutes(app);
   registerControlRoutes(app);
   registerAuthRoutes(app);
   registerProjectRoutes(app);

@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { EmuEnv } from './http';
 import { sleep } from './http';
+import { IDP_PREFIX } from './idp';
 import { getUniverse, REQUEST_LOG_MAX } from './state';
 import type { StatusOverride, Universe } from './types';
 
@@ -105,7 +106,8 @@ export const gate: MiddlewareHandler<EmuEnv> = async (c, next) => {
   const url = new URL(c.req.url);
   const u = getUniverse(url.host);
   c.set('u', u);
-  if (url.pathname.startsWith(CONTROL_PREFIX)) {
+  // The control API and the stand-in IdP are not the Epsimo API: nothing of theirs is counted.
+  if (url.pathname.startsWith(CONTROL_PREFIX) || url.pathname.startsWith(IDP_PREFIX)) {
     await next();
     return;
   }

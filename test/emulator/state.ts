@@ -5,6 +5,7 @@ import {
   SEED_PROJECTS,
   seedAssistantConfig,
 } from './canaries';
+import { emptyIdp } from './idp';
 import { defaultKnobs } from './knobs';
 import type { Account, FileRecord, Message, Project, Stats, Thread, Universe } from './types';
 
@@ -59,6 +60,7 @@ function seededState(host: string): Universe {
     stats: emptyStats(),
     seq: 0,
     rate: { windowStart: 0, count: 0 },
+    idp: emptyIdp(),
   };
 }
 

@@ -144,6 +144,26 @@ export interface TokenRecord {
   revoked: boolean;
 }
 
+/** One signing key of the stand-in IdP (test/emulator/idp.ts). */
+export interface IdpKey {
+  kid: string;
+  alg: string;
+  privateKey: CryptoKey;
+  /** The public JWK, as served. */
+  jwk: Record<string, unknown>;
+}
+
+export interface IdpState {
+  keys: IdpKey[];
+  /** A document served instead of the generated keys; null: the generated ones. */
+  served: Record<string, unknown> | null;
+  mode: 'ok' | 'down' | 'bad';
+  /** `Cache-Control: max-age` of the document (s). */
+  max_age: number;
+  /** `GET /.well-known/jwks.json` requests so far. */
+  fetches: number;
+}
+
 export interface Universe {
   host: string;
   accounts: Map<string, Account>;
@@ -153,4 +173,5 @@ export interface Universe {
   stats: Stats;
   seq: number;
   rate: { windowStart: number; count: number };
+  idp: IdpState;
 }

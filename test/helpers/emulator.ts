@@ -99,7 +99,7 @@ export class EmulatorControl {
 /** An emulator handle on a host no other test uses. */
 export function freshEmulator(prefix = 'u'): EmulatorControl {
   const id = crypto.randomUUID().replaceAll('-', '').slice(0, 12);
-  return new EmulatorControl(`http://${prefix}${id}.emulator.test`);
+  return new EmulatorControl(`https://${prefix}${id}.emulator.test`);
 }
 
 export function bearer(token: string): Record<string, string> {

@@ -3,7 +3,7 @@ import { TENANTS } from '../fixtures/tenants';
 import { type EmulatorControl, freshEmulator } from './emulator';
 import { callWorker } from './worker';
 
-type TenantConfig = Record<string, unknown> & { session_secret: string };
+type TenantConfig = Record<string, unknown>;
 
 export interface GatewayOptions {
   /** The emulator universe the Worker talks to (default: a fresh one). */
@@ -61,7 +61,9 @@ export function testGateway(options: GatewayOptions = {}) {
     const config = configs[name];
     const tenant = ids[name];
     if (!config || !tenant) throw new Error(`no tenant ${name}`);
-    const token = await sessionToken(config.session_secret, { tenant, sub: user });
+    const secret = config.session_secret;
+    if (typeof secret !== 'string') throw new Error(`tenant ${name} has no session_secret to sign with`);
+    const token = await sessionToken(secret, { tenant, sub: user });
     return {
       tenant,
       user,

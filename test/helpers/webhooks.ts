@@ -1,18 +1,20 @@
 /**
  * Sends signed webhooks to the Worker the way a tenant's automation would, and looks
  * deliveries up through the signed status route. Queue-driven tests use the base test
- * bindings (tenant `acme`, upstream `http://emulator.test`): the queue consumer runs with
+ * bindings (tenant `acme`, upstream `https://emulator.test`): the queue consumer runs with
  * those, not with a test's overrides.
  */
 import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { expect } from 'vitest';
 import worker from '../../src/index';
-import { signWebhook } from '../../src/webhooks/signature';
+import { SIGNED_PREFIX, signWebhook } from '../../src/webhooks/signature';
 import { TENANTS } from '../fixtures/tenants';
 import { callWorker } from './worker';
 
 export const HOOK_SECRET = TENANTS.acme.webhook_secret;
+/** The fixture tenant's second (rotated-in) secret. */
+export const HOOK_SECRET_NEXT = TENANTS.acme.webhook_secrets[0];
 
 const unique = () => crypto.randomUUID().replaceAll('-', '').slice(0, 16);
 
@@ -52,7 +54,7 @@ export async function sendHook(tenant: string, body: unknown, options: HookOptio
   });
 }
 
-/** `GET /v1/hooks/{tenant}/deliveries/{id}`, signed over the path with a fresh webhook-id. */
+/** `GET /v1/hooks/{tenant}/deliveries/{id}`, signed over the lookup prefix + path with a fresh webhook-id. */
 export async function lookupDelivery(
   tenant: string,
   deliveryId: string,
@@ -61,7 +63,12 @@ export async function lookupDelivery(
   const path = `/v1/hooks/${tenant}/deliveries/${deliveryId}`;
   const id = options.id ?? messageId();
   const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
-  const signature = await signWebhook(options.secret ?? HOOK_SECRET, id, timestamp, path);
+  const signature = await signWebhook(
+    options.secret ?? HOOK_SECRET,
+    id,
+    timestamp,
+    `${SIGNED_PREFIX.lookup}${path}`,
+  );
   const send = options.fetch ?? callWorker;
   return send(path, {
     headers: {

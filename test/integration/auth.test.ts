@@ -1,8 +1,10 @@
 import { sign } from 'hono/jwt';
+import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { TENANTS } from '../fixtures/tenants';
 import { b64urlJson, expectError, nowSeconds, watchUpstream } from '../helpers/assertions';
 import { sessionToken, testGateway } from '../helpers/gateway';
+import { callWorker } from '../helpers/worker';
 
 const ACME_SECRET = TENANTS.acme.session_secret;
 
@@ -156,5 +158,117 @@ describe('reserved subjects and token size', () => {
     const alice = await gw.caller('acme');
     const res = await alice.request('GET', '/v1/threads', { auth: `${alice.token}${'A'.repeat(5000)}` });
     expect(res.status).toBe(401);
+  });
+});
+
+describe('HS256 secrets by kid (rotation without a flag day)', () => {
+  const OLD = 'old-session-secret-0123456789abcdef0123456789';
+  const NEW = 'new-session-secret-0123456789abcdef0123456789';
+  const NEXT = 'next-session-secret-0123456789abcdef012345678';
+  const tenant = (auth: unknown, extra: Record<string, unknown> = {}) => ({
+    project_id: 'proj_acme',
+    assistants: ['asst_support'],
+    auth,
+    ...extra,
+  });
+  const signed = (secret: string, claims: Record<string, unknown>, kid?: string) => {
+    const now = nowSeconds();
+    return new SignJWT({ iat: now, exp: now + 600, ...claims })
+      .setProtectedHeader(
+        kid === undefined ? { alg: 'HS256', typ: 'JWT' } : { alg: 'HS256', typ: 'JWT', kid },
+      )
+      .sign(new TextEncoder().encode(secret));
+  };
+
+  it('accepts the old and the new kid while both are listed, and session_secret tokens without a kid', async () => {
+    const gw = testGateway({
+      tenants: {
+        acme: tenant(
+          {
+            hs256: [
+              { kid: '2026-12', secret: NEW },
+              { kid: '2027-01', secret: NEXT },
+            ],
+          },
+          { session_secret: OLD },
+        ),
+      },
+    });
+    const claims = { tenant: gw.ids.acme, sub: 'alice' };
+    const call = async (token: string) =>
+      (await gw.fetch('/v1/threads', { headers: { authorization: `Bearer ${token}` } })).status;
+    expect(await call(await signed(OLD, claims))).toBe(200);
+    expect(await call(await signed(NEW, claims, '2026-12'))).toBe(200);
+    expect(await call(await signed(NEXT, claims, '2027-01'))).toBe(200);
+
+    const watch = await watchUpstream(gw.emulator);
+    // A kid picks exactly one secret: the wrong pairing, an unknown kid, or no kid for a listed secret.
+    expect(await call(await signed(NEXT, claims, '2026-12'))).toBe(401);
+    expect(await call(await signed(NEW, claims, '2025-01'))).toBe(401);
+    expect(await call(await signed(NEW, claims))).toBe(401);
+    expect(await call(await signed(OLD, claims, '2026-12'))).toBe(401);
+    await watch.expectNone();
+  });
+
+  it('refuses a retired kid once it is no longer listed', async () => {
+    const both = testGateway({
+      tenants: {
+        acme: tenant({
+          hs256: [
+            { kid: 'a', secret: OLD },
+            { kid: 'b', secret: NEW },
+          ],
+        }),
+      },
+    });
+    const claims = { tenant: both.ids.acme, sub: 'alice' };
+    const token = await signed(OLD, claims, 'a');
+    expect((await both.fetch('/v1/threads', { headers: { authorization: `Bearer ${token}` } })).status).toBe(
+      200,
+    );
+    // The same tenant id after rotation (a new configuration): the old kid is gone.
+    const registry = JSON.stringify({
+      [both.ids.acme ?? '']: tenant({ hs256: [{ kid: 'b', secret: NEW }] }),
+    });
+    const res = await callWorker(
+      '/v1/threads',
+      { headers: { authorization: `Bearer ${token}` } },
+      { ...both.overrides, TENANTS: registry },
+    );
+    await expectError(res, 401, 'UNAUTHORIZED');
+  });
+
+  it('refuses a token whose exp is more than 24 h after its iat, even when exp is near', async () => {
+    const gw = testGateway();
+    const watch = await watchUpstream(gw.emulator);
+    const now = nowSeconds();
+    const claims = { tenant: gw.ids.acme, sub: 'alice' };
+    // Issued 29.5 days ago, 30 days of life: within 24 h of expiring, still refused.
+    const long = await sessionToken(ACME_SECRET, {
+      ...claims,
+      iat: now - 29.5 * 86400,
+      exp: now + 12 * 3600,
+    });
+    const res = await gw.fetch('/v1/threads', { headers: { authorization: `Bearer ${long}` } });
+    await expectError(res, 401, 'UNAUTHORIZED');
+    const day = await sessionToken(ACME_SECRET, { ...claims, iat: now - 3600, exp: now - 3600 + 86400 });
+    expect((await gw.fetch('/v1/threads', { headers: { authorization: `Bearer ${day}` } })).status).toBe(200);
+    await watch.expectNone();
+  });
+
+  it('takes the Bearer scheme word in any case', async () => {
+    const alice = await testGateway().caller('acme');
+    for (const scheme of ['bearer', 'BEARER', 'bEaReR', 'Bearer  ']) {
+      const res = await alice.request('GET', '/v1/threads', {
+        auth: false,
+        headers: { authorization: `${scheme} ${alice.token}` },
+      });
+      expect(res.status).toBe(200);
+    }
+    const res = await alice.request('GET', '/v1/threads', {
+      auth: false,
+      headers: { authorization: `Bearer-ish ${alice.token}` },
+    });
+    await expectError(res, 401, 'UNAUTHORIZED');
   });
 });

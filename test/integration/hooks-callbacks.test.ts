@@ -1,9 +1,10 @@
+import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { verifyWebhook } from '../../src/webhooks/signature';
+import { SIGNED_PREFIX, verifyWebhook } from '../../src/webhooks/signature';
 import { TENANTS, UPSTREAM_URL } from '../fixtures/tenants';
 import { expectNoSecrets } from '../helpers/assertions';
 import { EmulatorControl, type ReceivedCallback } from '../helpers/emulator';
-import { HOOK_SECRET, sendHook, waitForDelivery } from '../helpers/webhooks';
+import { HOOK_SECRET, HOOK_SECRET_NEXT, sendHook, waitForDelivery } from '../helpers/webhooks';
 
 /**
  * Result callbacks through miniflare's real queues: the receiver is the emulator's
@@ -14,7 +15,7 @@ const ORIGIN = 'https://hooks.acme.example';
 const sink = new EmulatorControl(ORIGIN);
 const upstream = new EmulatorControl(UPSTREAM_URL);
 const unique = () => crypto.randomUUID().replaceAll('-', '').slice(0, 10);
-const SECRETS = [HOOK_SECRET, TENANTS.acme.session_secret, 'whsec_'];
+const SECRETS = [HOOK_SECRET, HOOK_SECRET_NEXT, TENANTS.acme.session_secret, 'whsec_'];
 
 interface CallbackBody {
   delivery_id: string;
@@ -24,14 +25,28 @@ interface CallbackBody {
   error?: { code: string; detail: string };
 }
 
-/** Asserts a received callback is signed with the tenant's secret; resolves to its body. */
+/**
+ * Asserts a received callback is signed with each of the tenant's secrets over the callback
+ * prefix and the body, never over the body alone; resolves to its body.
+ */
 async function verified(callback: ReceivedCallback): Promise<CallbackBody> {
   const headers = {
     id: callback.headers['webhook-id'],
     timestamp: callback.headers['webhook-timestamp'],
     signature: callback.headers['webhook-signature'],
   };
-  expect(await verifyWebhook(HOOK_SECRET, headers, callback.body)).toMatchObject({ ok: true });
+  // Signed by every active secret (two entries while one rotates): each verifies on its own.
+  expect(headers.signature?.split(' ')).toHaveLength(2);
+  const signed = `${SIGNED_PREFIX.callback}${callback.body}`;
+  for (const secret of [HOOK_SECRET, HOOK_SECRET_NEXT]) {
+    expect(await verifyWebhook(secret, headers, signed)).toMatchObject({ ok: true });
+    // What the README tells a receiver to do, with the standardwebhooks package.
+    expect(() => new Webhook(secret).verify(signed, callback.headers, { jsonParse: false })).not.toThrow();
+  }
+  // Domain separation: the body alone (what an inbound webhook signs) does not verify.
+  expect(await verifyWebhook([HOOK_SECRET, HOOK_SECRET_NEXT], headers, callback.body)).toMatchObject({
+    ok: false,
+  });
   expect(callback.headers['content-type']).toBe('application/json');
   expect(callback.headers.authorization).toBeUndefined();
   expectNoSecrets(JSON.stringify(callback), SECRETS);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { signWebhook } from '../../src/webhooks/signature';
 import { TENANTS } from '../fixtures/tenants';
-import { expectError, expectNoSecrets, watchUpstream } from '../helpers/assertions';
+import { expectError, expectNoSecrets, watchUpstream, withoutRequestId } from '../helpers/assertions';
 import { testGateway } from '../helpers/gateway';
-import { deliveryCount, HOOK_SECRET, messageId, sendHook } from '../helpers/webhooks';
+import { deliveryCount, HOOK_SECRET, HOOK_SECRET_NEXT, messageId, sendHook } from '../helpers/webhooks';
 
 /**
  * The webhook ingress refusals. Each runs against a gateway of its own (unique tenant ids,
@@ -96,6 +96,61 @@ describe('webhook ingress: verification', () => {
     const alice = await gw.caller('acme');
     await refused(await alice.request('POST', '/v1/threads', { json: {}, headers }));
     await nothingHappened();
+  });
+});
+
+describe('webhook ingress: nothing to enumerate', () => {
+  it('answers 413 for an oversized body whoever the tenant is, before looking it up', async () => {
+    const { gw, tenant, nothingHappened } = await setup();
+    const big = JSON.stringify({ message: 'x'.repeat(70 * 1024) });
+    const bogus = { signature: 'v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=' };
+    const bodies = [];
+    // With webhooks, without (globex) and unknown: one answer, the size's.
+    for (const name of [tenant, gw.ids.globex ?? '', 'nope']) {
+      const res = await sendHook(name, big, { fetch: gw.fetch, ...bogus });
+      bodies.push(withoutRequestId(await expectError(res, 413, 'PAYLOAD_TOO_LARGE')));
+    }
+    expect(bodies[1]).toEqual(bodies[0]);
+    expect(bodies[2]).toEqual(bodies[0]);
+    await nothingHappened();
+  });
+
+  it('gives an unknown tenant, a tenant without webhooks and a bad signature the same 401', async () => {
+    const { gw, tenant, nothingHappened } = await setup();
+    const bodies = [];
+    for (const [name, secret] of [
+      [tenant, 'whsec_b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldA=='],
+      [gw.ids.globex ?? '', HOOK_SECRET],
+      ['nope', HOOK_SECRET],
+    ] as const) {
+      bodies.push(
+        withoutRequestId(await refused(await sendHook(name, { message: 'x' }, { fetch: gw.fetch, secret }))),
+      );
+    }
+    expect(bodies[1]).toEqual(bodies[0]);
+    expect(bodies[2]).toEqual(bodies[0]);
+    await nothingHappened();
+  });
+});
+
+describe('webhook ingress: secret rotation', () => {
+  it('accepts a signature by either listed secret, or a header carrying both', async () => {
+    const { hook, tenant } = await setup();
+    for (const secret of [HOOK_SECRET, HOOK_SECRET_NEXT]) {
+      expect((await hook({ message: 'rotating' }, { secret })).status).toBe(202);
+    }
+    const id = messageId();
+    const ts = Math.floor(Date.now() / 1000);
+    const body = '{"message":"both"}';
+    const both = `${await signWebhook(HOOK_SECRET, id, ts, body)} ${await signWebhook(HOOK_SECRET_NEXT, id, ts, body)}`;
+    expect((await hook(body, { id, timestamp: ts, signature: both })).status).toBe(202);
+    expect(await deliveryCount(tenant)).toBe(3);
+    // A secret that is neither is still refused.
+    const fresh = await setup();
+    await refused(
+      await fresh.hook({ message: 'x' }, { secret: 'whsec_b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldA==' }),
+    );
+    await fresh.nothingHappened();
   });
 });
 

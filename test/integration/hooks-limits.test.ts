@@ -6,7 +6,9 @@ import { deliveryCount, messageId, sendHook } from '../helpers/webhooks';
 
 /** Webhook ingress limits: the tenant's rate, and one body per webhook-id. */
 function setup(limits: Record<string, number> = {}) {
-  const gw = testGateway({ tenants: { acme: { ...TENANTS.acme, limits: { ...TENANTS.acme.limits, ...limits } } } });
+  const gw = testGateway({
+    tenants: { acme: { ...TENANTS.acme, limits: { ...TENANTS.acme.limits, ...limits } } },
+  });
   const tenant = gw.ids.acme ?? '';
   const hook = (body: unknown, id = messageId()) => sendHook(tenant, body, { fetch: gw.fetch, id });
   return { tenant, hook };

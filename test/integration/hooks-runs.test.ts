@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { signWebhook } from '../../src/webhooks/signature';
+import { SIGNED_PREFIX, signWebhook } from '../../src/webhooks/signature';
 import { TENANTS, UPSTREAM_URL } from '../fixtures/tenants';
 import { expectError, expectNoSecrets } from '../helpers/assertions';
 import { EmulatorControl } from '../helpers/emulator';
@@ -199,22 +199,21 @@ describe('delivery status route', () => {
     expect((await lookupDelivery(TENANT, deliveryId, { id })).status).toBe(200);
     await expectError(await lookupDelivery(TENANT, deliveryId, { id }), 401, 'UNAUTHORIZED');
     await expectError(await lookupDelivery(TENANT, 'dlv_unknown'), 404, 'NOT_FOUND');
-    // A signature over another delivery's path does not open this one.
-    const ts = Math.floor(Date.now() / 1000);
-    const other = messageId();
-    const res = await callWorker(`/v1/hooks/${TENANT}/deliveries/${deliveryId}`, {
-      headers: {
-        'webhook-id': other,
-        'webhook-timestamp': String(ts),
-        'webhook-signature': await signWebhook(
-          HOOK_SECRET,
-          other,
-          ts,
-          `/v1/hooks/${TENANT}/deliveries/dlv_unknown`,
-        ),
-      },
-    });
-    await expectError(res, 401, 'UNAUTHORIZED');
+    // A signature over another delivery's path does not open this one, and neither does
+    // one over this path without the lookup prefix (a webhook-style signature).
+    const path = `/v1/hooks/${TENANT}/deliveries/${deliveryId}`;
+    for (const payload of [`${SIGNED_PREFIX.lookup}/v1/hooks/${TENANT}/deliveries/dlv_unknown`, path]) {
+      const ts = Math.floor(Date.now() / 1000);
+      const other = messageId();
+      const res = await callWorker(path, {
+        headers: {
+          'webhook-id': other,
+          'webhook-timestamp': String(ts),
+          'webhook-signature': await signWebhook(HOOK_SECRET, other, ts, payload),
+        },
+      });
+      await expectError(res, 401, 'UNAUTHORIZED');
+    }
     // No session token, no other tenant.
     const token = await sessionToken(TENANTS.acme.session_secret, { tenant: TENANT, sub: 'x' });
     await expectError(

@@ -1,7 +1,13 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { backoffSeconds, retryBaseSeconds } from '../../src/queue/backoff';
-import { checkHeaders, signWebhook, verifyWebhook } from '../../src/webhooks/signature';
+import {
+  checkHeaders,
+  SIGNED_PREFIX,
+  signedHeaders,
+  signWebhook,
+  verifyWebhook,
+} from '../../src/webhooks/signature';
 
 // The Standard Webhooks spec's reference vector (and the fixture tenant's secret).
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -100,6 +106,34 @@ describe('Standard Webhooks signatures', () => {
       'webhook-signature': ours,
     });
     expect(verified).toEqual({ message: 'héllo', n: 1 });
+  });
+});
+
+describe('several secrets and separated uses', () => {
+  const NEXT = 'whsec_cm90YXRlZC1ob29rLXNlY3JldC0yMDI3IQ==';
+
+  it('accepts a signature by any listed secret, and signs with every one', async () => {
+    expect((await verifyWebhook([NEXT, SECRET], headers(SIGNATURE), BODY, AT)).ok).toBe(true);
+    expect((await verifyWebhook([NEXT], headers(SIGNATURE), BODY, AT)).ok).toBe(false);
+    const out = await signedHeaders([SECRET, NEXT], ID, BODY, AT);
+    expect(out['webhook-signature'].split(' ')).toHaveLength(2);
+    const received = {
+      id: out['webhook-id'],
+      timestamp: out['webhook-timestamp'],
+      signature: out['webhook-signature'],
+    };
+    for (const secret of [SECRET, NEXT])
+      expect((await verifyWebhook(secret, received, BODY, AT)).ok).toBe(true);
+    // Exactly the spec's signature for the first secret: multi-signature is plain concatenation.
+    expect(out['webhook-signature'].split(' ')[0]).toBe(SIGNATURE);
+  });
+
+  it('gives lookups and callbacks prefixes no JSON body can start with', () => {
+    for (const prefix of Object.values(SIGNED_PREFIX)) {
+      expect(() => JSON.parse(`${prefix}{}`)).toThrow();
+      expect(prefix).toMatch(/^epsimo-edge\./);
+    }
+    expect(new Set(Object.values(SIGNED_PREFIX)).size).toBe(2);
   });
 });
 

@@ -8,7 +8,7 @@ import { validationError } from '../../middleware/validate';
 import type { AcceptResult, LookupResult } from '../../objects/deliveries';
 import { admit } from '../../services/admission';
 import { createContext } from '../../services/context';
-import { hookTenant, refuse } from '../../webhooks/auth';
+import { hookTenant, refuse, refuseSessionToken } from '../../webhooks/auth';
 import { readRawBody } from '../../webhooks/body';
 import {
   callbackUrlProblem,
@@ -17,7 +17,13 @@ import {
   HookRunBodySchema,
   type RunJob,
 } from '../../webhooks/schemas';
-import { checkHeaders, matchesSignature, verifyWebhook, webhookHeaders } from '../../webhooks/signature';
+import {
+  checkHeaders,
+  matchesSignature,
+  SIGNED_PREFIX,
+  verifyWebhook,
+  webhookHeaders,
+} from '../../webhooks/signature';
 import { toView } from '../../webhooks/store';
 
 const unavailable = () =>
@@ -40,18 +46,24 @@ const hookContext = (c: Context<AppEnv>, tenant: Tenant) =>
   });
 
 /**
- * `POST /v1/hooks/{tenant}/run`. In order: no `Authorization`, a known tenant with a
- * secret, well-formed and fresh headers (401 before the body is touched), the raw body
- * read under its cap (413), the signature over those bytes (401), then JSON and the
- * schema (400). The webhook-id is recorded before the run is enqueued; a repeat answers
- * the same `202` and enqueues nothing.
+ * `POST /v1/hooks/{tenant}/run`. In order: no `Authorization`, the raw body read under
+ * its cap (413 for every tenant, known or not, so the size answer tells nothing), then
+ * one 401 alike for an unknown tenant, a tenant without webhooks, stale or malformed
+ * headers and a signature that matches none of the tenant's secrets; the tenant's rate
+ * (429); then JSON and the schema (400). The webhook-id is recorded before the run is
+ * enqueued; a repeat answers the same `202` and enqueues nothing, a repeat with another
+ * body is `409`.
  */
 export async function runHook(c: Context<AppEnv>): Promise<Response> {
-  const { tenant, secret } = hookTenant(c);
+  refuseSessionToken(c);
+  const raw = await readRawBody(c.req.raw);
+  const found = hookTenant(c);
   const checked = checkHeaders(webhookHeaders(c.req.raw.headers));
   if (!checked.ok) throw refuse(c, checked.reason);
-  const raw = await readRawBody(c.req.raw);
-  if (!(await matchesSignature(secret, checked.headers, raw))) throw refuse(c, 'no_match');
+  const matched = await matchesSignature(found.secrets, checked.headers, raw);
+  if ('refusal' in found) throw refuse(c, found.refusal);
+  if (!matched) throw refuse(c, 'no_match');
+  const { tenant } = found;
   c.set('tenant', tenant);
   // Counted once signed (a stranger cannot drain the bucket), against the tenant's rate.
   await admit(hookContext(c, tenant), INGRESS);
@@ -130,14 +142,19 @@ export async function runHook(c: Context<AppEnv>): Promise<Response> {
 
 /**
  * `GET /v1/hooks/{tenant}/deliveries/{delivery_id}`, signed like a webhook whose payload
- * is the request path (e.g. `/v1/hooks/acme/deliveries/dlv_…`), so a signature is good
- * for that one delivery only; each lookup's webhook-id is accepted once.
+ * is `epsimo-edge.lookup.` + the request path (e.g. `/v1/hooks/acme/deliveries/dlv_…`),
+ * so a signature is good for that one delivery's lookup only, never as a webhook or a
+ * callback; each lookup's webhook-id is accepted once.
  */
 export async function deliveryStatus(c: Context<AppEnv>): Promise<Response> {
-  const { tenant, secret } = hookTenant(c);
+  refuseSessionToken(c);
+  const hook = hookTenant(c);
   const headers = webhookHeaders(c.req.raw.headers);
-  const verified = await verifyWebhook(secret, headers, new URL(c.req.url).pathname);
+  const payload = `${SIGNED_PREFIX.lookup}${new URL(c.req.url).pathname}`;
+  const verified = await verifyWebhook(hook.secrets, headers, payload);
+  if ('refusal' in hook) throw refuse(c, hook.refusal);
   if (!verified.ok) throw refuse(c, verified.reason);
+  const { tenant } = hook;
   c.set('tenant', tenant);
   const id = IdSchema.safeParse(c.req.param('delivery_id'));
   if (!id.success) throw field('delivery_id', 'must match ^[A-Za-z0-9_-]{1,128}$');

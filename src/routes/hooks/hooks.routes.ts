@@ -49,10 +49,11 @@ export const runHookRoute = {
   security: SECURITY.webhook,
   summary: 'Webhook-triggered run (Standard Webhooks signature; answered at once, run in the background)',
   description:
-    `Verified over the raw body (at most ${MAX_HOOK_BODY} bytes) with the tenant's \`webhook_secret\`; ` +
+    `Verified over the raw body (at most ${MAX_HOOK_BODY} bytes, checked first) with the tenant's ` +
+    '`webhook_secret` or any of its `webhook_secrets`; an unknown tenant reads like a bad signature; ' +
     'a session token is refused. A repeated `webhook-id` answers the same `202` and starts nothing. ' +
     'When `callback_url` is given (origin in the tenant’s `callback_origins`), the result is POSTed ' +
-    'there, signed the same way, retried with backoff.',
+    'there, signed over `epsimo-edge.callback.` + the body by every active secret, retried with backoff.',
   request: {
     params: tenantParam,
     headers: signatureHeaders,
@@ -70,10 +71,11 @@ export const deliveryStatusRoute = {
   path: '/hooks/{tenant}/deliveries/{delivery_id}',
   tags: ['Webhooks'],
   security: SECURITY.webhook,
-  summary: 'A delivery’s status, signed like a webhook whose payload is the request path',
+  summary: 'A delivery’s status, signed like a webhook whose payload is the lookup prefix and the path',
   description:
-    'Sign `<webhook-id>.<webhook-timestamp>.<path>` (e.g. `/v1/hooks/acme/deliveries/dlv_…`) with the ' +
-    'tenant’s `webhook_secret`; use a fresh `webhook-id` per lookup (a reused one is refused).',
+    'Sign `<webhook-id>.<webhook-timestamp>.epsimo-edge.lookup.<path>` (e.g. ' +
+    '`epsimo-edge.lookup./v1/hooks/acme/deliveries/dlv_…`) with a tenant webhook secret; use a fresh ' +
+    '`webhook-id` per lookup (a reused one is refused).',
   request: {
     params: tenantParam.extend({
       delivery_id: z.string().openapi({ param: { name: 'delivery_id', in: 'path' }, example: 'dlv_abc123' }),
