@@ -12,6 +12,8 @@ export interface GatewayOptions {
   emulator?: EmulatorControl;
   /** Tenant configs by base name; each gets a unique id so test files never share state. */
   tenants?: Record<string, TenantConfig>;
+  /** More bindings for this gateway, e.g. shorter stream timings. */
+  bindings?: Partial<Record<keyof Env, string>>;
 }
 
 export interface Caller {
@@ -100,7 +102,11 @@ export function testGateway(options: GatewayOptions = {}) {
   const configs: Record<string, TenantConfig> = options.tenants ?? { ...TENANTS };
   const ids = Object.fromEntries(Object.keys(configs).map((name) => [name, `${name}-${suffix}`]));
   const registry = Object.fromEntries(Object.entries(configs).map(([name, config]) => [ids[name], config]));
-  const overrides = { EPSIMO_BASE_URL: emulator.baseUrl, TENANTS: JSON.stringify(registry) };
+  const overrides = {
+    ...options.bindings,
+    EPSIMO_BASE_URL: emulator.baseUrl,
+    TENANTS: JSON.stringify(registry),
+  };
 
   const fetchWorker = (path: string, init: RequestInit = {}) => callWorker(path, init, overrides);
 

@@ -6,7 +6,9 @@ import { type Caller, testGateway } from '../helpers/gateway';
 const KIB_64 = 64 * 1024;
 
 /** What `PUT /v1/threads/{thread_id}/db/{key}` stores: any JSON value. */
-type DbValue = Parameters<Caller['edge']['v1']['threads'][':thread_id']['db'][':key']['$put']>[0]['json']['value'];
+type DbValue = Parameters<
+  Caller['edge']['v1']['threads'][':thread_id']['db'][':key']['$put']
+>[0]['json']['value'];
 
 /** The typed routes of one thread's database, as `caller`. */
 async function threadDb(caller: Caller) {

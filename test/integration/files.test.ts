@@ -118,7 +118,12 @@ describe('files', () => {
     const watch = await watchUpstream(gw.emulator);
     const noFile = new FormData();
     noFile.append('file', 'just a string');
-    await expectError(await erin.request('POST', '/v1/files', { body: noFile }), 400, 'VALIDATION_ERROR', 'file');
+    await expectError(
+      await erin.request('POST', '/v1/files', { body: noFile }),
+      400,
+      'VALIDATION_ERROR',
+      'file',
+    );
     await watch.expectNone();
   });
 

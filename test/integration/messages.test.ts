@@ -169,7 +169,10 @@ describe('conversation filtering', () => {
     const gw = testGateway();
     const alice = await gw.caller('acme');
     const thread_id = await newThread(alice);
-    await alice.edge.v1.threads[':thread_id'].messages.$post({ param: { thread_id }, json: { content: 'visible' } });
+    await alice.edge.v1.threads[':thread_id'].messages.$post({
+      param: { thread_id },
+      json: { content: 'visible' },
+    });
     // Something upstream (an operator, an agent) adds a system message to the thread.
     const { projectToken } = await loginAndGetProjectToken(gw.emulator.baseUrl, 'proj_acme');
     const planted = await fetch(gw.emulator.url(`/threads/${thread_id}/messages`), {
