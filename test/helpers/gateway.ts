@@ -21,12 +21,12 @@ export interface Caller {
   user: string;
   token: string;
   /**
-   * The project's typed client (`createEdgeClient`, `hc<AppType>`) as this user, calling
+   * The project's typed client (`createEdgeClient`, `hc<AppType>`) for this user, calling
    * the Worker entry point: what a test reading a typed body uses.
    */
   edge: EdgeClient;
   /**
-   * Calls the Worker as this user (JSON in, Response out): for what a typed client cannot
+   * Calls the Worker for this user (JSON in, Response out): for what a typed client cannot
    * send (malformed JSON, a wrong content type, bogus auth, ids that are not ids).
    */
   request(method: string, path: string, options?: RequestOptions): Promise<Response>;

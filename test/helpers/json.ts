@@ -14,7 +14,7 @@ export interface BodyLike {
 /** Any JSON object, fields unchecked. */
 export const JsonObject = z.record(z.string(), z.unknown());
 
-/** Parses `text` as JSON and then with `schema`; fails with the text when either fails. */
+/** Parses the JSON `text` and checks it with `schema`; fails with the text when either fails. */
 export function parseText<S extends z.ZodType>(text: string, schema: S): z.output<S> {
   let value: unknown;
   try {
@@ -28,7 +28,7 @@ export function parseText<S extends z.ZodType>(text: string, schema: S): z.outpu
   return parsed.data;
 }
 
-/** Reads `res`'s body as JSON through `schema`. */
+/** Reads `res`'s JSON body through `schema`. */
 export async function parseJson<S extends z.ZodType>(res: BodyLike, schema: S): Promise<z.output<S>> {
   return parseText(await res.text(), schema);
 }

@@ -43,7 +43,7 @@ describe('thread database', () => {
     expect(await put.json()).toEqual({ key: 'cart', value: CART });
   });
 
-  it('gets one key back exactly as put', async () => {
+  it('gets one key back exactly the way it was put', async () => {
     const db = await threadDb(await gw.caller('acme'));
     await db.put('cart', CART);
     expect((await db.put('count', 7)).status).toBe(200);

@@ -30,7 +30,7 @@ describe('files', () => {
     expect(file).toMatchObject({ filename: 'notes.txt', size: 11, mime_type: 'text/plain' });
   });
 
-  it('lists the uploaded files, each as the upload answered it', async () => {
+  it('lists the uploaded files, each the way the upload answered it', async () => {
     const alice = await gw.caller('acme');
     const uploaded = await upload(alice, textFile('hello, file', 'notes.txt'));
     expect(uploaded.status).toBe(201);

@@ -72,7 +72,7 @@ describe('messages', () => {
     expect(all.has_more).toBe(false);
   });
 
-  it("stores every posted message as the user's", async () => {
+  it("stores every posted message with the user's role", async () => {
     const alice = await gw.caller('acme');
     const thread_id = await newThread(alice);
     await post(alice, thread_id, 5);

@@ -60,7 +60,7 @@ describe('usage', () => {
     expect((await usage(alice)).files.yours).toBe(1);
   });
 
-  it("reports another user's usage as their own", async () => {
+  it("keeps each user's usage their own", async () => {
     const alice = await gw.caller('acme');
     await fill(alice, 2);
     const bob = await gw.caller('acme');

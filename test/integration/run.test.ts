@@ -31,7 +31,7 @@ describe('run stream', () => {
     await res.body?.cancel();
   });
 
-  it('streams start, the reply as content deltas, and done last', async () => {
+  it('streams start, the reply in content deltas, and done last', async () => {
     const gw = testGateway();
     const alice = await gw.caller('acme');
     const events = eventsOf(
