@@ -106,8 +106,8 @@ describe('object-level authorization', () => {
   it("Alice's thread and file never show up in anyone else's lists", async () => {
     const others = [await gw.caller('acme', 'bob'), await gw.caller('globex', 'alice')];
     for (const other of others) {
-      const threads = await (await other.request('GET', '/v1/threads')).text();
-      const files = await (await other.request('GET', '/v1/files')).text();
+      const threads = await (await other.edge.v1.threads.$get()).text();
+      const files = await (await other.edge.v1.files.$get()).text();
       expect(threads).not.toContain(threadId);
       expect(files).not.toContain(fileId);
     }

@@ -32,7 +32,7 @@ describe('upstream failures', () => {
         { method: 'GET', path: `/threads/${threadId}`, status: 200, body: '{"thread_id": ' },
       ],
     });
-    const res = await alice.request('GET', `/v1/threads/${threadId}`);
+    const res = await alice.edge.v1.threads[':thread_id'].$get({ param: { thread_id: threadId } });
     await expectError(res, 502, 'UPSTREAM_BAD_RESPONSE');
   });
 
@@ -40,7 +40,11 @@ describe('upstream failures', () => {
     await gw.emulator.configure({
       status_overrides: [{ method: 'GET', path: `/threads/${threadId}`, status: 200, body: { hello: 1 } }],
     });
-    await expectError(await alice.request('GET', `/v1/threads/${threadId}`), 502, 'UPSTREAM_BAD_RESPONSE');
+    await expectError(
+      await alice.edge.v1.threads[':thread_id'].$get({ param: { thread_id: threadId } }),
+      502,
+      'UPSTREAM_BAD_RESPONSE',
+    );
   });
 
   it('502 when the upstream keeps failing with 500, after bounded retries of a GET', async () => {
@@ -48,7 +52,7 @@ describe('upstream failures', () => {
       status_overrides: [{ method: 'GET', path: `/threads/${threadId}`, status: 500, body: LEAKY_BODY }],
     });
     const watch = await watchUpstream(gw.emulator);
-    const res = await alice.request('GET', `/v1/threads/${threadId}`);
+    const res = await alice.edge.v1.threads[':thread_id'].$get({ param: { thread_id: threadId } });
     const body = await expectError(res, 502, 'UPSTREAM_BAD_RESPONSE');
     expect(body.detail).not.toMatch(/10\.0\.0\.7|Traceback|db down/);
     const attempts = (await watch.requests()).filter((r) => r.path === `/threads/${threadId}`);
@@ -63,7 +67,10 @@ describe('upstream failures', () => {
       ],
     });
     const watch = await watchUpstream(gw.emulator);
-    const res = await alice.request('POST', `/v1/threads/${threadId}/messages`, { json: { content: 'hi' } });
+    const res = await alice.edge.v1.threads[':thread_id'].messages.$post({
+      param: { thread_id: threadId },
+      json: { content: 'hi' },
+    });
     await expectError(res, 502, 'UPSTREAM_BAD_RESPONSE');
     const posts = (await watch.requests()).filter((r) => r.method === 'POST');
     expect(posts).toHaveLength(1);
@@ -80,7 +87,11 @@ describe('upstream failures', () => {
         },
       ],
     });
-    await expectError(await alice.request('GET', `/v1/threads/${threadId}`), 502, 'UPSTREAM_BAD_RESPONSE');
+    await expectError(
+      await alice.edge.v1.threads[':thread_id'].$get({ param: { thread_id: threadId } }),
+      502,
+      'UPSTREAM_BAD_RESPONSE',
+    );
   });
 
   it('503 with Retry-After when the upstream is unavailable', async () => {
@@ -89,7 +100,10 @@ describe('upstream failures', () => {
         { path: `/threads/${threadId}*`, status: 503, body: LEAKY_BODY, headers: { 'Retry-After': '7' } },
       ],
     });
-    const res = await alice.request('GET', `/v1/threads/${threadId}/messages`);
+    const res = await alice.edge.v1.threads[':thread_id'].messages.$get({
+      param: { thread_id: threadId },
+      query: {},
+    });
     expect(res.headers.get('retry-after')).toBe('7');
     await expectError(res, 503, 'UPSTREAM_UNAVAILABLE');
   });
@@ -98,7 +112,11 @@ describe('upstream failures', () => {
     await gw.emulator.configure({
       status_overrides: [{ path: `/db/*`, status: 504, body: LEAKY_BODY }],
     });
-    await expectError(await alice.request('GET', `/v1/threads/${threadId}/db`), 504, 'UPSTREAM_TIMEOUT');
+    await expectError(
+      await alice.edge.v1.threads[':thread_id'].db.$get({ param: { thread_id: threadId } }),
+      504,
+      'UPSTREAM_TIMEOUT',
+    );
   });
 
   it('maps an upstream 4xx to a safe error without its text', async () => {
@@ -112,7 +130,10 @@ describe('upstream failures', () => {
         },
       ],
     });
-    const res = await alice.request('PUT', `/v1/threads/${threadId}/db/k`, { json: { value: 1 } });
+    const res = await alice.edge.v1.threads[':thread_id'].db[':key'].$put({
+      param: { thread_id: threadId, key: 'k' },
+      json: { value: 1 },
+    });
     const body = await expectError(res, 400, 'VALIDATION_ERROR', 'value');
     expect(body.detail).not.toContain('bad');
   });
@@ -120,7 +141,7 @@ describe('upstream failures', () => {
   it('logs in again, transparently, when the upstream revokes its tokens', async () => {
     const before = (await gw.emulator.stats()).logins;
     await gw.emulator.revokeTokens();
-    const res = await alice.request('GET', `/v1/threads/${threadId}`);
+    const res = await alice.edge.v1.threads[':thread_id'].$get({ param: { thread_id: threadId } });
     expect(res.status).toBe(200);
     expect((await gw.emulator.stats()).logins).toBeGreaterThan(before);
   });
@@ -158,7 +179,10 @@ describe('upstream rate limited', () => {
         },
       ],
     });
-    const res = await alice.request('POST', `/v1/threads/${threadId}/messages`, { json: { content: 'hi' } });
+    const res = await alice.edge.v1.threads[':thread_id'].messages.$post({
+      param: { thread_id: threadId },
+      json: { content: 'hi' },
+    });
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     await expectError(res, 503, 'UPSTREAM_RATE_LIMITED');
   });
