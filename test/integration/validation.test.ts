@@ -20,7 +20,7 @@ describe('request validation', () => {
       expect(error.detail).not.toMatch(/Unexpected|position|SyntaxError/);
     }
     await watch.expectNone();
-    expect((await gw.emulator.stats()).requests['POST /threads/'] ?? 0).toBe(0);
+    expect(await gw.emulator.requestCount('POST /threads/')).toBe(0);
   });
 
   // @hono/zod-openapi's media-type gate throws HTTPException(415); app.ts maps it.
