@@ -88,7 +88,7 @@ function overrideResponse(o: StatusOverride): Response {
   return new Response(body, { status: o.status, headers });
 }
 
-/** Reads an unread request body, as a server would; workerd complains about bodies left unread. */
+/** Reads an unread request body, the way a server does; workerd complains about bodies left unread. */
 async function drainBody(req: Request): Promise<void> {
   if (!req.body || req.bodyUsed) return;
   try {

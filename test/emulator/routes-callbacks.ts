@@ -18,7 +18,7 @@ interface Sink {
   statuses: Map<string, number[]>;
 }
 
-/** Sinks by host: each host is its own universe, as everywhere in the emulator. */
+/** Sinks by host: each host is its own universe, like everywhere in the emulator. */
 const sinks = new Map<string, Sink>();
 
 function sink(host: string): Sink {

@@ -15,7 +15,7 @@ import type { FileRecord, Thread } from './types';
 export const FILE_PURPOSES = ['assistants', 'retrieval'];
 
 function isFile(v: unknown): v is File {
-  return typeof v === 'object' && v !== null && typeof (v as Blob).arrayBuffer === 'function';
+  return typeof v === 'object' && v !== null && 'arrayBuffer' in v && typeof v.arrayBuffer === 'function';
 }
 
 async function upload(c: Ctx): Promise<Response> {
@@ -84,11 +84,12 @@ export function registerFileAndDbRoutes(app: Hono<EmuEnv>): void {
     } catch {
       return errorJson(c, 400, 'Bad Request', 'Request body must be valid JSON');
     }
-    if (typeof body !== 'object' || body === null || !Object.hasOwn(body, 'value')) {
+    // `in` narrows the type; `hasOwn` keeps an inherited `value` from counting.
+    if (typeof body !== 'object' || body === null || !('value' in body) || !Object.hasOwn(body, 'value')) {
       return validationError(c, 'value', "Field 'value' is required");
     }
     const key = c.req.param('key');
-    const { value } = body as { value: unknown };
+    const { value } = body;
     thread.db[key] = value;
     return rawJson({ success: true, key, value });
   });

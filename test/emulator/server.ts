@@ -18,7 +18,7 @@ interface NodeProcess {
   exitCode?: number;
 }
 
-/** Starts the emulator as a Node HTTP server (for `npm start` and benchmarks). Port 0 = any free port. */
+/** Starts the emulator in a Node HTTP server (for `npm start` and benchmarks). Port 0 = any free port. */
 export function startEmulator(options: { port?: number; hostname?: string } = {}): Promise<RunningEmulator> {
   const { port = 8788, hostname = '127.0.0.1' } = options;
   const app = createEmulator();
@@ -42,7 +42,19 @@ function flag(args: string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-const proc = (globalThis as { process?: NodeProcess }).process;
+/** Node's `process` (this project is typed for the Workers runtime, which has none). */
+function isNodeProcess(value: unknown): value is NodeProcess {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'argv' in value &&
+    Array.isArray(value.argv) &&
+    value.argv.every((arg) => typeof arg === 'string')
+  );
+}
+
+const maybeProcess: unknown = Reflect.get(globalThis, 'process');
+const proc = isNodeProcess(maybeProcess) ? maybeProcess : undefined;
 const args = proc?.argv ?? [];
 if (args.includes('--serve') || /emulator-server\.mjs$/.test(args[1] ?? '')) {
   const port = Number(flag(args, '--port') ?? 8788);

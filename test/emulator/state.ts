@@ -9,7 +9,7 @@ import { emptyIdp } from './idp';
 import { defaultKnobs } from './knobs';
 import type { Account, FileRecord, Message, Project, Stats, Thread, Universe } from './types';
 
-/** Every universe, keyed by the request URL's host. Lives as long as the isolate / process. */
+/** Every universe, keyed by the request URL's host. Lives while the isolate / process lives. */
 const universes = new Map<string, Universe>();
 
 export const REQUEST_LOG_MAX = 2000;

@@ -1,4 +1,4 @@
 import { createEmulator } from './app';
 
-/** The emulator as a workerd module worker (the `emulator` auxiliary worker of the test pool). */
+/** The emulator in a workerd module worker (the `emulator` auxiliary worker of the test pool). */
 export default createEmulator();

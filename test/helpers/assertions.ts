@@ -3,6 +3,7 @@
  * "nothing upstream happened" and "no secret came back".
  */
 import { expect } from 'vitest';
+import { z } from 'zod';
 import {
   CANARY_EMAIL,
   CANARY_INSTRUCTIONS,
@@ -12,15 +13,17 @@ import {
 } from '../emulator/canaries';
 import type { RequestLogEntry } from '../emulator/types';
 import type { EmulatorControl } from './emulator';
+import { type BodyLike, parseText } from './json';
 
-/** The contract's error body (§5). */
-export interface ErrorBody {
-  error: string;
-  detail: string;
-  code: string;
-  request_id: string;
-  field?: string;
-}
+/** The contract's error body (§5); `strictObject`: no key beyond these. */
+export const ErrorBodySchema = z.strictObject({
+  error: z.string(),
+  detail: z.string(),
+  code: z.string(),
+  request_id: z.string(),
+  field: z.string().optional(),
+});
+export type ErrorBody = z.output<typeof ErrorBodySchema>;
 
 /** Fixed strings that must never reach a client (or, for the credentials, a log line). */
 export const CANARIES = [
@@ -39,7 +42,7 @@ export const CANARIES = [
  * the body.
  */
 export async function expectError(
-  res: Response,
+  res: BodyLike,
   status: number,
   code: string,
   field?: string | RegExp,
@@ -51,12 +54,10 @@ export async function expectError(
   expect(requestId).toBeTruthy();
   expect(res.headers.get('cache-control')).toBe('no-store');
   expectNoSecrets(text);
-  const body = JSON.parse(text) as ErrorBody;
+  const body = parseText(text, ErrorBodySchema);
   const keys = ['code', 'detail', 'error', 'request_id', ...(field === undefined ? [] : ['field'])];
   expect(Object.keys(body).sort()).toEqual(keys.sort());
   expect(body).toMatchObject({ code, request_id: requestId });
-  expect(typeof body.error).toBe('string');
-  expect(typeof body.detail).toBe('string');
   if (typeof field === 'string') expect(body.field).toBe(field);
   else if (field !== undefined) expect(body.field).toMatch(field);
   return body;
@@ -77,7 +78,7 @@ export function expectNoSecrets(text: string, extra: readonly string[] = []): vo
 }
 
 /** Asserts the headers every authenticated JSON response carries. */
-export function expectAuthenticatedHeaders(res: Response): void {
+export function expectAuthenticatedHeaders(res: Pick<BodyLike, 'headers'>): void {
   expect(res.headers.get('x-request-id')).toBeTruthy();
   expect(res.headers.get('cache-control')).toBe('no-store');
 }
@@ -97,7 +98,7 @@ export async function watchUpstream(emulator: EmulatorControl) {
     async expectNone(): Promise<void> {
       expect(await this.requests()).toEqual([]);
     },
-    /** Asserts no upstream request had `id` as a path segment. */
+    /** Asserts no upstream request had `id` for a path segment. */
     async expectNoneFor(id: string): Promise<void> {
       const hits = (await this.requests()).filter((r) => r.path.split('/').includes(id));
       expect(hits).toEqual([]);

@@ -3,17 +3,95 @@
  * upstream-client shortcuts. Inside the test pool every fetch() reaches the emulator,
  * whatever the host; each host is an isolated universe.
  */
+import { z } from 'zod';
 import { CANARY_EMAIL, CANARY_PASSWORD } from '../emulator/canaries';
 import type { ReceivedCallback } from '../emulator/routes-callbacks';
 import type { Account, Knobs, KnobsPatch, Stats } from '../emulator/types';
+import { JsonObject, parseText } from './json';
 
 export type { ReceivedCallback } from '../emulator/routes-callbacks';
 export type { Knobs, KnobsPatch, Stats } from '../emulator/types';
 
-async function expectOk(res: Response, what: string): Promise<unknown> {
+// The control API's answers, checked against the emulator's own types (a field added
+// there and not here fails to compile).
+const StatusOverrideSchema = z.object({
+  method: z.string().optional(),
+  path: z.string(),
+  status: z.number(),
+  body: z.unknown().optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  times: z.number().optional(),
+});
+const KnobsSchema: z.ZodType<Knobs> = z.object({
+  latency_ms: z.number(),
+  status_overrides: z.array(StatusOverrideSchema),
+  reject_logins: z.boolean(),
+  token_ttl_seconds: z.number(),
+  list_shape: z.enum(['array', 'object']),
+  token_field: z.enum(['all', 'access_token', 'token', 'jwt_token']),
+  reply: z.string().nullable(),
+  tool_calls: z.array(z.object({ name: z.string(), args: z.record(z.string(), z.unknown()) })).nullable(),
+  rate_limit_per_minute: z.number(),
+  stream: z.object({
+    pace_ms: z.number(),
+    stall_before_first_byte_ms: z.number(),
+    fail_after_events: z.number().nullable(),
+    fail_mode: z.enum(['error', 'close']),
+    line_ending: z.enum(['lf', 'crlf', 'cr']),
+    split_chunks: z.boolean(),
+    extras: z.boolean(),
+    raw: z.array(z.string()).nullable(),
+  }),
+});
+const StatsSchema: z.ZodType<Stats> = z.object({
+  logins: z.number(),
+  login_failures: z.number(),
+  requests: z.record(z.string(), z.number()),
+  request_log: z.array(
+    z.object({
+      method: z.string(),
+      path: z.string(),
+      authorization: z.string().nullable(),
+      status: z.number(),
+    }),
+  ),
+  tokens_issued: z.array(z.string()),
+  streams_opened: z.number(),
+  streams_completed: z.number(),
+  streams_cancelled: z.number(),
+  streams_failed: z.number(),
+  runs: z.number(),
+  rate_limited: z.number(),
+});
+const AccountViewSchema: z.ZodType<Omit<Account, 'password'>> = z.object({
+  email: z.string(),
+  user_id: z.string(),
+  subscription_tier: z.string(),
+  thread_counter: z.number(),
+  thread_max: z.number(),
+});
+const CallbacksSchema: z.ZodType<{ callbacks: ReceivedCallback[] }> = z.object({
+  callbacks: z.array(
+    z.object({
+      path: z.string(),
+      headers: z.record(z.string(), z.string()),
+      body: z.string(),
+      status: z.number(),
+      received_at: z.string(),
+    }),
+  ),
+});
+/** Login and project answers: the token is in one or more of three fields (`token_field`). */
+const TokenFieldsSchema = z.object({
+  access_token: z.string().optional(),
+  token: z.string().optional(),
+  jwt_token: z.string().optional(),
+});
+
+async function expectOk<S extends z.ZodType>(res: Response, what: string, schema: S): Promise<z.output<S>> {
   const text = await res.text();
   if (!res.ok) throw new Error(`${what}: HTTP ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
+  return parseText(text, schema);
 }
 
 export class EmulatorControl {
@@ -32,56 +110,64 @@ export class EmulatorControl {
     return `${this.baseUrl}${path}`;
   }
 
-  private async control(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  private async control<S extends z.ZodType>(
+    method: 'GET' | 'POST',
+    path: string,
+    schema: S,
+    body?: unknown,
+  ): Promise<z.output<S>> {
     const init: RequestInit = { method };
     if (body !== undefined) {
       init.body = JSON.stringify(body);
       init.headers = { 'content-type': 'application/json' };
     }
-    return expectOk(await fetch(this.url(`/__emulator/${path}`), init), `emulator ${method} ${path}`);
+    return expectOk(await fetch(this.url(`/__emulator/${path}`), init), `emulator ${method} ${path}`, schema);
   }
 
   /** Restores the seed: data, knobs, tokens and counters. */
   async reset(): Promise<void> {
-    await this.control('POST', 'reset');
+    await this.control('POST', 'reset', z.unknown());
   }
 
   /** Merges knobs (`stream` one level deep); resolves to the resulting knobs. */
   async configure(knobs: KnobsPatch): Promise<Knobs> {
-    return (await this.control('POST', 'config', knobs)) as Knobs;
+    return this.control('POST', 'config', KnobsSchema, knobs);
   }
 
   async config(): Promise<Knobs> {
-    return (await this.control('GET', 'config')) as Knobs;
+    return this.control('GET', 'config', KnobsSchema);
   }
 
   async stats(): Promise<Stats> {
-    return (await this.control('GET', 'stats')) as Stats;
+    return this.control('GET', 'stats', StatsSchema);
+  }
+
+  /** How many requests reached a route, by the key of `Stats.requests` (e.g. `"POST /threads/"`). */
+  async requestCount(route: string): Promise<number> {
+    return (await this.stats()).requests[route] ?? 0;
   }
 
   /** Invalidates every token issued so far; resolves to how many were still valid. */
   async revokeTokens(): Promise<number> {
-    return ((await this.control('POST', 'revoke-tokens')) as { revoked: number }).revoked;
+    return (await this.control('POST', 'revoke-tokens', z.object({ revoked: z.number() }))).revoked;
   }
 
   /** Adjusts an account (default: the canary account), e.g. `{ thread_counter: 999 }`. */
   async setAccount(
     patch: Partial<Pick<Account, 'email' | 'thread_counter' | 'thread_max' | 'subscription_tier'>>,
   ): Promise<Omit<Account, 'password'>> {
-    return (await this.control('POST', 'account', patch)) as Omit<Account, 'password'>;
+    return this.control('POST', 'account', AccountViewSchema, patch);
   }
 
   /** Queues the statuses a callback sink path (`/__callbacks/…`) answers with, in order (then 200). */
   async setCallbackStatuses(path: string, statuses: number[]): Promise<void> {
-    await this.control('POST', 'callbacks', { path, statuses });
+    await this.control('POST', 'callbacks', z.unknown(), { path, statuses });
   }
 
   /** What the callback sink received on `path` (test/emulator/routes-callbacks.ts). */
   async callbacks(path: string): Promise<ReceivedCallback[]> {
-    const body = (await this.control('GET', `callbacks?path=${encodeURIComponent(path)}`)) as {
-      callbacks: ReceivedCallback[];
-    };
-    return body.callbacks;
+    const query = `callbacks?path=${encodeURIComponent(path)}`;
+    return (await this.control('GET', query, CallbacksSchema)).callbacks;
   }
 
   /** Polls the counters until `predicate` holds (default timeout 3 s). */
@@ -117,7 +203,7 @@ export async function login(
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email, password }),
   });
-  const body = (await expectOk(res, 'login')) as Record<string, string>;
+  const body = await expectOk(res, 'login', TokenFieldsSchema);
   const token = body.access_token ?? body.token ?? body.jwt_token;
   if (!token) throw new Error(`login: no token in ${JSON.stringify(body)}`);
   return token;
@@ -129,7 +215,7 @@ export async function projectToken(
   projectId: string,
 ): Promise<string> {
   const res = await fetch(`${baseUrl}/projects/${projectId}`, { headers: bearer(accountToken) });
-  const body = (await expectOk(res, `GET /projects/${projectId}`)) as Record<string, string>;
+  const body = await expectOk(res, `GET /projects/${projectId}`, TokenFieldsSchema);
   const token = body.access_token ?? body.token ?? body.jwt_token;
   if (!token) throw new Error(`project: no token in ${JSON.stringify(body)}`);
   return token;
@@ -155,7 +241,7 @@ export async function createThread(
     headers: { ...bearer(token), 'content-type': 'application/json' },
     body: JSON.stringify({ name, assistant_id: assistantId }),
   });
-  return ((await expectOk(res, 'POST /threads/')) as { thread_id: string }).thread_id;
+  return (await expectOk(res, 'POST /threads/', z.object({ thread_id: z.string() }))).thread_id;
 }
 
 export interface SseMessage {
@@ -188,10 +274,10 @@ export function parseSse(text: string): SseMessage[] {
 export function sseEvents(text: string): Record<string, unknown>[] {
   return parseSse(text)
     .filter((m) => m.data !== '[DONE]')
-    .map((m) => JSON.parse(m.data) as Record<string, unknown>);
+    .map((m) => parseText(m.data, JsonObject));
 }
 
-/** Reads a body to the end, keeping every chunk as it arrived. */
+/** Reads a body to the end, keeping every chunk the way it arrived. */
 export async function readChunks(res: Response): Promise<{ chunks: Uint8Array[]; text: string }> {
   const chunks: Uint8Array[] = [];
   const reader = res.body?.getReader();

@@ -1,24 +1,27 @@
 import { createParser } from 'eventsource-parser';
+import { JsonObject, parseText } from './json';
 
 /** One thing read off an SSE stream: an event, or a comment such as `: ping`. */
 export type SseItem =
   | { kind: 'event'; id: string | undefined; event: string | undefined; data: Record<string, unknown> }
   | { kind: 'comment'; text: string };
 
-/** Reads an SSE response item by item, as a browser would, without waiting for the end. */
+/** Reads an SSE response item by item, the way a browser does, without waiting for the end. */
 export class SseReader {
   private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
   private readonly decoder = new TextDecoder();
   private readonly queue: SseItem[] = [];
   private readonly parser = createParser({
-    onEvent: (m) => this.queue.push({ kind: 'event', id: m.id, event: m.event, data: JSON.parse(m.data) }),
+    onEvent: (m) =>
+      this.queue.push({ kind: 'event', id: m.id, event: m.event, data: parseText(m.data, JsonObject) }),
     onComment: (text) => this.queue.push({ kind: 'comment', text: text.trim() }),
   });
-  /** Every raw chunk as it arrived. */
+  /** Every raw chunk, the way it arrived. */
   readonly chunks: string[] = [];
   done = false;
 
-  constructor(response: Response) {
+  /** `response`: a `Response` or an `hc` `ClientResponse`. */
+  constructor(response: { readonly body: ReadableStream<Uint8Array> | null }) {
     if (!response.body) throw new Error('no body');
     this.reader = response.body.getReader();
   }

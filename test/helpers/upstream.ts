@@ -7,7 +7,7 @@ import { CANARY_EMAIL, CANARY_PASSWORD } from '../emulator/canaries';
 import { freshEmulator } from './emulator';
 
 /**
- * A fresh emulator universe with the upstream client wired as the Worker wires it
+ * A fresh emulator universe with the upstream client wired the way the Worker wires it
  * (isolate token cache in front of the real TokenBroker object).
  */
 export function upstreamUniverse(requestId: string, password = CANARY_PASSWORD) {

@@ -7,19 +7,20 @@
 import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { expect } from 'vitest';
+import { z } from 'zod';
 import worker from '../../src/index';
 import { SIGNED_PREFIX, signWebhook } from '../../src/webhooks/signature';
 import { TENANTS } from '../fixtures/tenants';
+import { unique } from './fixtures';
+import { parseJson } from './json';
 import { callWorker } from './worker';
 
 export const HOOK_SECRET = TENANTS.acme.webhook_secret;
 /** The fixture tenant's second (rotated-in) secret. */
 export const HOOK_SECRET_NEXT = TENANTS.acme.webhook_secrets[0];
 
-const unique = () => crypto.randomUUID().replaceAll('-', '').slice(0, 16);
-
 /** A fresh webhook-id. */
-export const messageId = () => `msg_${unique()}`;
+export const messageId = () => `msg_${unique(16)}`;
 
 export interface HookOptions {
   id?: string;
@@ -80,17 +81,28 @@ export async function lookupDelivery(
   });
 }
 
-export interface DeliveryBody {
-  delivery_id: string;
-  status: string;
-  attempts: number;
-  thread_id?: string;
-  result?: { run_id: string; content: string; tool_calls: { name: string; args?: unknown }[] };
-  error?: { code: string; detail: string };
-  callback?: { status: string; attempts: number };
-  created_at: string;
-  updated_at: string;
-}
+/** A delivery's status body (contract §8); `strictObject`: no key beyond these. */
+export const DeliveryBodySchema = z.strictObject({
+  delivery_id: z.string(),
+  status: z.string(),
+  attempts: z.number(),
+  thread_id: z.string().optional(),
+  result: z
+    .strictObject({
+      run_id: z.string(),
+      content: z.string(),
+      tool_calls: z.array(z.strictObject({ name: z.string(), args: z.unknown().optional() })),
+    })
+    .optional(),
+  error: z.strictObject({ code: z.string(), detail: z.string() }).optional(),
+  callback: z.strictObject({ status: z.string(), attempts: z.number() }).optional(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export type DeliveryBody = z.output<typeof DeliveryBodySchema>;
+
+/** The 202 body of `POST /v1/hooks/{tenant}/run`. */
+export const DeliveryAcceptedSchema = z.object({ delivery_id: z.string() });
 
 /** Polls the status route until `done` holds for the delivery (default: a final status). */
 export async function waitForDelivery(
@@ -103,7 +115,7 @@ export async function waitForDelivery(
   for (;;) {
     const res = await lookupDelivery(tenant, deliveryId);
     expect(res.status).toBe(200);
-    const body = (await res.json()) as DeliveryBody;
+    const body = await parseJson(res, DeliveryBodySchema);
     if (done(body)) return body;
     if (Date.now() > deadline) throw new Error(`delivery never matched: ${JSON.stringify(body)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -4,11 +4,14 @@ import worker from '../../src/index';
 
 /** The test bindings, with overrides (e.g. another emulator universe or a broken TENANTS). */
 export function testEnv(overrides: Partial<Record<keyof Env, string>> = {}): Env {
+  // The one cast of the tests: `wrangler types` types each var by its wrangler.toml value, a
+  // literal ("10000"), so no other string type-checks; the Worker reads every var for a
+  // string and validates it itself (src/config.ts), which is what these overrides exercise.
   return { ...env, ...overrides } as Env;
 }
 
 /**
- * Calls the real Worker entry point (`src/index.ts` default export) as workerd would,
+ * Calls the real Worker entry point (`src/index.ts` default export) the way workerd does,
  * waiting for its `waitUntil` work (but for a stream's, which lasts as long as the stream).
  * Relative URLs are resolved against the gateway host.
  */

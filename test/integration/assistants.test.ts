@@ -8,11 +8,11 @@ describe('assistants', () => {
   it('lists exactly the allow-listed assistants, id and name only', async () => {
     const gw = testGateway();
     const alice = await gw.caller('acme');
-    const res = await alice.request('GET', '/v1/assistants');
+    const res = await alice.edge.v1.assistants.$get();
     expect(res.status).toBe(200);
     expectAuthenticatedHeaders(res);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-    const text = await res.text();
+    const text = await res.clone().text();
     expectNoSecrets(text);
     for (const hidden of [
       'asst_internal',
@@ -24,7 +24,7 @@ describe('assistants', () => {
     ]) {
       expect(text).not.toContain(hidden);
     }
-    expect(JSON.parse(text)).toEqual({
+    expect(await res.json()).toEqual({
       assistants: [
         { assistant_id: 'asst_support', name: 'Support Agent' },
         { assistant_id: 'asst_sales', name: 'Sales Agent' },
@@ -35,7 +35,7 @@ describe('assistants', () => {
   it("follows each tenant's own allow-list", async () => {
     const gw = testGateway();
     const globex = await gw.caller('globex');
-    expect(await (await globex.request('GET', '/v1/assistants')).json()).toEqual({
+    expect(await (await globex.edge.v1.assistants.$get()).json()).toEqual({
       assistants: [{ assistant_id: 'asst_support', name: 'Support Agent' }],
     });
   });
@@ -46,7 +46,7 @@ describe('assistants', () => {
     });
     const alice = await gw.caller('acme');
     const watch = await watchUpstream(gw.emulator);
-    expect(await (await alice.request('GET', '/v1/assistants')).json()).toEqual({
+    expect(await (await alice.edge.v1.assistants.$get()).json()).toEqual({
       assistants: [
         { assistant_id: 'asst_sales', name: 'Sales Agent' },
         { assistant_id: 'asst_support', name: 'Support Agent' },
@@ -57,13 +57,13 @@ describe('assistants', () => {
     expect(reads.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /assistants/']);
   });
 
-  it('accepts the wrapped list shape as well as a bare array', async () => {
+  it('accepts the wrapped list shape too, not only a bare array', async () => {
     const gw = testGateway();
     await gw.emulator.configure({ list_shape: 'object' });
     const alice = await gw.caller('acme');
-    const text = await (await alice.request('GET', '/v1/assistants')).text();
-    expectNoSecrets(text);
-    expect(JSON.parse(text)).toEqual({
+    const res = await alice.edge.v1.assistants.$get();
+    expectNoSecrets(await res.clone().text());
+    expect(await res.json()).toEqual({
       assistants: [
         { assistant_id: 'asst_support', name: 'Support Agent' },
         { assistant_id: 'asst_sales', name: 'Sales Agent' },

@@ -5,26 +5,31 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectError, watchUpstream, withoutRequestId } from '../helpers/assertions';
+import { newFile, newThread, textFile } from '../helpers/fixtures';
 import { type Caller, testGateway } from '../helpers/gateway';
 
 /** Well-formed ids that exist nowhere. */
 const MISSING_THREAD = 'thread_does_not_exist';
 const MISSING_FILE = 'file_does_not_exist';
 
-type Attack = [method: string, path: string, json?: unknown];
+/** One safe route aimed at a thread and a file, by their ids. */
+interface Attack {
+  method: string;
+  path: (threadId: string, fileId: string) => string;
+  json?: unknown;
+}
 
-const threadAttacks = (id: string): Attack[] => [
-  ['GET', `/v1/threads/${id}`],
-  ['DELETE', `/v1/threads/${id}`],
-  ['GET', `/v1/threads/${id}/messages`],
-  ['GET', `/v1/threads/${id}/messages?limit=1`],
-  ['POST', `/v1/threads/${id}/messages`, { content: 'injected by an attacker' }],
-  ['GET', `/v1/threads/${id}/db`],
-  ['GET', `/v1/threads/${id}/db/secret`],
-  ['PUT', `/v1/threads/${id}/db/secret`, { value: 'overwritten' }],
+const ATTACKS: Attack[] = [
+  { method: 'GET', path: (t) => `/v1/threads/${t}` },
+  { method: 'DELETE', path: (t) => `/v1/threads/${t}` },
+  { method: 'GET', path: (t) => `/v1/threads/${t}/messages` },
+  { method: 'GET', path: (t) => `/v1/threads/${t}/messages?limit=1` },
+  { method: 'POST', path: (t) => `/v1/threads/${t}/messages`, json: { content: 'injected by an attacker' } },
+  { method: 'GET', path: (t) => `/v1/threads/${t}/db` },
+  { method: 'GET', path: (t) => `/v1/threads/${t}/db/secret` },
+  { method: 'PUT', path: (t) => `/v1/threads/${t}/db/secret`, json: { value: 'overwritten' } },
+  { method: 'DELETE', path: (_, f) => `/v1/files/${f}` },
 ];
-
-const fileAttacks = (id: string): Attack[] => [['DELETE', `/v1/files/${id}`]];
 
 describe('object-level authorization', () => {
   const gw = testGateway();
@@ -34,31 +39,28 @@ describe('object-level authorization', () => {
 
   beforeAll(async () => {
     alice = await gw.caller('acme', 'alice');
-    const thread = await alice.request('POST', '/v1/threads', { json: { name: 'private' } });
-    expect(thread.status).toBe(201);
-    threadId = ((await thread.json()) as { thread_id: string }).thread_id;
-    await alice.request('POST', `/v1/threads/${threadId}/messages`, { json: { content: 'my secret' } });
-    await alice.request('PUT', `/v1/threads/${threadId}/db/secret`, { json: { value: 'alice only' } });
-    const form = new FormData();
-    form.append('file', new File(['private'], 'private.txt', { type: 'text/plain' }));
-    const file = await alice.request('POST', '/v1/files', { body: form });
-    expect(file.status).toBe(201);
-    fileId = ((await file.json()) as { file_id: string }).file_id;
+    threadId = await newThread(alice, { name: 'private' });
+    const thread = alice.edge.v1.threads[':thread_id'];
+    const posted = await thread.messages.$post({
+      param: { thread_id: threadId },
+      json: { content: 'my secret' },
+    });
+    expect(posted.status).toBe(201);
+    const put = await thread.db[':key'].$put({
+      param: { thread_id: threadId, key: 'secret' },
+      json: { value: 'alice only' },
+    });
+    expect(put.status).toBe(200);
+    fileId = await newFile(alice, textFile('private', 'private.txt'));
   });
 
-  /** Runs `attacks` and the same calls on missing ids; the answers must match exactly. */
+  /** Runs every attack and the same call on missing ids; the answers must match exactly. */
   async function attack(attacker: Caller): Promise<void> {
-    const pairs: [Attack, Attack][] = [
-      ...threadAttacks(threadId).map((a, i): [Attack, Attack] => [
-        a,
-        threadAttacks(MISSING_THREAD)[i] as Attack,
-      ]),
-      ...fileAttacks(fileId).map((a, i): [Attack, Attack] => [a, fileAttacks(MISSING_FILE)[i] as Attack]),
-    ];
     const watch = await watchUpstream(gw.emulator);
-    for (const [[method, path, json], [, missingPath]] of pairs) {
+    for (const { method, path: pathOf, json } of ATTACKS) {
+      const path = pathOf(threadId, fileId);
       const res = await attacker.request(method, path, { json });
-      const missing = await attacker.request(method, missingPath, { json });
+      const missing = await attacker.request(method, pathOf(MISSING_THREAD, MISSING_FILE), { json });
       expect(res.status, `${method} ${path}`).toBe(404);
       expect([...res.headers.keys()].sort()).toEqual([...missing.headers.keys()].sort());
       const body = await expectError(res, 404, 'NOT_FOUND');
@@ -71,16 +73,15 @@ describe('object-level authorization', () => {
     await watch.expectNone();
   }
 
-  /** Alice's data is exactly as she left it. */
+  /** Alice's data is exactly the way she left it. */
   async function expectUntouched(): Promise<void> {
-    const thread = await alice.request('GET', `/v1/threads/${threadId}`);
+    const routes = alice.edge.v1.threads[':thread_id'];
+    const thread = await routes.$get({ param: { thread_id: threadId } });
     expect(thread.status).toBe(200);
-    const detail = (await thread.json()) as { messages: { content: string }[] };
-    expect(detail.messages.map((m) => m.content)).toEqual(['my secret']);
-    expect(await (await alice.request('GET', `/v1/threads/${threadId}/db/secret`)).json()).toBe('alice only');
-    const files = (await (await alice.request('GET', '/v1/files')).json()) as {
-      files: { file_id: string }[];
-    };
+    expect((await thread.json()).messages.map((m) => m.content)).toEqual(['my secret']);
+    const secret = await routes.db[':key'].$get({ param: { thread_id: threadId, key: 'secret' } });
+    expect(await secret.json()).toBe('alice only');
+    const files = await (await alice.edge.v1.files.$get()).json();
     expect(files.files.map((f) => f.file_id)).toEqual([fileId]);
   }
 
@@ -105,8 +106,8 @@ describe('object-level authorization', () => {
   it("Alice's thread and file never show up in anyone else's lists", async () => {
     const others = [await gw.caller('acme', 'bob'), await gw.caller('globex', 'alice')];
     for (const other of others) {
-      const threads = await (await other.request('GET', '/v1/threads')).text();
-      const files = await (await other.request('GET', '/v1/files')).text();
+      const threads = await (await other.edge.v1.threads.$get()).text();
+      const files = await (await other.edge.v1.files.$get()).text();
       expect(threads).not.toContain(threadId);
       expect(files).not.toContain(fileId);
     }

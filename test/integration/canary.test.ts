@@ -5,6 +5,7 @@
  * or any JWT at all; and no log line carries a token, the password or the email.
  */
 import { afterAll, beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest';
+import { z } from 'zod';
 import {
   CANARY_EMAIL,
   CANARY_INSTRUCTIONS,
@@ -12,8 +13,11 @@ import {
   CANARY_PASSWORD,
   CANARY_TOOL_ARG,
 } from '../emulator/canaries';
+import type { StatusOverride } from '../emulator/types';
 import { expectError } from '../helpers/assertions';
-import { type Caller, testGateway } from '../helpers/gateway';
+import { textFile } from '../helpers/fixtures';
+import { type Caller, type RequestOptions, testGateway } from '../helpers/gateway';
+import { parseJson } from '../helpers/json';
 
 interface Recorded {
   label: string;
@@ -30,20 +34,27 @@ describe('canaries', () => {
   const spies: MockInstance[] = [];
   let sessionTokens: string[] = [];
 
-  /** Calls the Worker and keeps a copy of everything the caller could see. */
-  async function call(caller: Caller, method: string, path: string, options = {}): Promise<Response> {
-    const res = await caller.request(method, path, options);
+  /** Keeps a copy of everything the caller could see of a response (typed or not). */
+  async function keep<R extends { status: number; headers: Headers; clone(): { text(): Promise<string> } }>(
+    caller: Caller,
+    what: string,
+    pending: Promise<R>,
+  ): Promise<R> {
+    const res = await pending;
     const headers = [...res.headers].map(([k, v]) => `${k}: ${v}`).join('\n');
     recorded.push({
-      label: `${caller.tenant}/${caller.user} ${method} ${path}`,
+      label: `${caller.tenant}/${caller.user} ${what}`,
       status: res.status,
       text: `${headers}\n\n${await res.clone().text()}`,
     });
     return res;
   }
 
-  const override = (o: Record<string, unknown>) =>
-    gw.emulator.configure({ status_overrides: [o as { path: string; status: number }] });
+  /** Calls the Worker with a hand-built request and keeps a copy of the answer. */
+  const call = (caller: Caller, method: string, path: string, options: RequestOptions = {}) =>
+    keep(caller, `${method} ${path}`, caller.request(method, path, options));
+
+  const override = (o: StatusOverride) => gw.emulator.configure({ status_overrides: [o] });
 
   beforeAll(async () => {
     for (const level of ['log', 'info', 'warn', 'error', 'debug'] as const) {
@@ -62,9 +73,12 @@ describe('canaries', () => {
     // Every safe route, the happy path.
     await call(alice, 'GET', '/v1/assistants');
     await call(mallory, 'GET', '/v1/assistants');
-    const t1 = (await (await call(alice, 'POST', '/v1/threads', { json: { name: 'one' } })).json()) as {
-      thread_id: string;
-    };
+    const created = await keep(
+      alice,
+      'POST /v1/threads',
+      alice.edge.v1.threads.$post({ json: { name: 'one' } }),
+    );
+    const t1 = await created.json();
     await call(alice, 'POST', '/v1/threads', { json: { assistant_id: 'asst_sales', metadata: { a: 1 } } });
     await call(alice, 'GET', '/v1/threads');
     for (const content of ['first', 'second', 'third']) {
@@ -75,11 +89,8 @@ describe('canaries', () => {
     await call(alice, 'PUT', `/v1/threads/${t1.thread_id}/db/prefs`, { json: { value: { theme: 'dark' } } });
     await call(alice, 'GET', `/v1/threads/${t1.thread_id}/db`);
     await call(alice, 'GET', `/v1/threads/${t1.thread_id}/db/prefs`);
-    const form = new FormData();
-    form.append('file', new File(['hello'], 'hello.txt', { type: 'text/plain' }));
-    const file = (await (await call(alice, 'POST', '/v1/files', { body: form })).json()) as {
-      file_id: string;
-    };
+    const upload = alice.edge.v1.files.$post({ form: { file: textFile('hello', 'hello.txt') } });
+    const file = await (await keep(alice, 'POST /v1/files', upload)).json();
     await call(alice, 'GET', '/v1/files');
     await call(alice, 'GET', '/v1/usage');
 
@@ -101,7 +112,7 @@ describe('canaries', () => {
 
     // Error paths, from an upstream that leaks: its bodies carry every canary and a token.
     const issued = (await gw.emulator.stats()).tokens_issued;
-    // (The password only ever goes to /auth/login, so an upstream can echo it only as a
+    // (The password only ever goes to /auth/login, so an upstream can echo it only in a
     // field of a request body; free text cannot be told apart from any other string.)
     const leaky = {
       error: CANARY_INTERNAL,
@@ -178,7 +189,10 @@ describe('canaries', () => {
               .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]),
           ),
         });
-        const body = (await res.clone().json()) as { code: string; field?: string };
+        const body = await parseJson(
+          res.clone(),
+          z.object({ code: z.string(), field: z.string().optional() }),
+        );
         await expectError(res, status, body.code, body.field);
       }
     }

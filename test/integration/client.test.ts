@@ -1,18 +1,13 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { createEdgeClient, EdgeError, type RunEvent, runEvents } from '../../src/client';
+import { EdgeError, type RunEvent, runEvents } from '../../src/client';
 import type { RelayEvent } from '../../src/stream/events';
 import { TENANTS } from '../fixtures/tenants';
 import { testGateway } from '../helpers/gateway';
 
-/** A typed client whose `fetch` calls the real Worker entry point (no network). */
+/** A caller's typed client (`createEdgeClient`), whose `fetch` calls the real Worker entry point. */
 async function client(tenant: 'acme' | 'globex' = 'acme') {
   const gw = testGateway({ tenants: { [tenant]: { ...TENANTS[tenant] } } });
-  const caller = await gw.caller(tenant);
-  const edge = createEdgeClient({
-    baseUrl: 'https://edge.test',
-    token: caller.token,
-    fetch: (input, init) => gw.fetch(input instanceof Request ? input.url : String(input), init),
-  });
+  const { edge } = await gw.caller(tenant);
   return { gw, edge };
 }
 
@@ -23,24 +18,32 @@ async function collect(events: AsyncIterable<RunEvent>): Promise<RunEvent[]> {
 }
 
 describe('typed client (hc<AppType> + runEvents)', () => {
-  it('lists assistants, creates a thread and reads a streamed run to done', async () => {
+  it('lists the assistants, typed', async () => {
     const { edge } = await client();
-
     const listed = await edge.v1.assistants.$get();
     expect(listed.status).toBe(200);
     if (!listed.ok) throw new Error('unreachable');
     const { assistants } = await listed.json();
     expectTypeOf(assistants).toEqualTypeOf<{ assistant_id: string; name: string }[]>();
     expect(assistants.map((a) => a.assistant_id)).toEqual(['asst_support', 'asst_sales']);
+  });
 
+  it('creates a thread, typed', async () => {
+    const { edge } = await client();
     const created = await edge.v1.threads.$post({ json: { assistant_id: 'asst_sales', name: 'typed' } });
     if (created.status !== 201) throw new Error(`create: ${created.status}`);
     const thread = await created.json();
     expectTypeOf(thread.thread_id).toEqualTypeOf<string>();
     expect(thread).toMatchObject({ name: 'typed', assistant_id: 'asst_sales' });
+  });
 
+  it('reads a streamed run to done with runEvents', async () => {
+    const { edge } = await client();
+    const created = await edge.v1.threads.$post({ json: {} });
+    if (created.status !== 201) throw new Error(`create: ${created.status}`);
+    const { thread_id } = await created.json();
     const res = await edge.v1.threads[':thread_id'].run.$post({
-      param: { thread_id: thread.thread_id },
+      param: { thread_id },
       json: { message: 'hello typed client' },
     });
     const events = await collect(runEvents(res));
@@ -70,7 +73,7 @@ describe('typed client (hc<AppType> + runEvents)', () => {
     expectTypeOf<RelayEvent>().toExtend<RunEvent>();
   });
 
-  it('yields tool calls as the tenant policy cuts them', async () => {
+  it('yields tool calls the way the tenant policy cuts them', async () => {
     const { gw, edge } = await client('globex');
     await gw.emulator.configure({ tool_calls: [{ name: 'lookup', args: { q: 'x' } }] });
     const thread = await edge.v1.threads.$post({ json: {} });
@@ -84,7 +87,7 @@ describe('typed client (hc<AppType> + runEvents)', () => {
     expect(calls).toEqual([{ type: 'tool_call', name: 'lookup', args: { q: 'x' } }]);
   });
 
-  it('throws the contract error body as an EdgeError', async () => {
+  it('throws the contract error body in an EdgeError', async () => {
     const { edge } = await client();
     const res = await edge.v1.threads[':thread_id'].run.$post({
       param: { thread_id: 'thread_not_mine' },

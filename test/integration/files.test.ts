@@ -5,116 +5,131 @@ import {
   expectNoSecrets,
   watchUpstream,
 } from '../helpers/assertions';
+import { newFile, textFile } from '../helpers/fixtures';
 import { type Caller, testGateway } from '../helpers/gateway';
 
 /** acme's `files.max_bytes` in the test fixtures. */
 const ACME_MAX_BYTES = 65536;
 
-interface FileBody {
-  file_id: string;
-  filename: string;
-  size: number;
-  mime_type: string;
-  uploaded_at: string;
-}
+const upload = (caller: Caller, file: File) => caller.edge.v1.files.$post({ form: { file } });
 
-function form(content: string | Uint8Array, name: string, type: string): FormData {
-  const data = new FormData();
-  data.append('file', new File([content], name, { type }));
-  return data;
-}
-
-async function upload(caller: Caller, data: FormData): Promise<Response> {
-  return caller.request('POST', '/v1/files', { body: data });
-}
-
-const uploadsSeen = async (gw: ReturnType<typeof testGateway>) =>
-  (await gw.emulator.stats()).requests['POST /files/'] ?? 0;
+const pngFile = () => textFile(new Uint8Array([0x89, 0x50, 0x4e, 0x47]), 'a.png', 'image/png');
 
 describe('files', () => {
   const gw = testGateway();
+  const uploadsSeen = () => gw.emulator.requestCount('POST /files/');
 
-  it('uploads an allowed type, lists it and deletes it', async () => {
+  it('uploads an allowed type: 201 with exactly the public file fields', async () => {
     const alice = await gw.caller('acme');
-    const res = await upload(alice, form('hello, file', 'notes.txt', 'text/plain'));
+    const res = await upload(alice, textFile('hello, file', 'notes.txt'));
     expect(res.status).toBe(201);
     expectAuthenticatedHeaders(res);
-    const text = await res.text();
-    expectNoSecrets(text);
-    const file = JSON.parse(text) as FileBody;
+    expectNoSecrets(await res.clone().text());
+    const file = await res.json();
     expect(Object.keys(file).sort()).toEqual(['file_id', 'filename', 'mime_type', 'size', 'uploaded_at']);
     expect(file).toMatchObject({ filename: 'notes.txt', size: 11, mime_type: 'text/plain' });
+  });
 
-    const png = await upload(alice, form(new Uint8Array([0x89, 0x50, 0x4e, 0x47]), 'a.png', 'image/png'));
-    expect(png.status).toBe(201);
-    const pngFile = (await png.json()) as FileBody;
-
-    const list = await alice.request('GET', '/v1/files');
+  it('lists the uploaded files, each the way the upload answered it', async () => {
+    const alice = await gw.caller('acme');
+    const uploaded = await upload(alice, textFile('hello, file', 'notes.txt'));
+    expect(uploaded.status).toBe(201);
+    const file = await uploaded.json();
+    const png = await newFile(alice, pngFile());
+    const list = await alice.edge.v1.files.$get();
     expect(list.status).toBe(200);
     expectAuthenticatedHeaders(list);
-    const listed = (await list.json()) as { files: FileBody[] };
-    expect(listed.files.map((f) => f.file_id).sort()).toEqual([file.file_id, pngFile.file_id].sort());
+    const listed = await list.json();
+    expect(listed.files.map((f) => f.file_id).sort()).toEqual([file.file_id, png].sort());
     expect(listed.files.find((f) => f.file_id === file.file_id)).toEqual(file);
+  });
 
-    const deleted = await alice.request('DELETE', `/v1/files/${file.file_id}`);
+  it('deletes a file with a 204, and it leaves the list', async () => {
+    const alice = await gw.caller('acme');
+    const file_id = await newFile(alice);
+    const png = await newFile(alice, pngFile());
+    const deleted = await alice.edge.v1.files[':file_id'].$delete({ param: { file_id } });
     expect(deleted.status).toBe(204);
     expectAuthenticatedHeaders(deleted);
-    const after = (await (await alice.request('GET', '/v1/files')).json()) as { files: FileBody[] };
-    expect(after.files.map((f) => f.file_id)).toEqual([pngFile.file_id]);
+    const after = await (await alice.edge.v1.files.$get()).json();
+    expect(after.files.map((f) => f.file_id)).toEqual([png]);
+  });
 
+  it('answers a second delete of a file with 404 and no upstream call', async () => {
+    const alice = await gw.caller('acme');
+    const file_id = await newFile(alice);
+    const remove = () => alice.edge.v1.files[':file_id'].$delete({ param: { file_id } });
+    expect((await remove()).status).toBe(204);
     const watch = await watchUpstream(gw.emulator);
-    await expectError(await alice.request('DELETE', `/v1/files/${file.file_id}`), 404, 'NOT_FOUND');
+    await expectError(await remove(), 404, 'NOT_FOUND');
     await watch.expectNone();
   });
 
-  it('strips paths and control characters from the file name', async () => {
+  it('strips the path from the file name', async () => {
     const bob = await gw.caller('acme');
-    const res = await upload(bob, form('x', '../../etc/passwd.txt', 'text/plain'));
+    const res = await upload(bob, textFile('x', '../../etc/passwd.txt'));
     expect(res.status).toBe(201);
-    expect(((await res.json()) as FileBody).filename).toBe('passwd.txt');
-    const odd = await upload(bob, form('x', 'a\\b\u0007c"d.txt', 'text/plain'));
+    expect((await res.json()).filename).toBe('passwd.txt');
+  });
+
+  it('strips backslashes, quotes and control characters from the file name', async () => {
+    const bob = await gw.caller('acme');
+    const odd = await upload(bob, textFile('x', 'a\\b\u0007c"d.txt'));
     expect(odd.status).toBe(201);
     // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting control characters are gone
-    expect(((await odd.json()) as FileBody).filename).not.toMatch(/[\\/"\u0000-\u001f]/);
+    expect((await odd.json()).filename).not.toMatch(/[\\/"\u0000-\u001f]/);
   });
 
   it('refuses a type the tenant does not allow, before the upstream', async () => {
     const carol = await gw.caller('acme');
-    const before = await uploadsSeen(gw);
+    const before = await uploadsSeen();
     const watch = await watchUpstream(gw.emulator);
     for (const type of ['image/gif', 'application/x-msdownload', 'text/html']) {
-      const res = await upload(carol, form('GIF89a', 'x.bin', type));
+      const res = await upload(carol, textFile('GIF89a', 'x.bin', type));
       await expectError(res, 400, 'VALIDATION_ERROR', 'file');
     }
     await watch.expectNone();
-    expect(await uploadsSeen(gw)).toBe(before);
+    expect(await uploadsSeen()).toBe(before);
   });
 
   it("refuses a file over the tenant's max_bytes with 413 and no upstream call", async () => {
     const dave = await gw.caller('acme');
-    const before = await uploadsSeen(gw);
+    const before = await uploadsSeen();
     const watch = await watchUpstream(gw.emulator);
     // One byte over: the part itself is checked.
-    const justOver = await upload(dave, form(new Uint8Array(ACME_MAX_BYTES + 1), 'big.txt', 'text/plain'));
+    const justOver = await upload(dave, textFile(new Uint8Array(ACME_MAX_BYTES + 1), 'big.txt'));
     await expectError(justOver, 413, 'PAYLOAD_TOO_LARGE', 'file');
     // Far over: the streaming body limit stops it.
-    const farOver = await upload(dave, form(new Uint8Array(ACME_MAX_BYTES * 4), 'huge.txt', 'text/plain'));
+    const farOver = await upload(dave, textFile(new Uint8Array(ACME_MAX_BYTES * 4), 'huge.txt'));
     await expectError(farOver, 413, 'PAYLOAD_TOO_LARGE');
     await watch.expectNone();
-    expect(await uploadsSeen(gw)).toBe(before);
-
-    // Exactly at the limit is fine.
-    const atLimit = await upload(dave, form(new Uint8Array(ACME_MAX_BYTES), 'ok.txt', 'text/plain'));
-    expect(atLimit.status).toBe(201);
-    expect(((await atLimit.json()) as FileBody).size).toBe(ACME_MAX_BYTES);
+    expect(await uploadsSeen()).toBe(before);
   });
 
-  it('refuses a body without a file part and ids that are not ids', async () => {
+  it("accepts a file of exactly the tenant's max_bytes", async () => {
+    const dave = await gw.caller('acme');
+    const atLimit = await upload(dave, textFile(new Uint8Array(ACME_MAX_BYTES), 'ok.txt'));
+    expect(atLimit.status).toBe(201);
+    expect((await atLimit.json()).size).toBe(ACME_MAX_BYTES);
+  });
+
+  it('refuses a body without a file part, before the upstream', async () => {
     const erin = await gw.caller('acme');
     const watch = await watchUpstream(gw.emulator);
     const noFile = new FormData();
     noFile.append('file', 'just a string');
-    await expectError(await upload(erin, noFile), 400, 'VALIDATION_ERROR', 'file');
+    await expectError(
+      await erin.request('POST', '/v1/files', { body: noFile }),
+      400,
+      'VALIDATION_ERROR',
+      'file',
+    );
+    await watch.expectNone();
+  });
+
+  it('refuses file ids that are not ids, and answers an unknown one with 404, before the upstream', async () => {
+    const erin = await gw.caller('acme');
+    const watch = await watchUpstream(gw.emulator);
     for (const id of ['..%2f', '%0d%0a', 'x'.repeat(200), 'file%20id']) {
       await expectError(await erin.request('DELETE', `/v1/files/${id}`), 400, 'VALIDATION_ERROR', 'file_id');
     }

@@ -1,10 +1,20 @@
 import { Webhook } from 'standardwebhooks';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
 import { SIGNED_PREFIX, verifyWebhook } from '../../src/webhooks/signature';
 import { TENANTS, UPSTREAM_URL } from '../fixtures/tenants';
 import { expectNoSecrets } from '../helpers/assertions';
 import { EmulatorControl, type ReceivedCallback } from '../helpers/emulator';
-import { HOOK_SECRET, HOOK_SECRET_NEXT, sendHook, waitForDelivery } from '../helpers/webhooks';
+import { unique } from '../helpers/fixtures';
+import { parseJson, parseText } from '../helpers/json';
+import {
+  DeliveryAcceptedSchema,
+  type DeliveryBody,
+  HOOK_SECRET,
+  HOOK_SECRET_NEXT,
+  sendHook,
+  waitForDelivery,
+} from '../helpers/webhooks';
 
 /**
  * Result callbacks through miniflare's real queues: the receiver is the emulator's
@@ -14,16 +24,19 @@ const TENANT = 'acme';
 const ORIGIN = 'https://hooks.acme.example';
 const sink = new EmulatorControl(ORIGIN);
 const upstream = new EmulatorControl(UPSTREAM_URL);
-const unique = () => crypto.randomUUID().replaceAll('-', '').slice(0, 10);
 const SECRETS = [HOOK_SECRET, HOOK_SECRET_NEXT, TENANTS.acme.session_secret, 'whsec_'];
 
-interface CallbackBody {
-  delivery_id: string;
-  status: string;
-  thread_id: string | null;
-  result?: { run_id: string; content: string; tool_calls: unknown[] };
-  error?: { code: string; detail: string };
-}
+/** A result callback's body (contract §8); `strictObject`: no key beyond these. */
+const CallbackBodySchema = z.strictObject({
+  delivery_id: z.string(),
+  status: z.string(),
+  thread_id: z.string().nullable(),
+  result: z
+    .strictObject({ run_id: z.string(), content: z.string(), tool_calls: z.array(z.unknown()) })
+    .optional(),
+  error: z.strictObject({ code: z.string(), detail: z.string() }).optional(),
+});
+type CallbackBody = z.output<typeof CallbackBodySchema>;
 
 /**
  * Asserts a received callback is signed with each of the tenant's secrets over the callback
@@ -50,21 +63,24 @@ async function verified(callback: ReceivedCallback): Promise<CallbackBody> {
   expect(callback.headers['content-type']).toBe('application/json');
   expect(callback.headers.authorization).toBeUndefined();
   expectNoSecrets(JSON.stringify(callback), SECRETS);
-  return JSON.parse(callback.body) as CallbackBody;
+  return parseText(callback.body, CallbackBodySchema);
 }
 
-async function waitForCallbacks(
-  path: string,
-  count: number,
-  timeoutMs = 10_000,
-): Promise<ReceivedCallback[]> {
+/** Polls the sink until `path` has received a callback; resolves to the first. */
+async function firstCallback(path: string, timeoutMs = 10_000): Promise<ReceivedCallback> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const received = await sink.callbacks(path);
-    if (received.length >= count) return received;
-    if (Date.now() > deadline) throw new Error(`only ${received.length} callbacks on ${path}`);
+    const [first] = await sink.callbacks(path);
+    if (first) return first;
+    if (Date.now() > deadline) throw new Error(`no callback on ${path}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** The delivery id of an accepted (202) webhook. */
+async function accepted(res: Response): Promise<string> {
+  expect(res.status).toBe(202);
+  return (await parseJson(res, DeliveryAcceptedSchema)).delivery_id;
 }
 
 afterEach(async () => {
@@ -72,28 +88,44 @@ afterEach(async () => {
   await upstream.configure({ status_overrides: [] });
 });
 
-describe('result callbacks', () => {
-  it('retries a failing endpoint until it accepts: three signed attempts, one accepted', async () => {
+describe('a callback endpoint that fails twice, then accepts', () => {
+  const path = `/__callbacks/${unique()}`;
+  let delivery_id = '';
+  let done: DeliveryBody;
+  let received: ReceivedCallback[] = [];
+  let warnings: string[] = [];
+
+  beforeAll(async () => {
     const logs = vi.spyOn(console, 'warn');
-    const path = `/__callbacks/${unique()}`;
     await sink.setCallbackStatuses(path, [500, 503]);
     const res = await sendHook(TENANT, {
       message: 'call me back',
       subject: `s-${unique()}`,
       callback_url: `${ORIGIN}${path}`,
     });
-    expect(res.status).toBe(202);
-    const { delivery_id } = (await res.json()) as { delivery_id: string };
-    const done = await waitForDelivery(TENANT, delivery_id, (d) => d.callback?.status === 'delivered');
-    expect(done).toMatchObject({ status: 'succeeded', callback: { status: 'delivered', attempts: 3 } });
+    delivery_id = await accepted(res);
+    done = await waitForDelivery(TENANT, delivery_id, (d) => d.callback?.status === 'delivered');
+    received = await sink.callbacks(path);
+    warnings = logs.mock.calls.map((args) => String(args[0]));
+    logs.mockRestore();
+  });
 
-    const received = await sink.callbacks(path);
+  it('retries until it accepts: three attempts, the third accepted', () => {
+    expect(done).toMatchObject({ status: 'succeeded', callback: { status: 'delivered', attempts: 3 } });
     expect(received.map((r) => r.status)).toEqual([500, 503, 200]);
     expect(received.filter((r) => r.status < 300)).toHaveLength(1);
-    const bodies = await Promise.all(received.map(verified));
+  });
+
+  it('signs every attempt afresh under one webhook-id', async () => {
     // One webhook-id for the whole series (the receiver deduplicates by it), fresh signatures.
+    await Promise.all(received.map(verified));
     expect(new Set(received.map((r) => r.headers['webhook-id'])).size).toBe(1);
     expect(received[0]?.headers['webhook-id']).toMatch(/^msg_/);
+  });
+
+  it('sends the run result in every attempt', async () => {
+    const bodies = await Promise.all(received.map(verified));
+    expect(bodies).toHaveLength(3);
     for (const body of bodies) {
       expect(body).toEqual({
         delivery_id,
@@ -106,10 +138,10 @@ describe('result callbacks', () => {
         },
       });
     }
-    // Each failed attempt was logged with its number and status, never the URL's path or the body.
-    const attempts = logs.mock.calls
-      .map((args) => String(args[0]))
-      .filter((l) => l.includes('webhook callback attempt'));
+  });
+
+  it("logs each failed attempt, never the URL's path or the body", () => {
+    const attempts = warnings.filter((l) => l.includes('webhook callback attempt'));
     expect(attempts.filter((l) => l.includes(delivery_id))).toHaveLength(2);
     for (const line of attempts) {
       expect(line).not.toContain(path);
@@ -117,7 +149,9 @@ describe('result callbacks', () => {
       expectNoSecrets(line, SECRETS);
     }
   });
+});
 
+describe('result callbacks', () => {
   it('calls back with the error when the run fails', async () => {
     const path = `/__callbacks/${unique()}`;
     const res = await sendHook(TENANT, {
@@ -126,9 +160,8 @@ describe('result callbacks', () => {
       subject: `s-${unique()}`,
       callback_url: `${ORIGIN}${path}`,
     });
-    const { delivery_id } = (await res.json()) as { delivery_id: string };
-    const [callback] = await waitForCallbacks(path, 1);
-    expect(await verified(callback as ReceivedCallback)).toEqual({
+    const delivery_id = await accepted(res);
+    expect(await verified(await firstCallback(path))).toEqual({
       delivery_id,
       status: 'failed',
       thread_id: 'thread_nobody_owns',
@@ -148,7 +181,7 @@ describe('result callbacks', () => {
       subject: `s-${unique()}`,
       callback_url: `${ORIGIN}${path}`,
     });
-    const { delivery_id } = (await res.json()) as { delivery_id: string };
+    const delivery_id = await accepted(res);
     const done = await waitForDelivery(
       TENANT,
       delivery_id,

@@ -39,33 +39,59 @@ describe('webhook ingress: verification', () => {
     await nothingHappened();
   });
 
-  it('refuses timestamps 301 s off either way', async () => {
+  it('refuses a timestamp 301 s old, in the words of every other refusal', async () => {
     const { hook, nothingHappened } = await setup();
     const now = Math.floor(Date.now() / 1000);
     const late = await refused(await hook({ message: 'x' }, { timestamp: now - 301 }));
-    // The same wording as a bad signature or an unknown tenant: a 401 tells a prober nothing.
+    // The same wording for a bad signature or an unknown tenant: a 401 tells a prober nothing.
     expect(late.detail).toBe('Invalid webhook signature, timestamp or id.');
+    await nothingHappened();
+  });
+
+  it('refuses a timestamp 301 s ahead', async () => {
+    const { hook, nothingHappened } = await setup();
+    const now = Math.floor(Date.now() / 1000);
     await refused(await hook({ message: 'x' }, { timestamp: now + 301 }));
     await nothingHappened();
   });
 
-  it('refuses an id containing a dot, missing headers, and an unknown signature version', async () => {
+  it('refuses an id containing a dot', async () => {
     const { hook, nothingHappened } = await setup();
     await refused(await hook({ message: 'x' }, { id: 'msg_a.b' }));
+    await nothingHappened();
+  });
+
+  it('refuses an unknown signature version', async () => {
+    const { hook, nothingHappened } = await setup();
     const ts = Math.floor(Date.now() / 1000);
     const id = messageId();
     const good = await signWebhook(HOOK_SECRET, id, ts, '{"message":"x"}');
     await refused(
       await hook('{"message":"x"}', { id, timestamp: ts, signature: good.replace('v1,', 'v2,') }),
     );
+    await nothingHappened();
+  });
+
+  it('refuses an empty signature header', async () => {
+    const { hook, nothingHappened } = await setup();
     await refused(await hook({ message: 'x' }, { signature: '' }));
     await nothingHappened();
   });
 
-  it('refuses an unknown tenant, a tenant without a webhook secret, and another tenant’s secret', async () => {
-    const { gw, hook, nothingHappened } = await setup();
+  it('refuses an unknown tenant', async () => {
+    const { gw, nothingHappened } = await setup();
     await refused(await sendHook('nope', { message: 'x' }, { fetch: gw.fetch }));
+    await nothingHappened();
+  });
+
+  it('refuses a tenant without a webhook secret', async () => {
+    const { gw, nothingHappened } = await setup();
     await refused(await sendHook(gw.ids.globex ?? '', { message: 'x' }, { fetch: gw.fetch }));
+    await nothingHappened();
+  });
+
+  it('refuses a signature made with another secret', async () => {
+    const { hook, nothingHappened } = await setup();
     await refused(await hook({ message: 'x' }, { secret: 'whsec_b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldA==' }));
     await nothingHappened();
   });
@@ -155,10 +181,16 @@ describe('webhook ingress: secret rotation', () => {
 });
 
 describe('webhook ingress: body and fields', () => {
-  it('answers 413 for a body over 64 KiB, declared or streamed', async () => {
-    const { hook, gw, tenant, nothingHappened } = await setup();
+  it('answers 413 for a declared body over 64 KiB', async () => {
+    const { hook, nothingHappened } = await setup();
     const big = JSON.stringify({ message: 'x'.repeat(70 * 1024) });
     await expectError(await hook(big), 413, 'PAYLOAD_TOO_LARGE');
+    await nothingHappened();
+  });
+
+  it('answers 413 for a streamed body over 64 KiB', async () => {
+    const { gw, tenant, nothingHappened } = await setup();
+    const big = JSON.stringify({ message: 'x'.repeat(70 * 1024) });
     const id = messageId();
     const ts = Math.floor(Date.now() / 1000);
     const chunks = new TextEncoder().encode(big);
@@ -181,11 +213,21 @@ describe('webhook ingress: body and fields', () => {
     await nothingHappened();
   });
 
-  it('validates only after verifying: malformed JSON, unknown fields, bad ids, subject length', async () => {
+  it('answers a verified body of malformed JSON with 400 BAD_REQUEST', async () => {
     const { hook, nothingHappened } = await setup();
     await expectError(await hook('{"message":'), 400, 'BAD_REQUEST');
+    await nothingHappened();
+  });
+
+  it('names an unknown field and a missing message of a verified body', async () => {
+    const { hook, nothingHappened } = await setup();
     await expectError(await hook({ message: 'x', extra: 1 }), 400, 'VALIDATION_ERROR', 'extra');
     await expectError(await hook({}), 400, 'VALIDATION_ERROR', 'message');
+    await nothingHappened();
+  });
+
+  it('names a bad thread id, subject or assistant of a verified body', async () => {
+    const { hook, nothingHappened } = await setup();
     await expectError(await hook({ message: 'x', thread_id: '../x' }), 400, 'VALIDATION_ERROR', 'thread_id');
     await expectError(
       await hook({ message: 'x', subject: 's'.repeat(129) }),
@@ -200,7 +242,11 @@ describe('webhook ingress: body and fields', () => {
       'VALIDATION_ERROR',
       'assistant_id',
     );
-    // A bad signature is a 401 even when the body is also invalid.
+    await nothingHappened();
+  });
+
+  it('verifies before it validates: a bad signature on an invalid body is a 401', async () => {
+    const { hook, nothingHappened } = await setup();
     await refused(await hook({ extra: 1 }, { signature: 'v1,AAAA' }));
     await nothingHappened();
   });

@@ -1,21 +1,21 @@
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import worker from '../../src/index';
-import { TENANTS, UPSTREAM_URL } from '../fixtures/tenants';
+import { UPSTREAM_URL } from '../fixtures/tenants';
 import { EmulatorControl } from '../helpers/emulator';
-import { sessionToken } from '../helpers/gateway';
+import { newThread, unique } from '../helpers/fixtures';
+import { baseCaller } from '../helpers/gateway';
 import { sendHook, waitForDelivery, workerWithQueueSpy } from '../helpers/webhooks';
-import { callWorker } from '../helpers/worker';
 
 /**
  * The queue handler called directly (cloudflare:test message batches), to read what it
  * decides per message: ack, or retry with which delay. The bindings say
- * `WEBHOOK_RETRY_BASE_SECONDS=10` here, as in production (the other tests run with 0).
+ * `WEBHOOK_RETRY_BASE_SECONDS=10` here, the production value (the other tests run with 0).
  */
 const TENANT = 'acme';
 const upstream = new EmulatorControl(UPSTREAM_URL);
 const sink = new EmulatorControl('https://hooks.acme.example');
-const unique = () => crypto.randomUUID().replaceAll('-', '').slice(0, 10);
 
 /** What the handler decided for the one message of a batch. */
 interface Decision {
@@ -62,18 +62,22 @@ async function recorded(body: Record<string, unknown>): Promise<string> {
   const failing = workerWithQueueSpy({ failSends: true });
   const res = await sendHook(TENANT, body, { fetch: failing.fetch });
   expect(res.status).toBe(503);
-  const [job] = failing.sent as { delivery_id: string }[];
+  const [job] = z.array(z.object({ delivery_id: z.string() })).parse(failing.sent);
   return job?.delivery_id ?? '';
 }
 
-async function threadOf(subject: string): Promise<string> {
-  const token = await sessionToken(TENANTS.acme.session_secret, { tenant: TENANT, sub: subject });
-  const res = await callWorker('/v1/threads', {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: '{}',
-  });
-  return ((await res.json()) as { thread_id: string }).thread_id;
+/** A run delivery on a thread of a fresh subject, recorded but not yet consumed. */
+async function recordedRun() {
+  const subject = `s-${unique()}`;
+  const threadId = await newThread(await baseCaller('acme', subject));
+  const deliveryId = await recorded({ message: 'retry me', thread_id: threadId, subject });
+  const job = { kind: 'run', tenant: TENANT, delivery_id: deliveryId };
+  /** Makes the next upstream run of the thread fail with `status` (and `headers`). */
+  const failNextRun = (status: number, headers?: Record<string, string>) =>
+    upstream.configure({
+      status_overrides: [{ method: 'POST', path: `/threads/${threadId}/run`, status, times: 1, headers }],
+    });
+  return { deliveryId, job, failNextRun };
 }
 
 afterEach(async () => {
@@ -81,37 +85,50 @@ afterEach(async () => {
 });
 
 describe('queue handler decisions', () => {
-  it('retries a failed run with exponential backoff, or the Retry-After it got', async () => {
-    const subject = `s-${unique()}`;
-    const threadId = await threadOf(subject);
-    const deliveryId = await recorded({ message: 'retry me', thread_id: threadId, subject });
-    const job = { kind: 'run', tenant: TENANT, delivery_id: deliveryId };
-    const path = `/threads/${threadId}/run`;
-
-    await upstream.configure({ status_overrides: [{ method: 'POST', path, status: 500, times: 1 }] });
+  it('retries a failed run with exponential backoff by attempt', async () => {
+    const { job, failNextRun } = await recordedRun();
+    await failNextRun(500);
     expect(await consume('epsimo-edge-runs', job, 1)).toEqual(retried(10));
-    await upstream.configure({ status_overrides: [{ method: 'POST', path, status: 500, times: 1 }] });
+    await failNextRun(500);
     expect(await consume('epsimo-edge-runs', job, 3)).toEqual(retried(40));
-    const retryAfter = { method: 'POST', path, status: 503, headers: { 'Retry-After': '90' }, times: 1 };
-    await upstream.configure({ status_overrides: [retryAfter] });
-    expect(await consume('epsimo-edge-runs', job, 1)).toEqual(retried(90));
+  });
 
-    // Then it works: acked, succeeded on its fourth attempt.
+  it('retries a failed run after the Retry-After it got', async () => {
+    const { job, failNextRun } = await recordedRun();
+    await failNextRun(503, { 'Retry-After': '90' });
+    expect(await consume('epsimo-edge-runs', job, 1)).toEqual(retried(90));
+  });
+
+  it('acks a run once it works, and records the attempt it succeeded on', async () => {
+    const { deliveryId, job, failNextRun } = await recordedRun();
+    for (const attempt of [1, 2, 3]) {
+      await failNextRun(500);
+      expect((await consume('epsimo-edge-runs', job, attempt)).retried).toBe(true);
+    }
+    // Every consumption counts: three failures, then it works on the fourth.
     expect(await consume('epsimo-edge-runs', job, 4)).toEqual(acked);
     expect(await waitForDelivery(TENANT, deliveryId)).toMatchObject({ status: 'succeeded', attempts: 4 });
-    // A late duplicate of the message runs nothing.
+  });
+
+  it('acks a late duplicate of a delivered run and runs nothing', async () => {
+    const { deliveryId, job } = await recordedRun();
+    expect(await consume('epsimo-edge-runs', job, 1)).toEqual(acked);
+    await waitForDelivery(TENANT, deliveryId);
     const before = (await upstream.stats()).runs;
     expect(await consume('epsimo-edge-runs', job, 1)).toEqual(acked);
     expect((await upstream.stats()).runs).toBe(before);
   });
 
-  it('acks a message it cannot read, and a delivery that no longer exists', async () => {
+  it('acks a message it cannot read', async () => {
     expect(await consume('epsimo-edge-runs', { hello: 'world' }, 1)).toEqual(acked);
+  });
+
+  it('acks a delivery that no longer exists', async () => {
     const gone = { kind: 'run', tenant: TENANT, delivery_id: 'dlv_expired' };
     expect(await consume('epsimo-edge-runs', gone, 1)).toEqual(acked);
   });
 
-  it('treats a redirect from the callback endpoint as a failure and never follows it', async () => {
+  it('retries a redirect from the callback endpoint like a failure and never follows it', async () => {
     const path = `/__callbacks/${unique()}`;
     await sink.setCallbackStatuses(
       path,

@@ -1,10 +1,13 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SIGNED_PREFIX, signWebhook } from '../../src/webhooks/signature';
 import { TENANTS, UPSTREAM_URL } from '../fixtures/tenants';
 import { expectError, expectNoSecrets } from '../helpers/assertions';
 import { EmulatorControl } from '../helpers/emulator';
-import { sessionToken, testGateway } from '../helpers/gateway';
+import { newThread, unique } from '../helpers/fixtures';
+import { baseCaller, sessionToken, testGateway } from '../helpers/gateway';
+import { parseText } from '../helpers/json';
 import {
+  DeliveryAcceptedSchema,
   type DeliveryBody,
   HOOK_SECRET,
   lookupDelivery,
@@ -22,7 +25,6 @@ import { callWorker } from '../helpers/worker';
  */
 const TENANT = 'acme';
 const upstream = new EmulatorControl(UPSTREAM_URL);
-const unique = () => crypto.randomUUID().replaceAll('-', '').slice(0, 10);
 const SECRETS = [HOOK_SECRET, TENANTS.acme.session_secret];
 
 /** Upstream run requests on `threadId` (from the emulator's request log). */
@@ -35,49 +37,53 @@ async function accepted(res: Response): Promise<string> {
   const text = await res.text();
   expect(res.status, text).toBe(202);
   expectNoSecrets(text, SECRETS);
-  const { delivery_id } = JSON.parse(text) as { delivery_id: string };
+  const { delivery_id } = parseText(text, DeliveryAcceptedSchema);
   expect(delivery_id).toMatch(/^dlv_[a-f0-9]{32}$/);
   expect(res.headers.get('location')).toBe(`/v1/hooks/${TENANT}/deliveries/${delivery_id}`);
   return delivery_id;
 }
 
 /** A thread owned by `subject`, created through the session API. */
-async function threadOf(subject: string): Promise<string> {
-  const token = await sessionToken(TENANTS.acme.session_secret, { tenant: TENANT, sub: subject });
-  const res = await callWorker('/v1/threads', {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: '{}',
-  });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { thread_id: string }).thread_id;
-}
+const threadOf = async (subject: string) => newThread(await baseCaller('acme', subject));
 
 afterEach(async () => {
   vi.restoreAllMocks();
   await upstream.configure({ status_overrides: [] });
 });
 
-describe('webhook runs', () => {
-  it('answers 202 at once and runs the assistant on a new thread for the subject', async () => {
-    const subject = `crm-${unique()}`;
-    const before = (await upstream.stats()).runs;
-    const deliveryId = await accepted(await sendHook(TENANT, { message: 'order 42 shipped', subject }));
-    const done = await waitForDelivery(TENANT, deliveryId);
+describe('a webhook run without a thread', () => {
+  const subject = `crm-${unique()}`;
+  let runsBefore = 0;
+  let deliveryId = '';
+  let done: DeliveryBody;
+
+  beforeAll(async () => {
+    runsBefore = (await upstream.stats()).runs;
+    deliveryId = await accepted(await sendHook(TENANT, { message: 'order 42 shipped', subject }));
+    done = await waitForDelivery(TENANT, deliveryId);
+  });
+
+  it('answers 202 at once and runs the assistant once, recording the result', async () => {
     expect(done).toMatchObject({ delivery_id: deliveryId, status: 'succeeded', attempts: 1 });
     expect(done.result?.content).toBe('Echo: order 42 shipped');
     expect(done.result?.run_id).toMatch(/^run_/);
-    // tool_calls follow the tenant's policy ("name"): no arguments.
-    expect(done.result?.tool_calls).toEqual([{ name: 'lookup_order' }]);
     expectNoSecrets(JSON.stringify(done), SECRETS);
-    expect((await upstream.stats()).runs - before).toBe(1);
-    // The thread belongs to the subject: it appears in their list.
-    const token = await sessionToken(TENANTS.acme.session_secret, { tenant: TENANT, sub: subject });
-    const list = await callWorker('/v1/threads', { headers: { authorization: `Bearer ${token}` } });
-    const threads = ((await list.json()) as { threads: { thread_id: string }[] }).threads;
-    expect(threads.map((t) => t.thread_id)).toEqual([done.thread_id]);
+    expect((await upstream.stats()).runs - runsBefore).toBe(1);
   });
 
+  it("cuts the result's tool calls to the tenant's policy", () => {
+    // tool_calls follow the tenant's policy ("name"): no arguments.
+    expect(done.result?.tool_calls).toEqual([{ name: 'lookup_order' }]);
+  });
+
+  it('runs on a new thread that belongs to the subject', async () => {
+    const owner = await baseCaller('acme', subject);
+    const threads = await (await owner.edge.v1.threads.$get()).json();
+    expect(threads.threads.map((t) => t.thread_id)).toEqual([done.thread_id]);
+  });
+});
+
+describe('webhook runs', () => {
   it('accepts a timestamp 299 s old', async () => {
     const timestamp = Math.floor(Date.now() / 1000) - 299;
     const deliveryId = await accepted(
@@ -133,12 +139,15 @@ describe('webhook runs', () => {
     expect((await waitForDelivery(TENANT, deliveryId)).status).toBe('succeeded');
   });
 
-  it('runs on a given thread only when the subject owns it', async () => {
+  it('runs on a given thread when the subject owns it', async () => {
     const owner = `s-${unique()}`;
     const threadId = await threadOf(owner);
     const ok = await accepted(await sendHook(TENANT, { message: 'hi', thread_id: threadId, subject: owner }));
     expect(await waitForDelivery(TENANT, ok)).toMatchObject({ status: 'succeeded', thread_id: threadId });
+  });
 
+  it("fails a run on another subject's thread without running it", async () => {
+    const threadId = await threadOf(`s-${unique()}`);
     const before = await runCalls(threadId);
     const stranger = await accepted(
       await sendHook(TENANT, { message: 'let me in', thread_id: threadId, subject: `s-${unique()}` }),
@@ -187,20 +196,31 @@ describe('webhook runs', () => {
 });
 
 describe('delivery status route', () => {
-  it('is signed over the path, single-use per webhook-id, and scoped to the tenant', async () => {
-    const deliveryId = await accepted(
-      await sendHook(TENANT, { message: 'status?', subject: `s-${unique()}` }),
-    );
+  let deliveryId = '';
+
+  beforeAll(async () => {
+    deliveryId = await accepted(await sendHook(TENANT, { message: 'status?', subject: `s-${unique()}` }));
+    await waitForDelivery(TENANT, deliveryId);
+  });
+
+  it('answers a finished delivery with exactly the status fields', async () => {
     const done: DeliveryBody = await waitForDelivery(TENANT, deliveryId);
     expect(Object.keys(done).sort()).toEqual(
       ['attempts', 'created_at', 'delivery_id', 'result', 'status', 'thread_id', 'updated_at'].sort(),
     );
+  });
+
+  it('opens once per webhook-id: a replayed lookup is a 401', async () => {
     const id = messageId();
     expect((await lookupDelivery(TENANT, deliveryId, { id })).status).toBe(200);
     await expectError(await lookupDelivery(TENANT, deliveryId, { id }), 401, 'UNAUTHORIZED');
+  });
+
+  it('answers an unknown delivery with 404', async () => {
     await expectError(await lookupDelivery(TENANT, 'dlv_unknown'), 404, 'NOT_FOUND');
-    // A signature over another delivery's path does not open this one, and neither does
-    // one over this path without the lookup prefix (a webhook-style signature).
+  });
+
+  it("does not open with a signature over another delivery's path, or without the lookup prefix", async () => {
     const path = `/v1/hooks/${TENANT}/deliveries/${deliveryId}`;
     for (const payload of [`${SIGNED_PREFIX.lookup}/v1/hooks/${TENANT}/deliveries/dlv_unknown`, path]) {
       const ts = Math.floor(Date.now() / 1000);
@@ -214,15 +234,22 @@ describe('delivery status route', () => {
       });
       await expectError(res, 401, 'UNAUTHORIZED');
     }
-    // No session token, no other tenant.
+  });
+
+  it('refuses a session token beside the signature', async () => {
     const token = await sessionToken(TENANTS.acme.session_secret, { tenant: TENANT, sub: 'x' });
     await expectError(
       await lookupDelivery(TENANT, deliveryId, { headers: { authorization: `Bearer ${token}` } }),
       401,
       'UNAUTHORIZED',
     );
+  });
+
+  it('refuses a tenant without a webhook secret', async () => {
     await expectError(await lookupDelivery('globex', deliveryId), 401, 'UNAUTHORIZED');
-    // Another tenant (same secret, its own deliveries object) does not see it.
+  });
+
+  it('hides the delivery from another tenant with the same secret (its own deliveries object)', async () => {
     const gw = testGateway();
     await expectError(
       await lookupDelivery(gw.ids.acme ?? '', deliveryId, { fetch: gw.fetch }),

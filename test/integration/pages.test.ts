@@ -89,7 +89,9 @@ describe('static pages', () => {
       expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     }
-    // An unknown page is the assets' 404 (with the request id too).
+  });
+
+  it("answers an unknown page with the assets' 404, with a request id too", async () => {
     const missing = await callWorker('/no-such-page');
     expect(missing.status).toBe(404);
     expect(missing.headers.get('x-request-id')).toBeTruthy();

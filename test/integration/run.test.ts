@@ -1,22 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { CANARY_TOOL_ARG } from '../emulator/canaries';
 import { TENANTS } from '../fixtures/tenants';
+import { expectError } from '../helpers/assertions';
 import { loginAndGetProjectToken, sseEvents } from '../helpers/emulator';
+import { newThread, usage } from '../helpers/fixtures';
 import { type Caller, testGateway } from '../helpers/gateway';
 import { eventsOf, SseReader } from '../helpers/sse';
-import { callWorker } from '../helpers/worker';
 
-async function newThread(caller: Caller): Promise<string> {
-  const res = await caller.request('POST', '/v1/threads', { json: {} });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { thread_id: string }).thread_id;
-}
+type RunBody = Parameters<Caller['edge']['v1']['threads'][':thread_id']['run']['$post']>[0]['json'];
 
-const run = (caller: Caller, threadId: string, body: Record<string, unknown>, signal?: AbortSignal) =>
-  caller.request('POST', `/v1/threads/${threadId}/run`, { json: body, ...(signal ? { signal } : {}) });
+/** `POST /v1/threads/{thread_id}/run` through the typed client. */
+const run = (caller: Caller, thread_id: string, json: RunBody, signal?: AbortSignal) =>
+  caller.edge.v1.threads[':thread_id'].run.$post(
+    { param: { thread_id }, json },
+    signal ? { init: { signal } } : {},
+  );
 
 describe('run stream', () => {
-  it('streams events with the contract headers and ids, ending with done', async () => {
+  it('answers with the contract stream headers', async () => {
     const gw = testGateway();
     const alice = await gw.caller('acme');
     const res = await run(alice, await newThread(alice), { message: 'hello there' });
@@ -27,13 +28,29 @@ describe('run stream', () => {
     expect(res.headers.get('content-encoding')).toBeNull();
     expect(res.headers.get('content-length')).toBeNull();
     expect(res.headers.get('ratelimit')).toMatch(/"user";r=\d+/);
-    const items = await new SseReader(res).rest();
-    const events = eventsOf(items);
+    await res.body?.cancel();
+  });
+
+  it('streams start, the reply in content deltas, and done last', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const events = eventsOf(
+      await new SseReader(await run(alice, await newThread(alice), { message: 'hello there' })).rest(),
+    );
     expect(events[0]).toMatchObject({ type: 'start', run_id: expect.stringMatching(/^run_/) });
     expect(events.at(-1)).toEqual({ type: 'done' });
     const text = events.flatMap((e) => (e.type === 'content' ? [e.delta] : [])).join('');
     expect(text).toBe('Echo: hello there');
+  });
+
+  it('numbers the events 1, 2, 3… in their ids', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const items = await new SseReader(
+      await run(alice, await newThread(alice), { message: 'hello there' }),
+    ).rest();
     const ids = items.flatMap((item) => (item.kind === 'event' ? [Number(item.id)] : []));
+    expect(ids.length).toBeGreaterThan(2);
     expect(ids).toEqual(ids.map((_, i) => i + 1));
   });
 
@@ -107,7 +124,8 @@ describe('run stream', () => {
     for (const frame of frames) expect(frame.split('\n')).toHaveLength(3);
   });
 
-  it('cancels the upstream and frees the stream slot when the caller disconnects after 2 events', async () => {
+  /** A caller who reads two events of a paced run, then disconnects. */
+  async function disconnectAfterTwoEvents() {
     const gw = testGateway();
     await gw.emulator.configure({ reply: 'a b c d e f g h i j', stream: { pace_ms: 100 } });
     const alice = await gw.caller('acme');
@@ -115,15 +133,18 @@ describe('run stream', () => {
     await reader.nextEvent();
     await reader.nextEvent();
     await reader.cancel();
+    return { gw, alice };
+  }
+
+  it('cancels the upstream when the caller disconnects after 2 events', async () => {
+    const { gw } = await disconnectAfterTwoEvents();
     const stats = await gw.emulator.waitForStats((s) => s.streams_cancelled === 1);
     expect(stats.streams_completed).toBe(0);
-    await expect
-      .poll(
-        async () =>
-          ((await (await alice.request('GET', '/v1/usage')).json()) as { streams: { active: number } })
-            .streams.active,
-      )
-      .toBe(0);
+  });
+
+  it('frees the stream slot when the caller disconnects', async () => {
+    const { alice } = await disconnectAfterTwoEvents();
+    await expect.poll(async () => (await usage(alice)).streams.active).toBe(0);
   });
 
   it('aborts a stalled upstream at once when the request is aborted', async () => {
@@ -161,20 +182,11 @@ describe('run stream', () => {
   });
 
   it('sends pings while the upstream stalls, then times the stall out with an error event', async () => {
-    const gw = testGateway();
+    // Stream timings are bindings: this gateway pings every 50 ms and gives up after 400 ms of silence.
+    const gw = testGateway({ bindings: { STREAM_PING_MS: '50', STREAM_IDLE_TIMEOUT_MS: '400' } });
     await gw.emulator.configure({ stream: { stall_before_first_byte_ms: 3_000 } });
     const alice = await gw.caller('acme');
-    const threadId = await newThread(alice);
-    // Stream timings are bindings: this gateway pings every 50 ms and gives up after 400 ms of silence.
-    const stalled = await callWorker(
-      `/v1/threads/${threadId}/run`,
-      {
-        method: 'POST',
-        headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ message: 'x' }),
-      },
-      { ...gw.overrides, STREAM_PING_MS: '50', STREAM_IDLE_TIMEOUT_MS: '400' },
-    );
+    const stalled = await run(alice, await newThread(alice), { message: 'x' });
     const items = await new SseReader(stalled).rest();
     const firstEvent = items.findIndex((item) => item.kind === 'event');
     expect(
@@ -257,7 +269,7 @@ describe('run stream', () => {
     expect((await gw.emulator.stats()).runs).toBe(0);
   });
 
-  it('limits concurrent streams per tenant and frees the slot when a stream ends', async () => {
+  it("refuses a stream over the tenant's concurrent_streams with 429 TOO_MANY_STREAMS", async () => {
     const gw = testGateway({
       tenants: { t: { ...TENANTS.acme, limits: { ...TENANTS.acme.limits, concurrent_streams: 1 } } },
     });
@@ -267,10 +279,19 @@ describe('run stream', () => {
     const first = new SseReader(await run(alice, threadId, { message: 'x' }));
     await first.nextEvent();
     const second = await run(alice, threadId, { message: 'y' });
-    expect(second.status).toBe(429);
     expect(second.headers.get('retry-after')).toMatch(/^\d+$/);
-    expect(((await second.json()) as { code: string }).code).toBe('TOO_MANY_STREAMS');
+    await expectError(second, 429, 'TOO_MANY_STREAMS');
     await first.rest();
+  });
+
+  it('frees the stream slot when a stream ends', async () => {
+    const gw = testGateway({
+      tenants: { t: { ...TENANTS.acme, limits: { ...TENANTS.acme.limits, concurrent_streams: 1 } } },
+    });
+    await gw.emulator.configure({ reply: 'a b c d e', stream: { pace_ms: 80 } });
+    const alice = await gw.caller('t');
+    const threadId = await newThread(alice);
+    await new SseReader(await run(alice, threadId, { message: 'x' })).rest();
     await expect
       .poll(async () => (await run(alice, threadId, { message: 'z', stream: false })).status)
       .toBe(200);
@@ -278,33 +299,27 @@ describe('run stream', () => {
   });
 
   it('starts the stream and pings while a slow upstream has not even sent its headers', async () => {
-    const gw = testGateway();
+    const gw = testGateway({ bindings: { STREAM_PING_MS: '50' } });
     const alice = await gw.caller('acme');
     const threadId = await newThread(alice);
-    const post = () =>
-      callWorker(
-        `/v1/threads/${threadId}/run`,
-        {
-          method: 'POST',
-          headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ message: 'slow' }),
-        },
-        { ...gw.overrides, STREAM_PING_MS: '50' },
-      );
     await gw.emulator.configure({ latency_ms: 400 });
-    const slow = await post();
+    const slow = await run(alice, threadId, { message: 'slow' });
     expect(slow.status).toBe(200);
     const items = await new SseReader(slow).rest();
     const firstEvent = items.findIndex((item) => item.kind === 'event');
     expect(items.slice(0, firstEvent).some((i) => i.kind === 'comment' && i.text === 'ping')).toBe(true);
     expect(eventsOf(items).at(-1)).toEqual({ type: 'done' });
+  });
 
-    // A refusal that comes after the stream started is its one error event.
+  it('makes a refusal that comes after the stream started its one error event', async () => {
+    const gw = testGateway({ bindings: { STREAM_PING_MS: '50' } });
+    const alice = await gw.caller('acme');
+    const threadId = await newThread(alice);
     await gw.emulator.configure({
       latency_ms: 300,
       status_overrides: [{ method: 'POST', path: `/threads/${threadId}/run`, status: 503 }],
     });
-    const refused = await post();
+    const refused = await run(alice, threadId, { message: 'slow' });
     expect(refused.status).toBe(200);
     const events = eventsOf(await new SseReader(refused).rest());
     expect(events).toEqual([{ type: 'error', code: 'UPSTREAM_FAILED', detail: expect.any(String) }]);
@@ -317,8 +332,6 @@ describe('run stream', () => {
     await gw.emulator.configure({
       status_overrides: [{ method: 'POST', path: `/threads/${threadId}/run`, status: 503 }],
     });
-    const res = await run(alice, threadId, { message: 'x' });
-    expect(res.status).toBe(503);
-    expect(((await res.json()) as { code: string }).code).toBe('UPSTREAM_UNAVAILABLE');
+    await expectError(await run(alice, threadId, { message: 'x' }), 503, 'UPSTREAM_UNAVAILABLE');
   });
 });

@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TENANTS } from '../fixtures/tenants';
+import { ErrorBodySchema } from '../helpers/assertions';
 import { freshEmulator } from '../helpers/emulator';
 import { sessionToken } from '../helpers/gateway';
+import { parseJson } from '../helpers/json';
 import { callWorker } from '../helpers/worker';
 
 afterEach(() => {
@@ -23,6 +25,9 @@ const broken: [string, Record<string, string>][] = [
   ['a duration is not a number', { STREAM_PING_MS: 'soon' }],
 ];
 
+/** Routes a broken configuration closes (everything but /healthz). */
+const GUARDED = ['/v1/assistants', '/v1/threads', '/v1/usage', '/openapi.json'];
+
 describe('the Worker spine', () => {
   it('answers /healthz with no auth, a request id and no upstream call', async () => {
     const emulator = freshEmulator();
@@ -33,7 +38,8 @@ describe('the Worker spine', () => {
     expect((await emulator.stats()).request_log).toEqual([]);
   });
 
-  it.each(broken)('answers 503 CONFIG_INVALID everywhere but /healthz when %s', async (_, overrides) => {
+  /** A Worker whose bindings are broken by `overrides`, with its own universe and console. */
+  async function brokenWorker(overrides: Record<string, string>) {
     const emulator = freshEmulator();
     const lines: string[] = [];
     vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
@@ -41,19 +47,34 @@ describe('the Worker spine', () => {
     });
     const env = { EPSIMO_BASE_URL: emulator.baseUrl, ...overrides };
     const token = await sessionToken(TENANTS.acme.session_secret, { tenant: 'acme', sub: 'alice' });
-    for (const path of ['/v1/assistants', '/v1/threads', '/v1/usage', '/openapi.json']) {
-      const res = await callWorker(path, { headers: { authorization: `Bearer ${token}` } }, env);
+    const call = (path: string) => callWorker(path, { headers: { authorization: `Bearer ${token}` } }, env);
+    return { emulator, lines, call };
+  }
+
+  it.each(broken)('answers 503 CONFIG_INVALID on every route but /healthz when %s', async (_, overrides) => {
+    const { call } = await brokenWorker(overrides);
+    for (const path of GUARDED) {
+      const res = await call(path);
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('60');
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-      const body = (await res.json()) as Record<string, unknown>;
+      const body = await parseJson(res, ErrorBodySchema);
       expect(Object.keys(body).sort()).toEqual(['code', 'detail', 'error', 'request_id']);
       expect(body.code).toBe('CONFIG_INVALID');
       expect(JSON.stringify(body)).not.toMatch(/at |stack|TENANTS|session_secret|emulator/);
     }
-    expect((await callWorker('/healthz', {}, env)).status).toBe(200);
-    // No upstream call was made, and the log names the bad field without its value.
+  });
+
+  it.each(broken)('still answers /healthz and calls no upstream when %s', async (_, overrides) => {
+    const { emulator, call } = await brokenWorker(overrides);
+    for (const path of GUARDED) await call(path);
+    expect((await call('/healthz')).status).toBe(200);
     expect((await emulator.stats()).request_log).toEqual([]);
+  });
+
+  it.each(broken)('logs that the config is invalid, without the values, when %s', async (_, overrides) => {
+    const { lines, call } = await brokenWorker(overrides);
+    for (const path of GUARDED) await call(path);
     const logged = lines.join('\n');
     expect(logged).toMatch(/config invalid/);
     expect(logged).not.toContain(TENANTS.acme.session_secret);
@@ -63,14 +84,17 @@ describe('the Worker spine', () => {
   it('answers unknown routes with the contract error body and a request id', async () => {
     const res = await callWorker('/v2/anything', { method: 'POST' });
     expect(res.status).toBe(404);
-    const body = (await res.json()) as { request_id: string; code: string };
+    const body = await parseJson(res, ErrorBodySchema);
     expect(body.code).toBe('NOT_FOUND');
     expect(res.headers.get('x-request-id')).toBe(body.request_id);
   });
 
-  it('keeps a well-formed caller request id and replaces a malformed one', async () => {
+  it('keeps a well-formed caller request id', async () => {
     const kept = await callWorker('/healthz', { headers: { 'x-request-id': 'trace-abc-123' } });
     expect(kept.headers.get('x-request-id')).toBe('trace-abc-123');
+  });
+
+  it('replaces a malformed caller request id', async () => {
     const replaced = await callWorker('/healthz', { headers: { 'x-request-id': 'bad id\twith tab' } });
     expect(replaced.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });

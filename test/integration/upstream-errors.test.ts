@@ -5,8 +5,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CANARY_EMAIL, CANARY_INTERNAL } from '../emulator/canaries';
 import { expectError, watchUpstream } from '../helpers/assertions';
+import { newThread, usage } from '../helpers/fixtures';
 import { type Caller, testGateway } from '../helpers/gateway';
-import { callWorker } from '../helpers/worker';
 
 /** An upstream error body full of things that must not come back. */
 const LEAKY_BODY = {
@@ -23,11 +23,7 @@ describe('upstream failures', () => {
   beforeEach(async () => {
     await gw.emulator.configure({ status_overrides: [], latency_ms: 0, reject_logins: false });
     alice ??= await gw.caller('acme');
-    if (!threadId) {
-      const res = await alice.request('POST', '/v1/threads', { json: {} });
-      expect(res.status).toBe(201);
-      threadId = ((await res.json()) as { thread_id: string }).thread_id;
-    }
+    threadId ||= await newThread(alice);
   });
 
   it('502 when the upstream answers garbage JSON', async () => {
@@ -36,7 +32,7 @@ describe('upstream failures', () => {
         { method: 'GET', path: `/threads/${threadId}`, status: 200, body: '{"thread_id": ' },
       ],
     });
-    const res = await alice.request('GET', `/v1/threads/${threadId}`);
+    const res = await alice.edge.v1.threads[':thread_id'].$get({ param: { thread_id: threadId } });
     await expectError(res, 502, 'UPSTREAM_BAD_RESPONSE');
   });
 
@@ -44,7 +40,11 @@ describe('upstream failures', () => {
     await gw.emulator.configure({
       status_overrides: [{ method: 'GET', path: `/threads/${threadId}`, status: 200, body: { hello: 1 } }],
     });
-    await expectError(await alice.request('GET', `/v1/threads/${threadId}`), 502, 'UPSTREAM_BAD_RESPONSE');
+    await expectError(
+      await alice.edge.v1.threads[':thread_id'].$get({ param: { thread_id: threadId } }),
+      502,
+      'UPSTREAM_BAD_RESPONSE',
+    );
   });
 
   it('502 when the upstream keeps failing with 500, after bounded retries of a GET', async () => {
@@ -52,7 +52,7 @@ describe('upstream failures', () => {
       status_overrides: [{ method: 'GET', path: `/threads/${threadId}`, status: 500, body: LEAKY_BODY }],
     });
     const watch = await watchUpstream(gw.emulator);
-    const res = await alice.request('GET', `/v1/threads/${threadId}`);
+    const res = await alice.edge.v1.threads[':thread_id'].$get({ param: { thread_id: threadId } });
     const body = await expectError(res, 502, 'UPSTREAM_BAD_RESPONSE');
     expect(body.detail).not.toMatch(/10\.0\.0\.7|Traceback|db down/);
     const attempts = (await watch.requests()).filter((r) => r.path === `/threads/${threadId}`);
@@ -67,7 +67,10 @@ describe('upstream failures', () => {
       ],
     });
     const watch = await watchUpstream(gw.emulator);
-    const res = await alice.request('POST', `/v1/threads/${threadId}/messages`, { json: { content: 'hi' } });
+    const res = await alice.edge.v1.threads[':thread_id'].messages.$post({
+      param: { thread_id: threadId },
+      json: { content: 'hi' },
+    });
     await expectError(res, 502, 'UPSTREAM_BAD_RESPONSE');
     const posts = (await watch.requests()).filter((r) => r.method === 'POST');
     expect(posts).toHaveLength(1);
@@ -84,7 +87,11 @@ describe('upstream failures', () => {
         },
       ],
     });
-    await expectError(await alice.request('GET', `/v1/threads/${threadId}`), 502, 'UPSTREAM_BAD_RESPONSE');
+    await expectError(
+      await alice.edge.v1.threads[':thread_id'].$get({ param: { thread_id: threadId } }),
+      502,
+      'UPSTREAM_BAD_RESPONSE',
+    );
   });
 
   it('503 with Retry-After when the upstream is unavailable', async () => {
@@ -93,31 +100,23 @@ describe('upstream failures', () => {
         { path: `/threads/${threadId}*`, status: 503, body: LEAKY_BODY, headers: { 'Retry-After': '7' } },
       ],
     });
-    const res = await alice.request('GET', `/v1/threads/${threadId}/messages`);
+    const res = await alice.edge.v1.threads[':thread_id'].messages.$get({
+      param: { thread_id: threadId },
+      query: {},
+    });
     expect(res.headers.get('retry-after')).toBe('7');
     await expectError(res, 503, 'UPSTREAM_UNAVAILABLE');
-  });
-
-  it('504 when the upstream does not answer within UPSTREAM_TIMEOUT_MS, without a retry', async () => {
-    await gw.emulator.configure({ latency_ms: 1_000 });
-    const watch = await watchUpstream(gw.emulator);
-    const res = await callWorker(
-      `/v1/threads/${threadId}`,
-      { headers: { authorization: `Bearer ${alice.token}` } },
-      { ...gw.overrides, UPSTREAM_TIMEOUT_MS: '100' },
-    );
-    await expectError(res, 504, 'UPSTREAM_TIMEOUT');
-    await gw.emulator.configure({ latency_ms: 0 });
-    // The one abandoned attempt is logged once the emulator's delay ends; never a second one.
-    const attempts = (await watch.requests()).filter((r) => r.path === `/threads/${threadId}`);
-    expect(attempts.length).toBeLessThanOrEqual(1);
   });
 
   it('504 when the upstream itself answers 504', async () => {
     await gw.emulator.configure({
       status_overrides: [{ path: `/db/*`, status: 504, body: LEAKY_BODY }],
     });
-    await expectError(await alice.request('GET', `/v1/threads/${threadId}/db`), 504, 'UPSTREAM_TIMEOUT');
+    await expectError(
+      await alice.edge.v1.threads[':thread_id'].db.$get({ param: { thread_id: threadId } }),
+      504,
+      'UPSTREAM_TIMEOUT',
+    );
   });
 
   it('maps an upstream 4xx to a safe error without its text', async () => {
@@ -131,7 +130,10 @@ describe('upstream failures', () => {
         },
       ],
     });
-    const res = await alice.request('PUT', `/v1/threads/${threadId}/db/k`, { json: { value: 1 } });
+    const res = await alice.edge.v1.threads[':thread_id'].db[':key'].$put({
+      param: { thread_id: threadId, key: 'k' },
+      json: { value: 1 },
+    });
     const body = await expectError(res, 400, 'VALIDATION_ERROR', 'value');
     expect(body.detail).not.toContain('bad');
   });
@@ -139,9 +141,25 @@ describe('upstream failures', () => {
   it('logs in again, transparently, when the upstream revokes its tokens', async () => {
     const before = (await gw.emulator.stats()).logins;
     await gw.emulator.revokeTokens();
-    const res = await alice.request('GET', `/v1/threads/${threadId}`);
+    const res = await alice.edge.v1.threads[':thread_id'].$get({ param: { thread_id: threadId } });
     expect(res.status).toBe(200);
     expect((await gw.emulator.stats()).logins).toBeGreaterThan(before);
+  });
+});
+
+describe('upstream timeout', () => {
+  it('504 when the upstream does not answer within UPSTREAM_TIMEOUT_MS, without a retry', async () => {
+    const gw = testGateway({ bindings: { UPSTREAM_TIMEOUT_MS: '100' } });
+    const alice = await gw.caller('acme');
+    const thread_id = await newThread(alice);
+    await gw.emulator.configure({ latency_ms: 1_000 });
+    const watch = await watchUpstream(gw.emulator);
+    const res = await alice.edge.v1.threads[':thread_id'].$get({ param: { thread_id } });
+    await expectError(res, 504, 'UPSTREAM_TIMEOUT');
+    await gw.emulator.configure({ latency_ms: 0 });
+    // The one abandoned attempt is logged once the emulator's delay ends; never a second one.
+    const attempts = (await watch.requests()).filter((r) => r.path === `/threads/${thread_id}`);
+    expect(attempts.length).toBeLessThanOrEqual(1);
   });
 });
 
@@ -150,8 +168,7 @@ describe('upstream rate limited', () => {
   it('503 UPSTREAM_RATE_LIMITED with Retry-After when the upstream says 429', async () => {
     const gw = testGateway();
     const alice = await gw.caller('acme');
-    const created = await alice.request('POST', '/v1/threads', { json: {} });
-    const threadId = ((await created.json()) as { thread_id: string }).thread_id;
+    const threadId = await newThread(alice);
     await gw.emulator.configure({
       status_overrides: [
         {
@@ -162,30 +179,40 @@ describe('upstream rate limited', () => {
         },
       ],
     });
-    const res = await alice.request('POST', `/v1/threads/${threadId}/messages`, { json: { content: 'hi' } });
+    const res = await alice.edge.v1.threads[':thread_id'].messages.$post({
+      param: { thread_id: threadId },
+      json: { content: 'hi' },
+    });
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     await expectError(res, 503, 'UPSTREAM_RATE_LIMITED');
   });
 });
 
 describe('upstream login refused', () => {
-  it('503 with Retry-After, and the thread quota is not spent', async () => {
-    const gw = testGateway();
+  const gw = testGateway();
+
+  it('503 with Retry-After for a create, and only logins reach the upstream', async () => {
     await gw.emulator.configure({ reject_logins: true });
     const alice = await gw.caller('acme');
     const watch = await watchUpstream(gw.emulator);
-
-    const res = await alice.request('POST', '/v1/threads', { json: {} });
+    const res = await alice.edge.v1.threads.$post({ json: {} });
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     await expectError(res, 503, 'UPSTREAM_UNAVAILABLE');
     const seen = await watch.requests();
     expect(seen.every((r) => r.path === '/auth/login')).toBe(true);
-    expect((await gw.emulator.stats()).requests['POST /threads/'] ?? 0).toBe(0);
+    expect(await gw.emulator.requestCount('POST /threads/')).toBe(0);
+  });
 
-    const assistants = await alice.request('GET', '/v1/assistants');
-    await expectError(assistants, 503, 'UPSTREAM_UNAVAILABLE');
+  it('503 for a read too', async () => {
+    await gw.emulator.configure({ reject_logins: true });
+    const alice = await gw.caller('acme');
+    await expectError(await alice.edge.v1.assistants.$get(), 503, 'UPSTREAM_UNAVAILABLE');
+  });
 
-    const usage = (await (await alice.request('GET', '/v1/usage')).json()) as { threads: { yours: number } };
-    expect(usage.threads.yours).toBe(0);
+  it('spends no thread quota on the refused create', async () => {
+    await gw.emulator.configure({ reject_logins: true });
+    const alice = await gw.caller('acme');
+    await expectError(await alice.edge.v1.threads.$post({ json: {} }), 503, 'UPSTREAM_UNAVAILABLE');
+    expect((await usage(alice)).threads.yours).toBe(0);
   });
 });

@@ -26,9 +26,7 @@ const createThread: UpstreamCall = {
   scope: 'project:proj_acme',
 };
 
-async function count(emulator: EmulatorControl, key: string): Promise<number> {
-  return (await emulator.stats()).requests[key] ?? 0;
-}
+const count = (emulator: EmulatorControl, key: string) => emulator.requestCount(key);
 
 describe('UpstreamClient: retries', () => {
   it('retries a GET after a 503, honouring Retry-After', async () => {
@@ -104,7 +102,7 @@ describe('UpstreamClient: failures', () => {
     expect(upstream.upstreamCalls).toBe(1);
   });
 
-  it('propagates a caller abort as an abort, not an ApiError', async () => {
+  it('propagates a caller abort unchanged, not turned into an ApiError', async () => {
     const { emulator, client } = await setup();
     await emulator.configure({ latency_ms: 3_000 });
     const controller = new AbortController();
@@ -145,14 +143,22 @@ describe('UpstreamClient: failures', () => {
     expect(err.code).toBe('UPSTREAM_BAD_RESPONSE');
   });
 
-  it('maps 404, 422 (with its field) and 403 through the table', async () => {
-    const { emulator, client } = await setup();
+  it('maps a 404 through the table to a 404', async () => {
+    const { client } = await setup();
     const missing = await rejection(
       client().request({ method: 'GET', path: ['threads', 'thread_missing'], scope: 'project:proj_acme' }),
     );
     expect(missing.status).toBe(404);
+  });
+
+  it('maps a 422 through the table to a 400 naming its field', async () => {
+    const { client } = await setup();
     const invalid = await rejection(client().request({ ...createThread, json: { assistant_id: 42 } }));
     expect([invalid.status, invalid.code, invalid.field]).toEqual([400, 'VALIDATION_ERROR', 'assistant_id']);
+  });
+
+  it('maps a 403 (the account thread limit) through the table to a 503', async () => {
+    const { emulator, client } = await setup();
     await emulator.setAccount({ thread_counter: 1000, thread_max: 1000 });
     const limited = await rejection(client().request(createThread));
     expect([limited.status, limited.code]).toEqual([503, 'UPSTREAM_UNAVAILABLE']);

@@ -7,7 +7,7 @@ import { RETENTION_MS, toView } from '../../src/webhooks/store';
 /**
  * The deliveries object on its own, through its RPC methods. Tenant names are unique per
  * test and unknown to the configuration: anything the object sends to the queue is
- * consumed and failed as CONFIG_INVALID without reaching the upstream.
+ * consumed and failed with CONFIG_INVALID without reaching the upstream.
  */
 const unique = () => crypto.randomUUID().replaceAll('-', '').slice(0, 10);
 

@@ -45,7 +45,7 @@ describe('TenantState', () => {
     expect(await stub.admit({ tenant, user: 'u', limits: one, reserveThread: true })).toMatchObject({
       ok: false,
     });
-    // The Worker never came back: move the reservation's deadline into the past, as time would.
+    // The Worker never came back: move the reservation's deadline into the past, the way time would.
     await runInDurableObject(stub, (_, state) => {
       state.storage.sql.exec(
         'UPDATE threads SET reserved_until = ? WHERE thread_id = ?',

@@ -183,7 +183,7 @@ describe('TokenBroker', () => {
     expect(stats.requests['GET /projects/:project_id']).toBe(3);
   });
 
-  it('reports a missing project as project_unavailable and backs off instead of refetching', async () => {
+  it('reports a missing project with project_unavailable and backs off instead of refetching', async () => {
     const emulator = freshEmulator();
     const account = accountFor(emulator);
     const broker = await brokerFor(account);
@@ -198,7 +198,7 @@ describe('TokenBroker', () => {
     expect(stats.logins).toBe(1);
   });
 
-  it('treats a login timeout as a failure', async () => {
+  it('treats a login timeout like a failure', async () => {
     const emulator = freshEmulator();
     const account = accountFor(emulator);
     const broker = await brokerFor(account);

@@ -40,7 +40,7 @@ describe('public/assets/edge.js (the /docs and /demo pages)', () => {
     expect(events).toEqual([{ event: 'message', data: 'one\ntwo', id: '' }]);
   });
 
-  it('yields the events of a fetch body as they arrive', async () => {
+  it('yields the events of a fetch body the moment they arrive', async () => {
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
         const bytes = new TextEncoder().encode('event: content\ndata: {"delta":"é"}\n\n');

@@ -29,7 +29,7 @@ describe('Standard Webhooks signatures', () => {
     });
   });
 
-  it('refuses a body altered by one byte, and another secret', async () => {
+  it('refuses a body altered by one byte', async () => {
     const altered = BODY.replace('2432232314', '2432232315');
     expect(await verifyWebhook(SECRET, headers(SIGNATURE), altered, AT)).toEqual({
       ok: false,
@@ -38,6 +38,9 @@ describe('Standard Webhooks signatures', () => {
     const bytes = new TextEncoder().encode(BODY);
     bytes[0] = (bytes[0] ?? 0) ^ 1;
     expect((await verifyWebhook(SECRET, headers(SIGNATURE), bytes, AT)).ok).toBe(false);
+  });
+
+  it('refuses a signature made with another secret', async () => {
     const other = 'whsec_QmFkU2VjcmV0QmFkU2VjcmV0QmFkU2VjcmV0';
     expect((await verifyWebhook(other, headers(SIGNATURE), BODY, AT)).ok).toBe(false);
   });
@@ -68,13 +71,16 @@ describe('Standard Webhooks signatures', () => {
     expect((await verifyWebhook(SECRET, headers(`v1a,x ${SIGNATURE} garbage`), BODY, AT)).ok).toBe(true);
   });
 
-  it('refuses ids containing a dot, malformed timestamps and missing headers', async () => {
+  it('refuses an id containing a dot', async () => {
     const dotted = 'msg_p5jXN8AQM9LWM0D4loKWxJek.1';
     const signature = await signWebhook(SECRET, dotted, TS, BODY);
     expect(await verifyWebhook(SECRET, headers(signature, dotted), BODY, AT)).toEqual({
       ok: false,
       reason: 'bad_id',
     });
+  });
+
+  it('refuses a malformed timestamp', () => {
     expect(checkHeaders(headers(SIGNATURE, ID, `${TS}.0`), AT)).toEqual({
       ok: false,
       reason: 'bad_timestamp',
@@ -83,10 +89,16 @@ describe('Standard Webhooks signatures', () => {
       ok: false,
       reason: 'bad_timestamp',
     });
+  });
+
+  it('refuses a missing header', () => {
     expect(checkHeaders({ id: ID, timestamp: String(TS), signature: undefined }, AT)).toEqual({
       ok: false,
       reason: 'missing_headers',
     });
+  });
+
+  it('finds no match in a signature that is not base64', () => {
     expect(checkHeaders(headers('v1,not base64!'), AT)).toEqual({ ok: false, reason: 'no_match' });
   });
 

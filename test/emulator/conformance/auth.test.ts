@@ -1,5 +1,6 @@
 import { decode } from 'hono/jwt';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { CANARY_EMAIL, CANARY_PASSWORD, CANARY_USER_ID } from '../../emulator/canaries';
 import {
   bearer,
@@ -9,6 +10,7 @@ import {
   loginAndGetProjectToken,
   projectToken,
 } from '../../helpers/emulator';
+import { JsonObject, parseJson } from '../../helpers/json';
 
 const emu = freshEmulator('auth');
 const base = emu.baseUrl;
@@ -40,7 +42,7 @@ describe('POST /auth/login', () => {
   it('returns the same JWT in all three token fields, with the documented claims', async () => {
     const res = await postJson('/auth/login', { email: CANARY_EMAIL, password: CANARY_PASSWORD });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as Record<string, unknown>;
+    const body = await parseJson(res, JsonObject);
     expect(Object.keys(body).sort()).toEqual(['access_token', 'expires_in', 'jwt_token', 'token']);
     expect(body.token).toBe(body.access_token);
     expect(body.jwt_token).toBe(body.access_token);
@@ -97,11 +99,11 @@ describe('POST /auth/login', () => {
     async (field) => {
       await emu.configure({ token_field: field });
       const res = await postJson('/auth/login', { email: CANARY_EMAIL, password: CANARY_PASSWORD });
-      const body = (await res.json()) as Record<string, unknown>;
+      const body = await parseJson(res, JsonObject);
       expect(Object.keys(body).sort()).toEqual([field, 'expires_in'].sort());
       const accountToken = String(body[field]);
       const project = await fetch(`${base}/projects/proj_acme`, { headers: bearer(accountToken) });
-      const projectBody = (await project.json()) as Record<string, unknown>;
+      const projectBody = await parseJson(project, JsonObject);
       expect(projectBody[field]).toMatch(/^ey/);
       for (const other of ['access_token', 'token', 'jwt_token'].filter((f) => f !== field)) {
         expect(projectBody).not.toHaveProperty(other);
@@ -114,11 +116,14 @@ describe('POST /auth/signup and GET /auth/thread-info', () => {
   it('creates an account that can log in, with its own thread info', async () => {
     const res = await postJson('/auth/signup', { email: 'new@example.com', password: 'long-enough-pw' });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as {
-      access_token: string;
-      token_type: string;
-      user: { user_id: string };
-    };
+    const body = await parseJson(
+      res,
+      z.looseObject({
+        access_token: z.string(),
+        token_type: z.string(),
+        user: z.looseObject({ user_id: z.string() }),
+      }),
+    );
     expect(body).toMatchObject({
       token_type: 'Bearer',
       expires_in: 3600,
@@ -200,7 +205,7 @@ describe('token scoping', () => {
   it('tokens expire after token_ttl_seconds', async () => {
     await emu.configure({ token_ttl_seconds: 2 });
     const res = await postJson('/auth/login', { email: CANARY_EMAIL, password: CANARY_PASSWORD });
-    const body = (await res.json()) as { access_token: string; expires_in: number };
+    const body = await parseJson(res, z.looseObject({ access_token: z.string(), expires_in: z.number() }));
     expect(body.expires_in).toBe(2);
     expect((await fetch(`${base}/projects/`, { headers: bearer(body.access_token) })).status).toBe(200);
     const exp = Number(decode(body.access_token).payload.exp);

@@ -1,5 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { bearer, freshEmulator, login } from '../../helpers/emulator';
+import { parseJson } from '../../helpers/json';
 
 const emu = freshEmulator('faults');
 const base = emu.baseUrl;
@@ -61,7 +63,7 @@ describe('control API', () => {
     const stats = await emu.stats();
     expect(stats).toMatchObject({ logins: 0, requests: {}, request_log: [], tokens_issued: [] });
     const info = await fetch(`${base}/auth/thread-info`, { headers: bearer(await login(base)) });
-    expect(((await info.json()) as { thread_counter: number }).thread_counter).toBe(0);
+    expect((await parseJson(info, z.looseObject({ thread_counter: z.number() }))).thread_counter).toBe(0);
   });
 
   it('is never counted nor rate limited', async () => {
@@ -177,7 +179,8 @@ describe('rate limiting', () => {
       if (resets.size > 1) continue; // crossed a minute boundary: try again in the new window
       expect(responses.map((r) => r.status)).toEqual([401, 401, 401, 429, 429]);
       expect(responses.map((r) => r.headers.get('x-ratelimit-remaining'))).toEqual(['2', '1', '0', '0', '0']);
-      const limited = responses[3] as Response;
+      const limited = responses[3];
+      if (!limited) throw new Error('no fourth response');
       expect(await limited.json()).toEqual({ error: 'Too Many Requests', detail: 'Rate limit exceeded' });
       const retryAfter = Number(limited.headers.get('retry-after'));
       expect(retryAfter).toBeGreaterThanOrEqual(1);

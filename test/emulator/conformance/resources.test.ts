@@ -1,6 +1,8 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { CANARY_INSTRUCTIONS, CANARY_INTERNAL } from '../../emulator/canaries';
 import { bearer, createThread, freshEmulator, loginAndGetProjectToken } from '../../helpers/emulator';
+import { JsonObject, parseJson } from '../../helpers/json';
 
 const emu = freshEmulator('res');
 const base = emu.baseUrl;
@@ -14,6 +16,18 @@ function call(method: string, path: string, token: string, body?: unknown): Prom
     init.headers = { ...bearer(token), 'content-type': 'application/json' };
   }
   return fetch(`${base}${path}`, init);
+}
+
+const JsonObjects = z.array(JsonObject);
+const Counter = z.looseObject({ thread_counter: z.number() });
+const Page = z.looseObject({
+  messages: z.array(z.looseObject({ content: z.string(), message_id: z.string() })),
+  has_more: z.boolean(),
+});
+
+/** `GET path` with `token`, its body through `schema`. */
+async function getJson<S extends z.ZodType>(path: string, token: string, schema: S): Promise<z.output<S>> {
+  return parseJson(await call('GET', path, token), schema);
 }
 
 beforeAll(async () => {
@@ -31,7 +45,7 @@ describe('projects', () => {
     for (const path of ['/projects/', '/projects']) {
       const res = await call('GET', path, account);
       expect(res.status).toBe(200);
-      const list = (await res.json()) as Record<string, unknown>[];
+      const list = await parseJson(res, JsonObjects);
       expect(list.map((p) => p.project_id)).toEqual(['proj_acme', 'proj_globex', 'proj_demo']);
       expect(list[0]).toMatchObject({ name: expect.any(String), created_at: expect.any(String) });
       expect(list[0]?.access_token).toMatch(/^ey/);
@@ -40,27 +54,41 @@ describe('projects', () => {
 
   it('list_shape=object wraps the list', async () => {
     await emu.configure({ list_shape: 'object' });
-    const body = (await (await call('GET', '/projects/', account)).json()) as {
-      projects: unknown[];
-      total: number;
-    };
+    const body = await getJson(
+      '/projects/',
+      account,
+      z.looseObject({ projects: z.array(z.unknown()), total: z.number() }),
+    );
     expect(body.total).toBe(3);
     expect(body.projects).toHaveLength(3);
   });
 
-  it('POST /projects/ creates (201), GET returns it with tokens, DELETE needs confirm=true', async () => {
-    expect((await call('POST', '/projects/', account, {})).status).toBe(422);
+  /** `POST /projects/` (201 expected); resolves to the new project. */
+  async function newProject() {
     const res = await call('POST', '/projects/', account, { name: 'Tmp', description: 'd' });
     expect(res.status).toBe(201);
-    const created = (await res.json()) as { project_id: string; access_token: string };
+    return parseJson(res, z.looseObject({ project_id: z.string(), access_token: z.string() }));
+  }
+
+  it('POST /projects/ answers 422 without a name', async () => {
+    expect((await call('POST', '/projects/', account, {})).status).toBe(422);
+  });
+
+  it('POST /projects/ creates (201) a project with a token', async () => {
+    const created = await newProject();
     expect(created).toMatchObject({ name: 'Tmp', description: 'd', created_at: expect.any(String) });
     expect(created.access_token).toMatch(/^ey/);
-    const got = (await (await call('GET', `/projects/${created.project_id}`, account)).json()) as Record<
-      string,
-      unknown
-    >;
+  });
+
+  it('GET /projects/{id} returns it with the token in all three fields', async () => {
+    const created = await newProject();
+    const got = await getJson(`/projects/${created.project_id}`, account, JsonObject);
     expect(got.token).toBe(got.access_token);
     expect(got.jwt_token).toBe(got.access_token);
+  });
+
+  it('DELETE /projects/{id} needs confirm=true, then removes it and its token', async () => {
+    const created = await newProject();
     const refused = await call('DELETE', `/projects/${created.project_id}`, account);
     expect(refused.status).toBe(400);
     expect(await refused.json()).toMatchObject({ error: 'Bad Request', field: 'confirm' });
@@ -72,18 +100,21 @@ describe('projects', () => {
 
 describe('assistants', () => {
   it('GET /assistants/ lists the three seeded assistants with secret config', async () => {
-    const list = (await (await call('GET', '/assistants', project)).json()) as Record<string, unknown>[];
+    const list = await getJson('/assistants', project, z.array(z.looseObject({ config: JsonObject })));
     expect(list.map((a) => a.assistant_id)).toEqual(['asst_support', 'asst_sales', 'asst_internal']);
     expect(list.map((a) => a.name)).toEqual(['Support Agent', 'Sales Agent', 'Internal Ops']);
-    const config = list[0]?.config as Record<string, unknown>;
-    expect(config.instructions).toContain(CANARY_INSTRUCTIONS);
+    const config = list[0]?.config;
+    expect(config?.instructions).toContain(CANARY_INSTRUCTIONS);
     expect(config).toMatchObject({
       model: 'gpt-4o',
       configurable: { type: 'agent' },
       tools: expect.any(Array),
     });
+  });
+
+  it('list_shape=object wraps the assistants', async () => {
     await emu.configure({ list_shape: 'object' });
-    const wrapped = (await (await call('GET', '/assistants/', project)).json()) as { total: number };
+    const wrapped = await getJson('/assistants/', project, JsonObject);
     expect(wrapped).toMatchObject({ assistants: expect.any(Array), total: 3 });
   });
 
@@ -94,7 +125,7 @@ describe('assistants', () => {
       public: true,
     });
     expect(res.status).toBe(201);
-    const a = (await res.json()) as { assistant_id: string };
+    const a = await parseJson(res, z.looseObject({ assistant_id: z.string() }));
     expect(a).toMatchObject({ name: 'R', config: { model: 'x' }, public: true });
     expect((await call('GET', `/assistants/${a.assistant_id}`, project)).status).toBe(200);
     expect((await call('DELETE', `/assistants/${a.assistant_id}`, project)).status).toBe(204);
@@ -110,24 +141,25 @@ describe('assistants', () => {
 
 describe('threads', () => {
   it('POST /threads/ creates (201) with _internal and counts against the account', async () => {
-    const before = (await (await call('GET', '/credits/balance', account)).json()) as {
-      thread_counter: number;
-    };
+    const before = await getJson('/credits/balance', account, Counter);
     const res = await call('POST', '/threads/', project, { name: 'T', assistant_id: 'asst_sales' });
     expect(res.status).toBe(201);
-    const t = (await res.json()) as { thread_id: string };
+    const t = await parseJson(res, z.looseObject({ thread_id: z.string() }));
     expect(t).toMatchObject({ name: 'T', assistant_id: 'asst_sales', _internal: CANARY_INTERNAL });
-    const after = (await (await call('GET', '/credits/balance', account)).json()) as {
-      thread_counter: number;
-    };
+    const after = await getJson('/credits/balance', account, Counter);
     expect(after.thread_counter).toBe(before.thread_counter + 1);
-    const list = (await (await call('GET', '/threads', project)).json()) as Record<string, unknown>[];
+    const list = await getJson('/threads', project, JsonObjects);
     expect(list.find((x) => x.thread_id === t.thread_id)).toMatchObject({ _internal: CANARY_INTERNAL });
+  });
+
+  it('list_shape=object wraps the threads with their total', async () => {
+    await call('POST', '/threads/', project, { assistant_id: 'asst_support' });
     await emu.configure({ list_shape: 'object' });
-    const wrapped = (await (await call('GET', '/threads/', project)).json()) as {
-      threads: unknown[];
-      total: number;
-    };
+    const wrapped = await getJson(
+      '/threads/',
+      project,
+      z.looseObject({ threads: z.array(z.unknown()), total: z.number() }),
+    );
     expect(wrapped.total).toBe(wrapped.threads.length);
   });
 
@@ -152,9 +184,7 @@ describe('threads', () => {
       detail: 'Thread limit reached',
       code: 'THREAD_LIMIT',
     });
-    const info = (await (await call('GET', '/auth/thread-info', account)).json()) as {
-      thread_counter: number;
-    };
+    const info = await getJson('/auth/thread-info', account, Counter);
     expect(info.thread_counter).toBe(1000);
     await emu.setAccount({ thread_counter: 0 });
   });
@@ -164,7 +194,7 @@ describe('threads', () => {
     await call('POST', `/threads/${id}/messages`, project, { role: 'user', content: 'hi' });
     const res = await call('GET', `/threads/${id}`, project);
     expect(res.status).toBe(200);
-    const t = (await res.json()) as { messages: Record<string, unknown>[] };
+    const t = await parseJson(res, z.looseObject({ messages: JsonObjects }));
     expect(t).toMatchObject({ thread_id: id, _internal: CANARY_INTERNAL });
     expect(t.messages).toEqual([
       {
@@ -188,11 +218,9 @@ describe('messages', () => {
     for (let i = 0; i < 7; i++) {
       const res = await call('POST', `/threads/${id}/messages`, project, { role: 'user', content: `m${i}` });
       expect(res.status).toBe(201);
-      ids.push(((await res.json()) as { message_id: string }).message_id);
+      ids.push((await parseJson(res, z.looseObject({ message_id: z.string() }))).message_id);
     }
-    type Page = { messages: { content: string; message_id: string }[]; has_more: boolean };
-    const page = async (q: string) =>
-      (await (await call('GET', `/threads/${id}/messages${q}`, project)).json()) as Page;
+    const page = (q: string) => getJson(`/threads/${id}/messages${q}`, project, Page);
     const all = await page('');
     expect(all.messages.map((m) => m.content)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6']);
     expect(all.has_more).toBe(false);
@@ -205,6 +233,10 @@ describe('messages', () => {
     const oldest = await page(`?limit=3&before=${ids[1]}`);
     expect(oldest.messages.map((m) => m.content)).toEqual(['m0']);
     expect(oldest.has_more).toBe(false);
+  });
+
+  it('answers 422 for limit=0 and an unknown cursor', async () => {
+    const id = await createThread(base, project);
     expect((await call('GET', `/threads/${id}/messages?limit=0`, project)).status).toBe(422);
     expect((await call('GET', `/threads/${id}/messages?before=msg_nope`, project)).status).toBe(422);
   });
@@ -216,10 +248,14 @@ describe('messages', () => {
         call('POST', `/threads/${id}/messages`, project, { role: 'assistant', content: `n${i}` }),
       ),
     );
-    const get = async (q: string) =>
-      (await (await call('GET', `/threads/${id}/messages${q}`, project)).json()) as { messages: unknown[] };
+    const get = (q: string) =>
+      getJson(`/threads/${id}/messages${q}`, project, z.looseObject({ messages: z.array(z.unknown()) }));
     expect((await get('')).messages).toHaveLength(50);
     expect((await get('?limit=500')).messages).toHaveLength(100);
+  });
+
+  it('answers 422 for an unknown role and 404 for an unknown thread', async () => {
+    const id = await createThread(base, project);
     expect(
       (await call('POST', `/threads/${id}/messages`, project, { role: 'robot', content: 'x' })).status,
     ).toBe(422);
@@ -228,7 +264,7 @@ describe('messages', () => {
 });
 
 describe('credits', () => {
-  it('GET /credits/balance and POST /credits/checkout', async () => {
+  it('GET /credits/balance reports the counter, the maximum and what is left', async () => {
     await emu.setAccount({ thread_counter: 45, thread_max: 100 });
     expect(await (await call('GET', '/credits/balance', account)).json()).toEqual({
       thread_counter: 45,
@@ -237,9 +273,12 @@ describe('credits', () => {
       subscription_tier: 'standard',
     });
     await emu.setAccount({ thread_counter: 0, thread_max: 1000 });
+  });
+
+  it('POST /credits/checkout answers a checkout session, and 422 for a bad quantity', async () => {
     const res = await call('POST', '/credits/checkout', account, { quantity: 1000, amount: 80 });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { url: string; session_id: string };
+    const body = await parseJson(res, z.looseObject({ url: z.string(), session_id: z.string() }));
     expect(body.url).toMatch(/^https:\/\/checkout\.stripe\.com\//);
     expect(body.session_id).toMatch(/^cs_/);
     expect((await call('POST', '/credits/checkout', account, { quantity: 0 })).status).toBe(422);

@@ -1,6 +1,8 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { CANARY_INTERNAL } from '../../emulator/canaries';
 import { bearer, createThread, freshEmulator, loginAndGetProjectToken } from '../../helpers/emulator';
+import { JsonObject, parseJson } from '../../helpers/json';
 
 const emu = freshEmulator('storage');
 const base = emu.baseUrl;
@@ -33,7 +35,7 @@ describe('files', () => {
     form.append('purpose', 'retrieval');
     const res = await fetch(`${base}/files/`, { method: 'POST', headers: bearer(project), body: form });
     expect(res.status).toBe(201);
-    const f = (await res.json()) as { file_id: string };
+    const f = await parseJson(res, z.looseObject({ file_id: z.string() }));
     expect(f).toMatchObject({
       filename: 'report.pdf',
       size: 1234,
@@ -42,7 +44,7 @@ describe('files', () => {
       uploaded_at: expect.any(String),
       _internal: CANARY_INTERNAL,
     });
-    const list = (await (await call('GET', '/files', project)).json()) as Record<string, unknown>[];
+    const list = await parseJson(await call('GET', '/files', project), z.array(JsonObject));
     expect(list.find((x) => x.file_id === f.file_id)).toMatchObject({
       size: 1234,
       _internal: CANARY_INTERNAL,

@@ -1,4 +1,5 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { CANARY_INTERNAL, CANARY_TOOL_ARG } from '../../emulator/canaries';
 import {
   bearer,
@@ -9,6 +10,7 @@ import {
   readChunks,
   sseEvents,
 } from '../../helpers/emulator';
+import { JsonObject, parseJson } from '../../helpers/json';
 
 const emu = freshEmulator('stream');
 const base = emu.baseUrl;
@@ -56,7 +58,7 @@ beforeEach(async () => {
 });
 
 describe('POST /threads/{id}/run', () => {
-  it('streams start, word deltas, the tool call and done as SSE, and stores both messages', async () => {
+  it('streams start, word deltas, the tool call and done in SSE, and stores both messages', async () => {
     const before = await emu.stats();
     const res = await run();
     expect(res.status).toBe(200);
@@ -69,9 +71,8 @@ describe('POST /threads/{id}/run', () => {
     const stats = await emu.waitForStats((s) => s.streams_completed === before.streams_completed + 1);
     expect(stats.runs).toBe(before.runs + 1);
     expect(stats.streams_opened).toBe(before.streams_opened + 1);
-    const t = (await (await fetch(`${base}/threads/${thread}`, { headers: bearer(token) })).json()) as {
-      messages: Record<string, unknown>[];
-    };
+    const got = await fetch(`${base}/threads/${thread}`, { headers: bearer(token) });
+    const t = await parseJson(got, z.looseObject({ messages: z.array(JsonObject) }));
     expect(t.messages.slice(-2)).toMatchObject([
       { role: 'user', content: 'hello world', _internal: CANARY_INTERNAL },
       { role: 'assistant', content: 'Echo: hello world', _internal: CANARY_INTERNAL },
@@ -102,7 +103,7 @@ describe('POST /threads/{id}/run', () => {
         { name: 'b', args: {} },
       ],
     });
-    const body = (await (await run('q', { stream: false })).json()) as Record<string, unknown>;
+    const body = await parseJson(await run('q', { stream: false }), JsonObject);
     expect(body).toMatchObject({ content: 'Custom  reply', tool_calls: [{ name: 'a' }, { name: 'b' }] });
   });
 
