@@ -153,6 +153,8 @@ const BindingsSchema = z.object({
   STREAM_MAX_DURATION_MS: millis(300_000),
   STREAM_PING_MS: millis(15_000),
   BODY_TIMEOUT_MS: millis(10_000),
+  RUN_DETACH_GRACE_MS: millis(30_000),
+  RUN_RETENTION_MS: millis(900_000),
   ACCOUNT_THREAD_RESERVE: z.coerce.number().int().min(0).max(1_000_000).default(10),
   LOCAL_DEV: z.enum(['true', 'false']).default('false'),
 });
@@ -161,6 +163,8 @@ const BindingsSchema = z.object({
 export interface Config {
   upstream: { baseUrl: string; email: string; password: string; timeoutMs: number };
   stream: { firstByteTimeoutMs: number; idleTimeoutMs: number; maxDurationMs: number; pingMs: number };
+  /** Runs: how long one waits for a caller to come back, and how long its log is kept after its end. */
+  runs: { detachGraceMs: number; retentionMs: number };
   /** How long a request body may take to arrive (`BODY_TIMEOUT_MS`). */
   bodyTimeoutMs: number;
   /** Thread creation and runs stop for every tenant at this many threads left (`ACCOUNT_THREAD_RESERVE`). */
@@ -177,6 +181,8 @@ const NUMERIC_VARS = [
   'STREAM_MAX_DURATION_MS',
   'STREAM_PING_MS',
   'BODY_TIMEOUT_MS',
+  'RUN_DETACH_GRACE_MS',
+  'RUN_RETENTION_MS',
   'ACCOUNT_THREAD_RESERVE',
 ] as const;
 
@@ -244,6 +250,7 @@ export function parseConfig(env: RawBindings): ConfigResult {
         maxDurationMs: bindings.data.STREAM_MAX_DURATION_MS,
         pingMs: bindings.data.STREAM_PING_MS,
       },
+      runs: { detachGraceMs: bindings.data.RUN_DETACH_GRACE_MS, retentionMs: bindings.data.RUN_RETENTION_MS },
       bodyTimeoutMs: bindings.data.BODY_TIMEOUT_MS,
       accountThreadReserve: bindings.data.ACCOUNT_THREAD_RESERVE,
       tenants: map,

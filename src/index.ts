@@ -4,6 +4,7 @@ import { handleQueue } from './queue/consumer';
 export { Deliveries } from './objects/deliveries';
 export { UpstreamGovernor } from './objects/governor';
 export { TenantState } from './objects/tenant-state';
+export { ThreadRuns } from './objects/thread-runs';
 export { TokenBroker } from './objects/token-broker';
 
 const app = createApp();

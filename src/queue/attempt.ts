@@ -4,7 +4,7 @@ import { errorName, log } from '../log';
 import type { Deliveries, RunTicket } from '../objects/deliveries';
 import { admit, type Grant, type Hold, settle } from '../services/admission';
 import { createContext, type RequestContext } from '../services/context';
-import { startRun } from '../services/run';
+import { relayEventsOf, startRun } from '../services/run';
 import { createThread } from '../services/threads';
 import { RUN_ERRORS } from '../stream/events';
 import type { RunResult } from '../stream/sse';
@@ -58,7 +58,7 @@ export async function attemptRun(ticket: RunTicket, deps: AttemptDeps): Promise<
   try {
     if (request.thread_id) {
       const grant = await admit(ctx, GIVEN_THREAD, request.thread_id);
-      return await settled(ctx, grant, () => run(ctx, grant.lease, request.thread_id ?? '', request.message));
+      return await settled(ctx, grant, () => run(ctx, grant.lease, request.thread_id ?? '', ticket));
     }
     const grant = await admit(ctx, NEW_THREAD);
     return await settled(ctx, grant, async () => {
@@ -68,7 +68,7 @@ export async function attemptRun(ticket: RunTicket, deps: AttemptDeps): Promise<
         metadata: { source: 'webhook' },
       });
       await store.setThread(ticket.delivery_id, thread.thread_id);
-      return run(ctx, grant.lease, thread.thread_id, request.message);
+      return run(ctx, grant.lease, thread.thread_id, ticket);
     });
   } catch (error) {
     return classify(error, ticket.delivery_id);
@@ -86,8 +86,19 @@ async function settled<T>(ctx: RequestContext, grant: Grant, work: () => Promise
   }
 }
 
-async function run(ctx: RequestContext, lease: Hold, threadId: string, message: string): Promise<Attempt> {
-  const outcome = await collectRun(await startRun(ctx, lease, threadId, message));
+/**
+ * The delivery's run, with the delivery id as its idempotency key: a retried delivery
+ * attaches to the run it already started (and reads it to its end), it never posts the
+ * message upstream twice. Nobody watches a webhook run, so it never detach-cancels.
+ */
+async function run(ctx: RequestContext, lease: Hold, threadId: string, ticket: RunTicket): Promise<Attempt> {
+  const started = await startRun(
+    ctx,
+    lease,
+    { threadId, message: ticket.request.message, idempotencyKey: ticket.delivery_id, detachCancels: false },
+    0,
+  );
+  const outcome = await collectRun(relayEventsOf(started.frames));
   if (outcome.ok) return { kind: 'succeeded', result: outcome.result };
   const { code } = outcome.error;
   const error = { code, detail: RUN_ERRORS[code].detail };

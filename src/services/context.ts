@@ -4,6 +4,7 @@ import type { AppEnv } from '../env';
 import { observe } from '../limits/observations';
 import { errorName, log } from '../log';
 import type { TenantState } from '../objects/tenant-state';
+import type { ThreadRuns } from '../objects/thread-runs';
 import { UpstreamClient } from '../upstream/client';
 import { createTokenSource, knownKeyOf } from '../upstream/tokens';
 
@@ -19,6 +20,8 @@ export interface RequestContext {
   requestId: string;
   upstream: UpstreamClient;
   state: DurableObjectStub<TenantState>;
+  /** The tenant's threads' runs objects, one per thread (services/run.ts). */
+  runs: DurableObjectNamespace<ThreadRuns>;
   /** Aborts when the caller goes away (or a job's time is up). */
   signal: AbortSignal;
   /** Keeps the request alive until `promise` settles (e.g. releasing a lease). */
@@ -51,17 +54,28 @@ export function createContext({
     tenant,
     user,
     requestId,
-    upstream: new UpstreamClient({
-      account: config.upstream,
-      tokens: createTokenSource({ namespace: env.TOKEN_BROKER, account: config.upstream }),
-      requestId,
-      timeoutMs: config.upstream.timeoutMs,
-      onResponse: (res) => noteRateLimit(env, config, res, defer),
-    }),
+    upstream: createUpstream(env, config.upstream, requestId, defer),
     state: env.TENANT_STATE.getByName(tenant.id),
+    runs: env.THREAD_RUNS,
     signal,
     defer,
   };
+}
+
+/** An upstream client for `account`, keeping the account's governor in step with what it sees. */
+export function createUpstream(
+  env: Env,
+  account: Config['upstream'],
+  requestId: string,
+  defer: ContextDeps['defer'],
+): UpstreamClient {
+  return new UpstreamClient({
+    account,
+    tokens: createTokenSource({ namespace: env.TOKEN_BROKER, account }),
+    requestId,
+    timeoutMs: account.timeoutMs,
+    onResponse: (res) => noteRateLimit(env, account, res, defer),
+  });
 }
 
 /** The request's {@link RequestContext}; built once per request, on first use. */
@@ -87,9 +101,14 @@ export function requestContext(c: Context<AppEnv>): RequestContext {
  * `X-RateLimit-*` headers are remembered in the isolate (and travel with the next
  * admission); a 429 tells the governor at once that the window is spent.
  */
-function noteRateLimit(env: Env, config: Config, res: Response, defer: ContextDeps['defer']): void {
+function noteRateLimit(
+  env: Env,
+  upstream: Config['upstream'],
+  res: Response,
+  defer: ContextDeps['defer'],
+): void {
   // The admission computed the account key before any upstream call: it is known here.
-  const account = knownKeyOf(config.upstream);
+  const account = knownKeyOf(upstream);
   if (account === undefined) return;
   const seen = observe(account, res.headers);
   if (res.status !== 429) return;
@@ -107,5 +126,5 @@ function deferredFailed(requestId: string, error: unknown): void {
 }
 
 /** The token scope of the tenant's project: every project-scoped upstream call uses it. */
-export const projectScope = (ctx: Pick<RequestContext, 'tenant'>) =>
+export const projectScope = (ctx: { tenant: Pick<Tenant, 'project_id'> }) =>
   `project:${ctx.tenant.project_id}` as const;

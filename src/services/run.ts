@@ -1,161 +1,175 @@
-import { MAX_EVENT_BYTES } from '../config';
+import { createParser } from 'eventsource-parser';
 import { ApiError } from '../errors';
-import { type RelayEvent, runFailure } from '../stream/events';
-import { type RelayOptions, relayEvents, relaySse } from '../stream/relay';
+import { sha256Hex } from '../hash';
+import type { ThreadRuns } from '../objects/thread-runs';
+import type { ResumePoint, RunView } from '../runs/schema';
+import { type RelayEvent, RelayEventSchema, runFailure } from '../stream/events';
 import { collectRun, type RunResult } from '../stream/sse';
-import { discard } from '../upstream/http';
 import type { Hold } from './admission';
-import { projectScope, type RequestContext } from './context';
+import type { RequestContext } from './context';
+
+/** What a caller asks of a run: the message, and what makes a repeat attach instead of pay. */
+export interface RunRequest {
+  threadId: string;
+  message: string;
+  /** `Idempotency-Key`: the same key (same user, 24 h) attaches to the run it started. */
+  idempotencyKey?: string | undefined;
+  /** A re-posted `Last-Event-ID`: attach to that run after it. */
+  resume?: ResumePoint | undefined;
+  /** Webhook runs go on when nobody is attached; a caller's run is cancelled after the grace. */
+  detachCancels: boolean;
+}
 
 /**
- * Starts a run on the caller's thread and returns its events as the proxy relays
- * them. Admission already checked ownership and took the stream slot (`lease`); the
- * relay takes the hold and gives the slot back however the stream ends (done, error,
- * caller gone, exception). A 401 before the first byte is refreshed and replayed once
- * by the upstream client; after it, the stream ends with an error event.
+ * A run's frames for the caller's response. The caller's request signal is tied to
+ * them: a caller that went away while nothing was being written (a stalled upstream)
+ * is detached at once, not at the next heartbeat.
  */
-export function startRun(
+export function callerFrames(
   ctx: RequestContext,
-  lease: Hold,
+  frames: ReadableStream<Uint8Array>,
+): ReadableStream<Uint8Array> {
+  return frames.pipeThrough(new TransformStream<Uint8Array, Uint8Array>(), { signal: ctx.signal });
+}
+
+/** A run to read: its id, its SSE frames, and whether it was already running. */
+export interface RunStream {
+  runId: string;
+  frames: ReadableStream<Uint8Array>;
+  attached: boolean;
+}
+
+/** The thread's runs object. */
+const runsOf = (
+  ctx: Pick<RequestContext, 'runs' | 'tenant'>,
   threadId: string,
-  message: string,
-): Promise<ReadableStream<RelayEvent>>;
-/** The same, written out as SSE frames with a heartbeat every `pingMs`. */
-export function startRun(
-  ctx: RequestContext,
-  lease: Hold,
-  threadId: string,
-  message: string,
-  sse: { pingMs: number },
-): Promise<ReadableStream<Uint8Array>>;
+): DurableObjectStub<ThreadRuns> => ctx.runs.getByName(`${ctx.tenant.id}:${threadId}`);
+
+/**
+ * Starts a run on the caller's thread, or attaches to the one its idempotency key or
+ * resume point names. Admission already checked ownership and took the stream slot
+ * (`lease`): a new run takes the hold (its object releases the slot when the run ends,
+ * however it ends); an attach leaves it, so the caller's admission gives it back.
+ * `pingMs` is the connection's heartbeat (0: none, for callers that read to the end).
+ */
 export async function startRun(
   ctx: RequestContext,
   lease: Hold,
-  threadId: string,
-  message: string,
-  sse?: { pingMs: number },
-): Promise<ReadableStream<RelayEvent> | ReadableStream<Uint8Array>> {
-  const upstreamAbort = new AbortController();
-  const onCallerGone = () => upstreamAbort.abort(new DOMException('The caller went away.', 'AbortError'));
-  ctx.signal.addEventListener('abort', onCallerGone, { once: true });
-
-  const opened = openRun(ctx, threadId, message, upstreamAbort.signal);
-  let body: ReadableStream<Uint8Array>;
-  // The upstream usually answers its headers at once: its refusals (404, 503, ...) then
-  // reach the caller as HTTP statuses. One that takes longer does not leave the caller
-  // with nothing: past a short grace the stream starts, pings flow while the upstream
-  // gets ready, and a failure from then on is the stream's error event.
-  const early = sse
-    ? await settledWithin(opened, Math.min(HEADER_GRACE_MS, sse.pingMs))
-    : await settled(opened);
-  if (early === undefined) {
-    body = lateBody(opened);
-  } else if (early.ok) {
-    body = early.value;
-  } else {
-    ctx.signal.removeEventListener('abort', onCallerGone);
-    throw early.error;
-  }
-
-  const leaseId = lease.claim();
-  // Registered now, while the request is live: work chained on a stream's end after the
-  // caller has hung up does not run unless the request was kept alive for it
-  // (shared/design/runtime-facts.md), so the slot is released through this promise.
-  let ended: () => void = () => undefined;
-  ctx.defer(
-    new Promise<void>((resolve) => {
-      ended = resolve;
-    }).then(() => ctx.state.releaseLease(leaseId)),
-  );
-  const options: RelayOptions = {
-    policy: ctx.tenant.tool_calls,
-    idleTimeoutMs: ctx.config.stream.idleTimeoutMs,
-    maxDurationMs: ctx.config.stream.maxDurationMs,
-    maxEventBytes: MAX_EVENT_BYTES,
+  request: RunRequest,
+  pingMs: number,
+): Promise<RunStream> {
+  const { upstream, stream, runs } = ctx.config;
+  const { id, project_id, tool_calls } = ctx.tenant;
+  const outcome = await runsOf(ctx, request.threadId).start({
+    config: { upstream, stream, runs },
+    tenant: { id, project_id, tool_calls },
+    user: ctx.user,
+    threadId: request.threadId,
+    message: request.message,
     requestId: ctx.requestId,
-    callerSignal: ctx.signal,
-    onEnd: () => {
-      ctx.signal.removeEventListener('abort', onCallerGone);
-      upstreamAbort.abort(new DOMException('The run stream ended.', 'AbortError'));
-      ended();
-    },
-  };
-  return sse ? relaySse(body, options, sse.pingMs) : relayEvents(body, options);
+    lease: lease.id,
+    ...(request.idempotencyKey === undefined
+      ? {}
+      : {
+          idempotency: {
+            key: request.idempotencyKey,
+            bodyHash: await sha256Hex(new TextEncoder().encode(`${request.threadId}\n${request.message}`)),
+          },
+        }),
+    ...(request.resume === undefined ? {} : { resume: request.resume }),
+    detachCancels: request.detachCancels,
+    pingMs,
+  });
+  switch (outcome.kind) {
+    case 'started':
+      lease.claim();
+      return { runId: outcome.runId, frames: outcome.stream, attached: false };
+    case 'attached':
+      return { runId: outcome.runId, frames: outcome.stream, attached: true };
+    case 'busy':
+      throw new ApiError('RUN_IN_PROGRESS', `Run ${outcome.runId} of this thread is in progress.`);
+    case 'conflict':
+      throw new ApiError('IDEMPOTENCY_CONFLICT', 'This Idempotency-Key was used with another message.');
+    case 'refused':
+      throw new ApiError(
+        outcome.code,
+        outcome.detail,
+        outcome.retryAfter === undefined ? {} : { retryAfter: outcome.retryAfter },
+      );
+  }
 }
 
-/** How long a streaming run waits for the upstream's headers before it starts anyway. */
-const HEADER_GRACE_MS = 2_000;
-
-/** The upstream's event-stream body, or the `ApiError` that stands for its answer. */
-async function openRun(
+/** A retained run's frames after `after`, then live to its end. */
+export async function runFrames(
   ctx: RequestContext,
   threadId: string,
-  message: string,
-  signal: AbortSignal,
+  runId: string,
+  after: number,
 ): Promise<ReadableStream<Uint8Array>> {
-  const res = await ctx.upstream.stream({
-    method: 'POST',
-    path: ['threads', threadId, 'run'],
-    json: { message, stream: true },
-    scope: projectScope(ctx),
-    timeoutMs: ctx.config.stream.firstByteTimeoutMs,
-    signal,
-  });
-  if (!res.body || !res.headers.get('content-type')?.includes('text/event-stream')) {
-    await discard(res);
-    throw new ApiError('UPSTREAM_BAD_RESPONSE', 'The upstream did not answer with an event stream.');
-  }
-  return res.body;
+  const outcome = await runsOf(ctx, threadId).attach(runId, ctx.user, after, ctx.config.stream.pingMs);
+  if (outcome.kind === 'not_found') throw new ApiError('NOT_FOUND', 'Not found.');
+  if (outcome.kind === 'gone') throw new ApiError('RESUME_GONE', 'The run’s events are no longer retained.');
+  return outcome.stream;
 }
 
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
-
-const settled = <T>(promise: Promise<T>): Promise<Settled<T>> =>
-  promise.then(
-    (value) => ({ ok: true, value }),
-    (error: unknown) => ({ ok: false, error }),
-  );
-
-/** `promise`'s outcome if it settles within `ms`, else `undefined` (the promise goes on). */
-async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<Settled<T> | undefined> {
-  let timer: number | null = null;
-  const grace = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  try {
-    return await Promise.race([settled(promise), grace]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * A body for a run whose upstream has not answered yet: the upstream body is piped in
- * once it opens; if it never does, the body errors and the relay ends the stream with
- * one error event. The caller cancelling cancels the pipe, hence the upstream body.
- */
-function lateBody(opened: Promise<ReadableStream<Uint8Array>>): ReadableStream<Uint8Array> {
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-  opened
-    .then(
-      (upstream) => upstream.pipeTo(writable),
-      (error: unknown) => writable.abort(error),
-    )
-    .catch(() => undefined); // the relay reports the failure as the stream's error event
-  return readable;
-}
-
-/**
- * Runs to the end for `"stream": false`: the result, or the run's error as the
- * contract error it stands for (`RUN_ERRORS` in stream/events.ts).
- */
-export async function runToEnd(
-  ctx: RequestContext,
-  lease: Hold,
-  threadId: string,
-  message: string,
-): Promise<RunResult> {
-  const outcome = await collectRun(await startRun(ctx, lease, threadId, message));
+/** Runs to the end for `"stream": false` and webhooks: the result, or the run's error as a contract error. */
+export async function runToEnd(ctx: RequestContext, lease: Hold, request: RunRequest): Promise<RunResult> {
+  const run = await startRun(ctx, lease, request, 0);
+  const outcome = await collectRun(relayEventsOf(run.frames));
   if (!outcome.ok) throw runFailure(outcome.error.code);
   return outcome.result;
+}
+
+export async function listRuns(ctx: RequestContext, threadId: string): Promise<RunView[]> {
+  return runsOf(ctx, threadId).list(ctx.user);
+}
+
+export async function getRun(ctx: RequestContext, threadId: string, runId: string): Promise<RunView> {
+  const run = await runsOf(ctx, threadId).get(runId, ctx.user);
+  if (!run) throw new ApiError('NOT_FOUND', 'Not found.');
+  return run;
+}
+
+export async function cancelRun(ctx: RequestContext, threadId: string, runId: string): Promise<RunView> {
+  const run = await runsOf(ctx, threadId).cancel(runId, ctx.user);
+  if (!run) throw new ApiError('NOT_FOUND', 'Not found.');
+  return run;
+}
+
+/** The caller's running run on the thread, if any. */
+export async function activeRun(ctx: RequestContext, threadId: string): Promise<string | null> {
+  return runsOf(ctx, threadId).active(ctx.user);
+}
+
+/**
+ * A run's SSE frames read back into its events (for callers that are not an SSE
+ * client: `"stream": false`, webhooks, the chat protocol). Comments (pings) are skipped.
+ */
+export function relayEventsOf(frames: ReadableStream<Uint8Array>): ReadableStream<RelayEvent> {
+  let emit: (event: RelayEvent) => void = () => undefined;
+  const parser = createParser({
+    onEvent(message) {
+      let data: unknown;
+      try {
+        data = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      const parsed = RelayEventSchema.safeParse(
+        data && typeof data === 'object' ? { ...data, type: message.event } : data,
+      );
+      if (parsed.success) emit(parsed.data);
+    },
+  });
+  const decoder = new TextDecoder();
+  return frames.pipeThrough(
+    new TransformStream<Uint8Array, RelayEvent>({
+      start(controller) {
+        emit = (event) => controller.enqueue(event);
+      },
+      transform(chunk) {
+        parser.feed(decoder.decode(chunk, { stream: true }));
+      },
+    }),
+  );
 }

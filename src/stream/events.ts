@@ -1,15 +1,10 @@
 import { z } from 'zod';
 import type { ToolCallPolicy } from '../config';
 import { ApiError, type ErrorCode } from '../errors';
-import { type JsonValue, JsonValueSchema } from '../json';
+import { JsonValueSchema } from '../json';
 
 /** What the proxy sends on a run stream: the only event types a caller ever sees. */
-export type RelayEvent =
-  | { type: 'start'; run_id: string }
-  | { type: 'content'; delta: string }
-  | { type: 'tool_call'; name: string; args?: JsonValue }
-  | { type: 'done' }
-  | { type: 'error'; code: RunErrorCode; detail: string };
+export type RelayEvent = z.infer<typeof RelayEventSchema>;
 
 /**
  * Each error a run can end with: its fixed, safe wording (no URL, token or stack), the
@@ -34,9 +29,27 @@ export const RUN_ERRORS = {
     as: 'UPSTREAM_BAD_RESPONSE',
     retry: true,
   },
+  RUN_CANCELLED: { detail: 'The run was cancelled.', as: 'RUN_CANCELLED', retry: false },
+  RUN_LOST: { detail: 'The run was lost with the object that ran it.', as: 'RUN_LOST', retry: true },
 } as const satisfies Record<string, { detail: string; as: ErrorCode; retry: boolean }>;
 
 export type RunErrorCode = keyof typeof RUN_ERRORS;
+
+const RunErrorCodeSchema = z.custom<RunErrorCode>(
+  (value) => typeof value === 'string' && Object.hasOwn(RUN_ERRORS, value),
+);
+
+/**
+ * The run-event union, the one schema of it: what the relay emits, what a run's log
+ * keeps, and (derived from it) the typed client's `RunEvent`.
+ */
+export const RelayEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('start'), run_id: z.string() }),
+  z.object({ type: z.literal('content'), delta: z.string() }),
+  z.object({ type: z.literal('tool_call'), name: z.string(), args: JsonValueSchema.optional() }),
+  z.object({ type: z.literal('done') }),
+  z.object({ type: z.literal('error'), code: RunErrorCodeSchema, detail: z.string() }),
+]);
 
 export const runError = (code: RunErrorCode): RelayEvent => ({
   type: 'error',
@@ -100,7 +113,7 @@ export function toRelayEvent(
  * One SSE frame. The payload is `JSON.stringify`-ed, which escapes every line break,
  * so nothing in a value can end the `data:` line or start another field or event.
  */
-export function formatEvent(id: number, event: RelayEvent): string {
+export function formatEvent(id: number | string, event: RelayEvent): string {
   const { type, ...payload } = event;
   return `id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(payload)}\n\n`;
 }

@@ -6,7 +6,11 @@ import { testGateway } from '../helpers/gateway';
 
 /** A caller's typed client (`createEdgeClient`), whose `fetch` calls the real Worker entry point. */
 async function client(tenant: 'acme' | 'globex' = 'acme') {
-  const gw = testGateway({ tenants: { [tenant]: { ...TENANTS[tenant] } } });
+  // A run nobody is attached to is cancelled after this grace (contract section 4).
+  const gw = testGateway({
+    tenants: { [tenant]: { ...TENANTS[tenant] } },
+    bindings: { RUN_DETACH_GRACE_MS: '100' },
+  });
   const { edge } = await gw.caller(tenant);
   return { gw, edge };
 }
@@ -98,7 +102,7 @@ describe('typed client (hc<AppType> + runEvents)', () => {
     expect(error).toMatchObject({ status: 404, code: 'NOT_FOUND', requestId: expect.any(String) });
   });
 
-  it('cancels the run upstream when the caller stops iterating', async () => {
+  it('cancels the run upstream once the caller stopped iterating and the detach grace passed', async () => {
     const { gw, edge } = await client();
     await gw.emulator.configure({ reply: 'a b c d e f g h i j', stream: { pace_ms: 100 } });
     const thread = await edge.v1.threads.$post({ json: {} });

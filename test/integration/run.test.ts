@@ -43,15 +43,18 @@ describe('run stream', () => {
     expect(text).toBe('Echo: hello there');
   });
 
-  it('numbers the events 1, 2, 3… in their ids', async () => {
+  it('numbers the events <run_id>:1, :2, :3… in their ids, the run named in X-Run-Id and Location', async () => {
     const gw = testGateway();
     const alice = await gw.caller('acme');
-    const items = await new SseReader(
-      await run(alice, await newThread(alice), { message: 'hello there' }),
-    ).rest();
-    const ids = items.flatMap((item) => (item.kind === 'event' ? [Number(item.id)] : []));
+    const threadId = await newThread(alice);
+    const res = await run(alice, threadId, { message: 'hello there' });
+    const runId = res.headers.get('x-run-id') ?? '';
+    expect(runId).toMatch(/^run_[a-f0-9]{32}$/);
+    expect(res.headers.get('location')).toBe(`/v1/threads/${threadId}/runs/${runId}`);
+    const items = await new SseReader(res).rest();
+    const ids = items.flatMap((item) => (item.kind === 'event' ? [item.id] : []));
     expect(ids.length).toBeGreaterThan(2);
-    expect(ids).toEqual(ids.map((_, i) => i + 1));
+    expect(ids).toEqual(ids.map((_, i) => `${runId}:${i + 1}`));
   });
 
   it('delivers the first event while the upstream is still producing', async () => {
@@ -119,14 +122,18 @@ describe('run stream', () => {
     const events = eventsOf(await reader.rest());
     expect(events.map((e) => e.type)).toEqual(['start', 'content', 'content', 'done']);
     expect(events[1]).toEqual({ type: 'content', delta: hostile });
-    // Each frame is exactly three lines: the payload never spans lines.
+    // Each event frame is exactly three lines (the payload never spans lines); the rest are pings.
     const frames = reader.chunks.join('').split('\n\n').filter(Boolean);
-    for (const frame of frames) expect(frame.split('\n')).toHaveLength(3);
+    for (const frame of frames) {
+      if (frame === ': ping') continue;
+      expect(frame.split('\n')).toHaveLength(3);
+    }
+    expect(frames.filter((frame) => frame !== ': ping')).toHaveLength(4);
   });
 
-  /** A caller who reads two events of a paced run, then disconnects. */
+  /** A caller who reads two events of a paced run, then disconnects (detach grace: 100 ms). */
   async function disconnectAfterTwoEvents() {
-    const gw = testGateway();
+    const gw = testGateway({ bindings: { RUN_DETACH_GRACE_MS: '100' } });
     await gw.emulator.configure({ reply: 'a b c d e f g h i j', stream: { pace_ms: 100 } });
     const alice = await gw.caller('acme');
     const reader = new SseReader(await run(alice, await newThread(alice), { message: 'x' }));
@@ -136,27 +143,27 @@ describe('run stream', () => {
     return { gw, alice };
   }
 
-  it('cancels the upstream when the caller disconnects after 2 events', async () => {
+  it('cancels the upstream once the caller who left after 2 events has not come back within the grace', async () => {
     const { gw } = await disconnectAfterTwoEvents();
     const stats = await gw.emulator.waitForStats((s) => s.streams_cancelled === 1);
     expect(stats.streams_completed).toBe(0);
   });
 
-  it('frees the stream slot when the caller disconnects', async () => {
+  it('frees the stream slot of a run cancelled for want of a caller', async () => {
     const { alice } = await disconnectAfterTwoEvents();
     await expect.poll(async () => (await usage(alice)).streams.active).toBe(0);
   });
 
-  it('aborts a stalled upstream at once when the request is aborted', async () => {
-    const gw = testGateway();
+  it('aborts a stalled upstream once the caller who hung up has not come back within the grace', async () => {
+    const gw = testGateway({ bindings: { RUN_DETACH_GRACE_MS: '100' } });
     await gw.emulator.configure({ stream: { stall_before_first_byte_ms: 5_000 } });
     const alice = await gw.caller('acme');
-    const abort = new AbortController();
-    const res = await run(alice, await newThread(alice), { message: 'x' }, abort.signal);
+    const res = await run(alice, await newThread(alice), { message: 'x' });
     expect(res.status).toBe(200);
-    abort.abort();
+    // Nothing is being written while the upstream stalls: the hang-up itself detaches.
+    await res.body?.cancel();
     await gw.emulator.waitForStats((s) => s.streams_cancelled === 1, 2_000);
-    await res.body?.cancel().catch(() => undefined);
+    await expect.poll(async () => (await usage(alice)).streams.active).toBe(0);
   });
 
   it('ends a failed upstream with the events so far, one error event, and a clean close', async () => {

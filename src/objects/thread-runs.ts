@@ -1,0 +1,289 @@
+import { DurableObject } from 'cloudflare:workers';
+import { MAX_EVENT_BYTES } from '../config';
+import { ApiError } from '../errors';
+import { errorName, log } from '../log';
+import { Connection, isFinal } from '../runs/connection';
+import { RunLog, type RunRow, view } from '../runs/log';
+import type { AttachOutcome, RunConfig, RunView, StartOutcome, StartRun } from '../runs/schema';
+import { HEADER_GRACE_MS, openUpstream } from '../runs/upstream';
+import { createUpstream } from '../services/context';
+import { type RelayEvent, runError } from '../stream/events';
+import { relayEvents } from '../stream/relay';
+
+/** A run this object is reading from the upstream now. */
+interface LiveRun {
+  row: RunRow;
+  input: StartRun;
+  connections: Set<Connection>;
+  /** Aborts the upstream fetch (end, cancel, detach). */
+  abort: AbortController;
+  /** Cancels the run once nobody came back within the detach grace. */
+  grace: number | null;
+  finished: boolean;
+}
+
+/** How long the log of a run found lost is kept (its own settings died with it). */
+const LOST_RETENTION_MS = 15 * 60_000;
+
+/** While a run is live the object wakes this often: after a crash, the wake-up finds it lost. */
+const KEEPALIVE_MS = 60_000;
+
+/**
+ * One object per thread (`<tenant>:<thread_id>`): the thread's runs. A run belongs to
+ * this object, not to the request that started it: the object opens the upstream
+ * stream, parses it with the relay (timeouts, size cap, tool-call policy), appends every
+ * event to the run's log in its SQLite storage and fans it out to every attached caller.
+ * A caller may leave and come back (`Last-Event-ID`); the run's stream slot is released
+ * here, whatever ended the run, within a second of its end. One run at a time per thread.
+ */
+export class ThreadRuns extends DurableObject<Env> {
+  private readonly log: RunLog;
+  private readonly live = new Map<string, LiveRun>();
+  private alarmAt: number | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.log = new RunLog(ctx.storage.sql);
+    void ctx.blockConcurrencyWhile(async () => {
+      this.alarmAt = await ctx.storage.getAlarm();
+      await this.recoverLost();
+    });
+  }
+
+  /** Starts a run, or attaches to the one an idempotency key or a resume point names. */
+  async start(input: StartRun): Promise<StartOutcome> {
+    const now = Date.now();
+    const known = input.idempotency && this.log.idempotent(input.user, input.idempotency.key, now);
+    if (known && input.idempotency) {
+      if (known.bodyHash !== input.idempotency.bodyHash) return { kind: 'conflict' };
+      return this.reattach(known.runId, input, 0);
+    }
+    if (input.resume && this.log.get(input.resume.runId)?.user === input.user) {
+      return this.reattach(input.resume.runId, input, input.resume.after);
+    }
+    const running = this.log.running();
+    if (running) return { kind: 'busy', runId: running.run_id };
+
+    const { config } = input;
+    const runId = `run_${crypto.randomUUID().replaceAll('-', '')}`;
+    const row: RunRow = {
+      run_id: runId,
+      thread_id: input.threadId,
+      tenant: input.tenant.id,
+      user: input.user,
+      status: 'running',
+      created_at: now,
+      ended_at: null,
+      error: null,
+      lease: input.lease,
+      events: 0,
+      log_bytes: 0,
+      log_complete: 1,
+      log_pruned: 0,
+    };
+    // Written before the first await: a concurrent start sees this run and is told busy.
+    this.log.create(row);
+    if (input.idempotency)
+      this.log.remember(input.user, input.idempotency.key, input.idempotency.bodyHash, runId, now);
+    const live: LiveRun = {
+      row,
+      input,
+      connections: new Set(),
+      abort: new AbortController(),
+      grace: null,
+      finished: false,
+    };
+    this.live.set(runId, live);
+    const connection = this.join(live, input.pingMs);
+
+    const defer = (promise: Promise<unknown>) => this.ctx.waitUntil(promise.catch(() => undefined));
+    const ctx = {
+      upstream: createUpstream(this.env, config.upstream, input.requestId, defer),
+      tenant: input.tenant,
+      config,
+    };
+    const grace =
+      input.pingMs > 0 ? Math.min(HEADER_GRACE_MS, input.pingMs) : config.stream.firstByteTimeoutMs;
+    const opened = await openUpstream(ctx, input.threadId, input.message, live.abort.signal, grace);
+    if (!opened.ok) {
+      // Refused before it began: no run happened, and the caller's admission gives the slot back.
+      this.live.delete(runId);
+      this.log.forget(runId, input.user, input.idempotency?.key);
+      return refused(opened.error, input.requestId);
+    }
+    this.ctx.waitUntil(this.pump(live, opened.body, config));
+    await this.keepAlive();
+    return { kind: 'started', runId, stream: connection.stream };
+  }
+
+  /** The events of a run after `after`, then live to its end. */
+  async attach(runId: string, user: string, after: number, pingMs: number): Promise<AttachOutcome> {
+    const row = this.log.get(runId);
+    if (!row || row.user !== user) return { kind: 'not_found' };
+    const replay = this.log.replay(row, after);
+    if (!replay) return { kind: 'gone' };
+    const live = this.live.get(runId);
+    if (!live) {
+      const connection = new Connection(runId, 0, () => undefined);
+      for (const logged of replay) connection.send(logged);
+      connection.close();
+      return { kind: 'attached', stream: connection.stream };
+    }
+    const connection = this.join(live, pingMs);
+    for (const logged of replay) connection.send(logged);
+    return { kind: 'attached', stream: connection.stream };
+  }
+
+  /** Cancels a running run of `user`: the upstream is aborted, attached callers get `RUN_CANCELLED`. */
+  async cancel(runId: string, user: string): Promise<RunView | null> {
+    const row = this.log.get(runId);
+    if (!row || row.user !== user) return null;
+    const live = this.live.get(runId);
+    if (live) await this.emit(live, runError('RUN_CANCELLED'));
+    return view(this.log.get(runId) ?? row);
+  }
+
+  async get(runId: string, user: string): Promise<RunView | null> {
+    const row = this.log.get(runId);
+    return row && row.user === user ? view(row) : null;
+  }
+
+  async list(user: string): Promise<RunView[]> {
+    return this.log.list(user).map(view);
+  }
+
+  /** The thread's running run of `user`, if any (the chat protocol's resume). */
+  async active(user: string): Promise<string | null> {
+    const row = this.log.running();
+    return row && row.user === user ? row.run_id : null;
+  }
+
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    await this.keepAlive();
+  }
+
+  private join(live: LiveRun, pingMs: number): Connection {
+    const connection = new Connection(live.row.run_id, pingMs, (left) => this.leave(live, left));
+    live.connections.add(connection);
+    clearTimeout(live.grace);
+    live.grace = null;
+    return connection;
+  }
+
+  private async reattach(runId: string, input: StartRun, after: number): Promise<StartOutcome> {
+    const attached = await this.attach(runId, input.user, after, input.pingMs);
+    if (attached.kind === 'attached') return { kind: 'attached', runId, stream: attached.stream };
+    const detail = 'The run’s events are no longer retained.';
+    return { kind: 'refused', code: attached.kind === 'gone' ? 'RESUME_GONE' : 'NOT_FOUND', detail };
+  }
+
+  /** The last caller left: the run waits `RUN_DETACH_GRACE_MS` for one to come back, then stops. */
+  private leave(live: LiveRun, connection: Connection): void {
+    live.connections.delete(connection);
+    if (live.finished || live.connections.size > 0 || !live.input.detachCancels) return;
+    live.grace = setTimeout(() => {
+      if (live.connections.size === 0 && !live.finished) {
+        log('info', 'run detached: nobody came back, cancelled', { run_id: live.row.run_id });
+        void this.emit(live, runError('RUN_CANCELLED'));
+      }
+    }, live.input.config.runs.detachGraceMs);
+  }
+
+  /** Reads the upstream's events into the run, to the end; never throws. */
+  private async pump(live: LiveRun, body: ReadableStream<Uint8Array>, config: RunConfig): Promise<void> {
+    const events = relayEvents(body, {
+      policy: live.input.tenant.tool_calls,
+      idleTimeoutMs: config.stream.idleTimeoutMs,
+      maxDurationMs: config.stream.maxDurationMs,
+      maxEventBytes: MAX_EVENT_BYTES,
+      requestId: live.input.requestId,
+      onEnd: () => live.abort.abort(new DOMException('The run ended.', 'AbortError')),
+    });
+    try {
+      await events.pipeTo(new WritableStream({ write: (event) => this.emit(live, event) }));
+    } catch (error) {
+      log('warn', 'run pump failed', { run_id: live.row.run_id, error: errorName(error) });
+    }
+    if (!live.finished) await this.emit(live, runError('UPSTREAM_FAILED'));
+  }
+
+  /** Logs one event and sends it to every attached caller; the final one ends the run. */
+  private async emit(live: LiveRun, relayed: RelayEvent): Promise<void> {
+    if (live.finished) return;
+    // The caller sees the gateway's run id, never the upstream's.
+    const event: RelayEvent = relayed.type === 'start' ? { type: 'start', run_id: live.row.run_id } : relayed;
+    const logged = { n: live.row.events + 1, event };
+    this.log.append(live.row, logged.n, event);
+    for (const connection of live.connections) connection.send(logged);
+    if (isFinal(event)) await this.finish(live, event);
+  }
+
+  private async finish(live: LiveRun, event: RelayEvent): Promise<void> {
+    live.finished = true;
+    clearTimeout(live.grace);
+    live.abort.abort(new DOMException('The run ended.', 'AbortError'));
+    const status =
+      event.type === 'done'
+        ? 'done'
+        : event.type === 'error' && event.code === 'RUN_CANCELLED'
+          ? 'cancelled'
+          : 'error';
+    const error = event.type === 'error' ? event : undefined;
+    this.log.finish(live.row, status, Date.now(), live.input.config.runs.retentionMs, error);
+    this.live.delete(live.row.run_id);
+    await this.release(live.row);
+    await this.keepAlive();
+  }
+
+  /** Frees the run's stream slot in its tenant's state object. */
+  private async release(row: RunRow): Promise<void> {
+    try {
+      await this.env.TENANT_STATE.getByName(row.tenant).releaseLease(row.lease);
+    } catch (error) {
+      // The slot's lease expires by itself; log it so a stuck slot can be explained.
+      log('error', 'run slot not released', { run_id: row.run_id, error: errorName(error) });
+    }
+  }
+
+  /**
+   * A fresh instance holds no live run: any run storage still calls running was being
+   * read by an instance that died. It ends `RUN_LOST` (logged, so a caller who resumes
+   * learns it) and its slot is freed.
+   */
+  private async recoverLost(): Promise<void> {
+    for (let row = this.log.running(); row; row = this.log.running()) {
+      const event = runError('RUN_LOST');
+      this.log.append(row, row.events + 1, event);
+      this.log.finish(row, 'error', Date.now(), LOST_RETENTION_MS, event);
+      log('warn', 'run lost with its object', { run_id: row.run_id });
+      await this.release(row);
+    }
+  }
+
+  /** Wakes while runs are live (to find them lost after a crash) and when logs expire. */
+  private async keepAlive(): Promise<void> {
+    const now = Date.now();
+    const prune = this.log.prune(now);
+    const live = this.live.size > 0 ? now + KEEPALIVE_MS : null;
+    const next = prune === null ? live : live === null ? prune : Math.min(prune, live);
+    if (next === null) {
+      if (this.alarmAt !== null) await this.ctx.storage.deleteAlarm();
+      this.alarmAt = null;
+    } else if (this.alarmAt === null || this.alarmAt > next || this.alarmAt <= now) {
+      await this.ctx.storage.setAlarm(next);
+      this.alarmAt = next;
+    }
+  }
+}
+
+/** The upstream's refusal of a run as the contract's error, for the starting caller. */
+function refused(error: unknown, requestId: string): StartOutcome {
+  if (error instanceof ApiError) {
+    const outcome: StartOutcome = { kind: 'refused', code: error.code, detail: error.detail };
+    if (error.retryAfter !== undefined) outcome.retryAfter = error.retryAfter;
+    return outcome;
+  }
+  log('error', 'run refused: unexpected error', { request_id: requestId, error: errorName(error) });
+  return { kind: 'refused', code: 'UPSTREAM_UNAVAILABLE', detail: 'The upstream is unavailable.' };
+}

@@ -1,0 +1,94 @@
+import type { Config, Tenant } from '../config';
+import { ApiError } from '../errors';
+import { projectScope } from '../services/context';
+import type { UpstreamClient } from '../upstream/client';
+import { discard } from '../upstream/http';
+
+/** What opening a run needs: the client, the tenant's project, the first-byte timeout. */
+export interface UpstreamDeps {
+  upstream: UpstreamClient;
+  tenant: Pick<Tenant, 'project_id'>;
+  config: { stream: Pick<Config['stream'], 'firstByteTimeoutMs'> };
+}
+
+/** How long a run waits for the upstream's headers before it starts anyway, with pings. */
+export const HEADER_GRACE_MS = 2_000;
+
+/** The upstream's run stream, or its refusal (an HTTP answer) when it came within the grace. */
+export type Opened = { ok: true; body: ReadableStream<Uint8Array> } | { ok: false; error: unknown };
+
+/**
+ * Opens the upstream run stream. The upstream usually answers its headers at once: its
+ * refusals (404, 503, ...) then reach the caller as HTTP statuses. One that takes longer
+ * does not leave the caller with nothing: past `graceMs` the body is a stream the
+ * upstream's is piped into once it opens, and a failure from then on is the run's error
+ * event. `signal` aborts the upstream fetch (cancel, detach, end).
+ */
+export async function openUpstream(
+  ctx: UpstreamDeps,
+  threadId: string,
+  message: string,
+  signal: AbortSignal,
+  graceMs: number,
+): Promise<Opened> {
+  const opened = request(ctx, threadId, message, signal);
+  const early = await settledWithin(opened, graceMs);
+  if (early === undefined) return { ok: true, body: lateBody(opened) };
+  return early.ok ? { ok: true, body: early.value } : early;
+}
+
+async function request(
+  ctx: UpstreamDeps,
+  threadId: string,
+  message: string,
+  signal: AbortSignal,
+): Promise<ReadableStream<Uint8Array>> {
+  const res = await ctx.upstream.stream({
+    method: 'POST',
+    path: ['threads', threadId, 'run'],
+    json: { message, stream: true },
+    scope: projectScope(ctx),
+    timeoutMs: ctx.config.stream.firstByteTimeoutMs,
+    signal,
+  });
+  if (!res.body || !res.headers.get('content-type')?.includes('text/event-stream')) {
+    await discard(res);
+    throw new ApiError('UPSTREAM_BAD_RESPONSE', 'The upstream did not answer with an event stream.');
+  }
+  return res.body;
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** `promise`'s outcome if it settles within `ms`, else `undefined` (the promise goes on). */
+async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<Settled<T> | undefined> {
+  let timer: number | null = null;
+  const grace = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  const outcome = promise.then(
+    (value): Settled<T> => ({ ok: true, value }),
+    (error: unknown): Settled<T> => ({ ok: false, error }),
+  );
+  try {
+    return await Promise.race([outcome, grace]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A body for a run whose upstream has not answered yet: the upstream body is piped in
+ * once it opens; if it never does, the body errors and the relay ends the run with one
+ * error event.
+ */
+function lateBody(opened: Promise<ReadableStream<Uint8Array>>): ReadableStream<Uint8Array> {
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  opened
+    .then(
+      (upstream) => upstream.pipeTo(writable),
+      (error: unknown) => writable.abort(error),
+    )
+    .catch(() => undefined); // the relay reports the failure as the run's error event
+  return readable;
+}
