@@ -41,7 +41,15 @@ export function createApp() {
   // A caller's X-Request-Id is kept when it is 1-128 of [A-Za-z0-9_=-]; otherwise a UUID.
   app.use(requestId({ limitLength: 128 }));
   app.use(accessLog());
-  app.use(secureHeaders({ crossOriginResourcePolicy: 'cross-origin', crossOriginOpenerPolicy: false }));
+  // secureHeaders writes its headers after the handler, over anything a handler set:
+  // X-Frame-Options is chosen here (DENY: no page, not even /docs/ or /demo/, may be framed).
+  app.use(
+    secureHeaders({
+      crossOriginResourcePolicy: 'cross-origin',
+      crossOriginOpenerPolicy: false,
+      xFrameOptions: 'DENY',
+    }),
+  );
   app.route('/', healthRoutes);
   app.use(requireConfig());
   app.use('/v1/*', tenantCors());
@@ -92,7 +100,6 @@ async function servePage(assets: Fetcher, request: Request, requestId: string): 
   res.headers.set('X-Request-Id', requestId);
   res.headers.set('Content-Security-Policy', PAGE_POLICY);
   res.headers.set('Referrer-Policy', 'no-referrer');
-  res.headers.set('X-Frame-Options', 'DENY');
   return res;
 }
 
