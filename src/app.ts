@@ -10,6 +10,7 @@ import { accessLog } from './middleware/access-log';
 import { sessionAuth } from './middleware/auth';
 import { requireConfig } from './middleware/config';
 import { tenantCors } from './middleware/cors';
+import { jsonDepthLimit } from './middleware/json-depth';
 import { assistantRoutes } from './routes/assistants';
 import { dbRoutes } from './routes/db';
 import { fileRoutes } from './routes/files';
@@ -60,6 +61,9 @@ export function createApp() {
   app.use('/v1/*', (c, next) =>
     c.req.path === '/v1/files' || c.req.path.startsWith('/v1/hooks/') ? next() : jsonBodyLimit(c, next),
   );
+  // After the size limit; webhooks check depth after their signature (routes/hooks).
+  const jsonDepth = jsonDepthLimit();
+  app.use('/v1/*', (c, next) => (c.req.path.startsWith('/v1/hooks/') ? next() : jsonDepth(c, next)));
   app.use('/v1/*', async function noStore(c, next) {
     await next();
     if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
@@ -118,6 +122,16 @@ function toApiError(err: unknown, requestId: string): ApiError {
     }
   }
   const name = errorName(err);
+  // A RangeError is what deep recursion on input (a validator, JSON.stringify) throws:
+  // the input was unusable, so it is the caller's 400, never a 500.
+  if (err instanceof RangeError) {
+    log('warn', 'request refused: range error', { request_id: requestId, error: name });
+    return new ApiError(
+      400,
+      'BAD_REQUEST',
+      'The request could not be processed (nested too deep or out of range).',
+    );
+  }
   log('error', 'unhandled error', { request_id: requestId, error: name });
   return new ApiError(500, 'INTERNAL', 'Internal error.');
 }

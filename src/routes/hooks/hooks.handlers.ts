@@ -4,6 +4,7 @@ import type { AppEnv } from '../../env';
 import { ApiError } from '../../errors';
 import { sha256Hex } from '../../hash';
 import { errorName, log } from '../../log';
+import { jsonTooDeep, tooDeep } from '../../middleware/json-depth';
 import { validationError } from '../../middleware/validate';
 import type { AcceptResult, LookupResult } from '../../objects/deliveries';
 import { hookTenant, refuse } from '../../webhooks/auth';
@@ -39,9 +40,17 @@ export async function runHook(c: Context<AppEnv>): Promise<Response> {
   if (!(await matchesSignature(secret, checked.headers, raw))) throw refuse(c, 'no_match');
   c.set('tenant', tenant);
 
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(raw);
+  } catch {
+    throw new ApiError(400, 'BAD_REQUEST', 'Malformed JSON body.');
+  }
+  // Before the parser and the schema, like every JSON body (src/middleware/json-depth.ts).
+  if (jsonTooDeep(text)) throw tooDeep();
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(raw));
+    json = JSON.parse(text);
   } catch {
     throw new ApiError(400, 'BAD_REQUEST', 'Malformed JSON body.');
   }
