@@ -93,7 +93,7 @@ export async function attemptRun(ticket: RunTicket, deps: AttemptDeps): Promise<
     const run = await collectRun(await startRun(gw, threadId, request.message));
     if (run.ok) return { kind: 'succeeded', result: run.result };
     const error = { code: run.error.code, detail: RUN_ERRORS[run.error.code] };
-    const permanent = run.error.code === 'EVENT_TOO_LARGE' || run.error.code === 'STREAM_TOO_LONG';
+    const permanent = ['EVENT_TOO_LARGE', 'STREAM_TOO_LONG', 'RESULT_TOO_LARGE'].includes(run.error.code);
     return permanent ? { kind: 'failed', error } : { kind: 'retry', error };
   } catch (error) {
     return classify(error, ticket.delivery_id);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ToolCallPolicy } from '../config';
+import { jsonTooDeep, MAX_JSON_DEPTH } from '../json-depth';
 
 /** What the proxy sends on a run stream: the only event types a caller ever sees. */
 export type RelayEvent =
@@ -14,7 +15,8 @@ export type RunErrorCode =
   | 'UPSTREAM_TIMEOUT'
   | 'EVENT_TOO_LARGE'
   | 'STREAM_TOO_LONG'
-  | 'UPSTREAM_BAD_RESPONSE';
+  | 'UPSTREAM_BAD_RESPONSE'
+  | 'RESULT_TOO_LARGE';
 
 /** Fixed, safe wording for each error a stream can end with (no URL, token or stack). */
 export const RUN_ERRORS: Record<RunErrorCode, string> = {
@@ -23,9 +25,11 @@ export const RUN_ERRORS: Record<RunErrorCode, string> = {
   EVENT_TOO_LARGE: 'The upstream sent an event over the size limit.',
   STREAM_TOO_LONG: 'The run exceeded its maximum duration.',
   UPSTREAM_BAD_RESPONSE: 'The upstream sent a stream the gateway cannot read.',
+  RESULT_TOO_LARGE: 'The run’s result is over the size limit.',
 };
 
-export const runError = (code: RunErrorCode): RelayEvent => ({
+/** The error event a stream ends with. */
+export const runError = (code: RunErrorCode): Extract<RelayEvent, { type: 'error' }> => ({
   type: 'error',
   code,
   detail: RUN_ERRORS[code],
@@ -34,7 +38,9 @@ export const runError = (code: RunErrorCode): RelayEvent => ({
 const UpstreamEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('start'), run_id: z.string().max(256).optional() }),
   z.object({ type: z.literal('content'), delta: z.string() }),
-  z.object({ type: z.literal('tool_call'), name: z.string().max(256), args: z.json().optional() }),
+  // `args` is not validated here: a recursive validator overflows the stack on deeply
+  // nested JSON, and most policies drop it unread. `full` checks its depth (below).
+  z.object({ type: z.literal('tool_call'), name: z.string().max(256), args: z.unknown().optional() }),
   z.object({ type: z.literal('done') }),
 ]);
 
@@ -46,6 +52,9 @@ const KNOWN = new Set(['start', 'content', 'tool_call', 'done']);
  * the proxy relays, rebuilt from parsed fields only, or `null` to drop it: unknown
  * types, unparseable data, and tool calls the tenant's policy hides. A literal
  * `[DONE]` counts as `done`. When `data` has no `type`, the SSE `event:` name is used.
+ * A tool call whose arguments (policy `full`) nest deeper than 64 levels cannot be
+ * relayed faithfully: it comes back as an `UPSTREAM_BAD_RESPONSE` error, which ends the
+ * stream.
  */
 export function toRelayEvent(
   message: { event?: string | undefined; data: string },
@@ -71,9 +80,10 @@ export function toRelayEvent(
       return { type: 'content', delta: event.delta };
     case 'tool_call':
       if (policy === 'none') return null;
-      return policy === 'full'
-        ? { type: 'tool_call', name: event.name, args: event.args ?? null }
-        : { type: 'tool_call', name: event.name };
+      if (policy !== 'full') return { type: 'tool_call', name: event.name };
+      // The event object is one level; its `args` may have the other 64.
+      if (jsonTooDeep(message.data, MAX_JSON_DEPTH + 1)) return runError('UPSTREAM_BAD_RESPONSE');
+      return { type: 'tool_call', name: event.name, args: event.args ?? null };
     case 'done':
       return { type: 'done' };
   }

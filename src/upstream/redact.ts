@@ -1,4 +1,4 @@
-import { jsonTooDeep } from '../middleware/json-depth';
+import { jsonTooDeep } from '../json-depth';
 
 /**
  * Makes upstream text safe for a log line. A deny-list of key names always misses one

@@ -3,8 +3,9 @@ import { IdSchema } from '../../config';
 import type { AppEnv } from '../../env';
 import { ApiError } from '../../errors';
 import { sha256Hex } from '../../hash';
+import { jsonTooDeep } from '../../json-depth';
 import { errorName, log } from '../../log';
-import { jsonTooDeep, tooDeep } from '../../middleware/json-depth';
+import { tooDeep } from '../../middleware/json-depth';
 import { validationError } from '../../middleware/validate';
 import type { AcceptResult, LookupResult } from '../../objects/deliveries';
 import { hookTenant, refuse } from '../../webhooks/auth';
@@ -46,7 +47,7 @@ export async function runHook(c: Context<AppEnv>): Promise<Response> {
   } catch {
     throw new ApiError(400, 'BAD_REQUEST', 'Malformed JSON body.');
   }
-  // Before the parser and the schema, like every JSON body (src/middleware/json-depth.ts).
+  // Before the parser and the schema, like every JSON body (src/json-depth.ts).
   if (jsonTooDeep(text)) throw tooDeep();
   let json: unknown;
   try {
