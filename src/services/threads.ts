@@ -1,7 +1,9 @@
 import type { z } from 'zod';
 import { ApiError } from '../errors';
+import { log } from '../log';
 import type { ThreadRecord } from '../objects/tenant-state';
 import type { MessageSchema as PublicMessageSchema } from '../routes/schemas';
+import { badResponse } from '../upstream/errors';
 import {
   MessageSchema,
   MessagesPageSchema,
@@ -79,7 +81,15 @@ export async function createThread(gw: Gateway, input: CreateThreadInput): Promi
     ThreadSchema,
   );
   const thread = publicThread(created, { name, assistant_id: assistantId });
-  await gw.state.commitThread(gw.user, reservation, thread);
+  if ((await gw.state.commitThread(gw.user, reservation, thread)) === 'taken') {
+    // The upstream handed out an id another user of this tenant already owns: answering
+    // it would give that user's thread away. The reservation is given back unclaimed.
+    log('error', 'upstream thread id already held by another user', {
+      request_id: gw.requestId,
+      tenant: gw.tenant.id,
+    });
+    throw badResponse();
+  }
   gw.claimed.add(reservation);
   return thread;
 }
