@@ -5,6 +5,7 @@ import { jsonContent } from './schemas';
 const health = createRoute({
   method: 'get',
   path: '/healthz',
+  operationId: 'getHealth',
   summary: 'Liveness: no auth, no configuration, no upstream call',
   responses: { 200: jsonContent(z.object({ status: z.literal('ok') }).openapi('Health'), 'Alive') },
 });

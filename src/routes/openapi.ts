@@ -39,6 +39,7 @@ export function documentApp(app: OpenAPIHono<AppEnv>): void {
   registry.registerPath({
     method: 'get',
     path: OPENAPI_PATH,
+    operationId: 'getOpenApiDocument',
     summary: 'This OpenAPI 3.1 document',
     responses: {
       200: {
@@ -50,6 +51,7 @@ export function documentApp(app: OpenAPIHono<AppEnv>): void {
   registry.registerPath({
     method: 'get',
     path: '/docs',
+    operationId: 'getDocsPage',
     summary: 'An interactive page for this document (static assets; `/docs` redirects to `/docs/`)',
     [STATIC_ASSET_EXTENSION]: true,
     responses: { 200: { description: 'The page', content: { 'text/html': { schema: z.string() } } } },
@@ -74,7 +76,26 @@ export function documentApp(app: OpenAPIHono<AppEnv>): void {
   });
 }
 
-/** Adds security requirements and tags, derived from each operation's path. */
+/** What each tag groups; a tag without a description here has none in the document (lint). */
+const TAG_DESCRIPTIONS: Record<string, string> = {
+  Assistants: 'The assistants the tenant allow-lists for its users (id and name only).',
+  Files: 'The caller’s uploads, within the tenant’s size and type limits.',
+  Service: 'Liveness, this document and its interactive page: no authentication.',
+  Threads:
+    'The caller’s conversations: messages, runs (streamed as Server-Sent Events) and each ' +
+    'thread’s small key-value database.',
+  Usage: 'The caller’s limits, quotas and what is left of them.',
+  Webhooks:
+    'Runs started by other backends, signed with Standard Webhooks headers and the tenant’s ' +
+    '`webhook_secret` instead of a session token.',
+};
+
+/**
+ * Adds security requirements and tags, derived from each operation's path. Every
+ * operation states its security: a session token on `/v1`, and `[]` (none) on the
+ * service routes, public on purpose, and on the webhook routes, whose per-request
+ * signature headers (documented as parameters) no OpenAPI security scheme expresses.
+ */
 function finish(document: OpenApiDocument): OpenApiDocument {
   const tags = new Set<string>();
   for (const [path, item] of Object.entries(document.paths ?? {})) {
@@ -83,11 +104,13 @@ function finish(document: OpenApiDocument): OpenApiDocument {
       if (!operation) continue;
       operation.tags ??= [tagOf(path)];
       for (const tag of operation.tags) tags.add(tag);
-      if (operation.security === undefined && needsSessionToken(path))
-        operation.security = [{ bearerAuth: [] }];
+      operation.security ??= needsSessionToken(path) ? [{ bearerAuth: [] }] : [];
     }
   }
-  document.tags = [...tags].sort().map((name) => ({ name }));
+  document.tags = [...tags].sort().map((name) => {
+    const description = TAG_DESCRIPTIONS[name];
+    return description === undefined ? { name } : { name, description };
+  });
   return document;
 }
 

@@ -14,6 +14,8 @@ interface Parameter {
   schema?: { example?: unknown };
 }
 interface Operation {
+  operationId?: string;
+  tags?: string[];
   security?: Record<string, string[]>[];
   parameters?: Parameter[];
   requestBody?: unknown;
@@ -128,8 +130,38 @@ describe('GET /openapi.json', () => {
     );
     expect(service.map((op) => op.path).sort()).toEqual(['/healthz', '/openapi.json']);
     for (const op of service) {
-      expect(op.operation.security).toBeUndefined();
+      // Public on purpose, and said so (an absent `security` would mean "not stated").
+      expect(op.operation.security).toEqual([]);
       expect((await callWorker(op.path)).status).toBe(200);
     }
+  });
+
+  it('names every operation, states every operation’s security and describes every tag', async () => {
+    const doc = (await fetchDocument()) as Awaited<ReturnType<typeof fetchDocument>> & {
+      tags?: { name: string; description?: string }[];
+    };
+    const operations = operationsOf(doc);
+    const ids = operations.map((op) => op.operation.operationId);
+    // SDK generators name methods after these: present, unique and camelCase.
+    for (const [i, id] of ids.entries()) {
+      expect({ op: `${operations[i]?.method} ${operations[i]?.path}`, id }).toMatchObject({
+        id: expect.stringMatching(/^[a-z][A-Za-z]+$/),
+      });
+    }
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const op of operations) {
+      expect({ op: `${op.method} ${op.path}`, stated: Array.isArray(op.operation.security) }).toMatchObject({
+        stated: true,
+      });
+    }
+    // The webhook routes are signed per request (headers), which no security scheme expresses.
+    const hooks = operations.filter((op) => op.path.startsWith('/v1/hooks/'));
+    expect(hooks.map((op) => op.operation.security)).toEqual([[], []]);
+    const used = new Set(operations.flatMap((op) => op.operation.tags ?? []));
+    expect((doc.tags ?? []).map((t) => t.name).sort()).toEqual([...used].sort());
+    for (const tag of doc.tags ?? [])
+      expect({ tag: tag.name, description: tag.description }).toMatchObject({
+        description: expect.stringMatching(/\S{3,}/),
+      });
   });
 });

@@ -8,6 +8,7 @@ import { AssistantSchema, errorResponses, jsonContent } from '../schemas';
 const list = createRoute({
   method: 'get',
   path: '/assistants',
+  operationId: 'listAssistants',
   summary: "The tenant's allow-listed assistants (id and name only)",
   middleware: [admission({ failOpen: true })] as const,
   responses: {

@@ -17,6 +17,7 @@ import {
 const getAll = createRoute({
   method: 'get',
   path: '/threads/{thread_id}/db',
+  operationId: 'getThreadDb',
   summary: "The thread's virtual database, all keys",
   middleware: [admission({ owns: { kind: 'thread', param: 'thread_id' } })] as const,
   request: { params: ThreadParams },
@@ -29,6 +30,7 @@ const getAll = createRoute({
 const getKey = createRoute({
   method: 'get',
   path: '/threads/{thread_id}/db/{key}',
+  operationId: 'getThreadDbKey',
   summary: 'One key; 404 if absent',
   middleware: [admission({ owns: { kind: 'thread', param: 'thread_id' } })] as const,
   request: { params: DbKeyParams },
@@ -40,6 +42,7 @@ const PutBody = z.object({ value: JsonValueSchema }).strict().openapi('DbPut');
 const putKey = createRoute({
   method: 'put',
   path: '/threads/{thread_id}/db/{key}',
+  operationId: 'putThreadDbKey',
   summary: 'Set one key (value at most 64 KiB)',
   middleware: [
     admission({ owns: { kind: 'thread', param: 'thread_id' } }),

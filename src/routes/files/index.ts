@@ -42,6 +42,7 @@ const UploadForm = z
 const upload = createRoute({
   method: 'post',
   path: '/files',
+  operationId: 'uploadFile',
   summary: "Upload a file (multipart `file`; the tenant's size and type limits apply)",
   middleware: [admission({ costly: true }), tenantUploadLimit] as const,
   request: { body: { content: { 'multipart/form-data': { schema: UploadForm } }, required: true } },
@@ -51,6 +52,7 @@ const upload = createRoute({
 const list = createRoute({
   method: 'get',
   path: '/files',
+  operationId: 'listFiles',
   summary: "The caller's own files",
   middleware: [admission({ want: 'files', upstream: false })] as const,
   responses: { 200: jsonContent(z.object({ files: z.array(FileSchema) }), 'Files'), ...errorResponses() },
@@ -59,6 +61,7 @@ const list = createRoute({
 const remove = createRoute({
   method: 'delete',
   path: '/files/{file_id}',
+  operationId: 'deleteFile',
   summary: 'Delete a file',
   middleware: [admission({ owns: { kind: 'file', param: 'file_id' } })] as const,
   request: { params: FileParams },

@@ -43,6 +43,7 @@ const DeliverySchema = z
 export const runHookRoute = {
   method: 'post',
   path: '/hooks/{tenant}/run',
+  operationId: 'runWebhook',
   tags: ['Webhooks'],
   summary: 'Webhook-triggered run (Standard Webhooks signature; answered at once, run in the background)',
   description:
@@ -65,6 +66,7 @@ export const runHookRoute = {
 export const deliveryStatusRoute = {
   method: 'get',
   path: '/hooks/{tenant}/deliveries/{delivery_id}',
+  operationId: 'getWebhookDelivery',
   tags: ['Webhooks'],
   summary: 'A delivery’s status, signed like a webhook whose payload is the request path',
   description:

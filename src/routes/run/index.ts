@@ -26,6 +26,7 @@ const RunResultSchema = z
 const run = createRoute({
   method: 'post',
   path: '/threads/{thread_id}/run',
+  operationId: 'runThread',
   summary: 'Run the assistant on a message: an SSE stream, or one JSON result with `"stream": false`',
   description:
     'Streaming: `text/event-stream` of `id`/`event`/`data` frames with `event` one of `start`, `content`, ' +

@@ -28,6 +28,7 @@ const CreateThreadBody = z
 export const createThread = createRoute({
   method: 'post',
   path: '/threads',
+  operationId: 'createThread',
   summary: 'Create a thread (counts against the thread quotas)',
   middleware: [admission({ reserveThread: true, costly: true })] as const,
   request: { body: jsonBody(CreateThreadBody) },
@@ -37,6 +38,7 @@ export const createThread = createRoute({
 export const listThreads = createRoute({
   method: 'get',
   path: '/threads',
+  operationId: 'listThreads',
   summary: "The caller's own threads",
   middleware: [admission({ want: 'threads', upstream: false })] as const,
   responses: {
@@ -48,6 +50,7 @@ export const listThreads = createRoute({
 export const getThread = createRoute({
   method: 'get',
   path: '/threads/{thread_id}',
+  operationId: 'getThread',
   summary: 'A thread and its messages',
   middleware: [admission({ owns: { kind: 'thread', param: 'thread_id' } })] as const,
   request: { params: ThreadParams },
@@ -57,6 +60,7 @@ export const getThread = createRoute({
 export const deleteThread = createRoute({
   method: 'delete',
   path: '/threads/{thread_id}',
+  operationId: 'deleteThread',
   summary: 'Delete a thread',
   middleware: [admission({ owns: { kind: 'thread', param: 'thread_id' } })] as const,
   request: { params: ThreadParams },
@@ -73,6 +77,7 @@ const MessagesQuery = z
 export const listMessages = createRoute({
   method: 'get',
   path: '/threads/{thread_id}/messages',
+  operationId: 'listMessages',
   summary: 'A page of messages (oldest first); `before` is a message id cursor',
   middleware: [admission({ owns: { kind: 'thread', param: 'thread_id' } })] as const,
   request: { params: ThreadParams, query: MessagesQuery },
@@ -87,6 +92,7 @@ const PostMessageBody = z
 export const postMessage = createRoute({
   method: 'post',
   path: '/threads/{thread_id}/messages',
+  operationId: 'postMessage',
   summary: 'Add a user message without running the assistant',
   middleware: [admission({ owns: { kind: 'thread', param: 'thread_id' } })] as const,
   request: {

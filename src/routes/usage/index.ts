@@ -34,6 +34,7 @@ const UsageSchema = z
 const usage = createRoute({
   method: 'get',
   path: '/usage',
+  operationId: 'getUsage',
   summary: "The caller's limits, remaining quota and thread counts",
   middleware: [admission({ want: 'usage', upstream: false })] as const,
   responses: { 200: jsonContent(UsageSchema, 'Usage'), ...errorResponses() },
