@@ -72,8 +72,8 @@ export function tokenOfferView({ offered, current, onAccept, onDismiss }) {
     h(
       'p',
       { class: 'muted small' },
-      'Use it only if you expect to: whatever you type then goes to that account. ',
-      'The link printed by npm start is one you can trust.',
+      'Whatever you type after saying yes goes to that account. ',
+      'Say yes only to a link you meant to open, such as the one npm start printed.',
     ),
     h(
       'div',

@@ -251,7 +251,8 @@ function offerToken(offered) {
       onDismiss: () => {},
     }),
   );
-  $('token-offer-accept').focus();
+  // Enter keeps what the tab has: replacing a token takes a deliberate choice.
+  $(state.token ? 'token-offer-dismiss' : 'token-offer-accept').focus();
 }
 
 wire();
