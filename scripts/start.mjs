@@ -1,15 +1,18 @@
 // `npm start`: the upstream emulator and the Worker (`wrangler dev`) wired together,
 // with a ready demo tenant and a session token to paste into curl. Offline by design.
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { delimiter, resolve } from 'node:path';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
 import { buildEmulator } from './build-emulator.mjs';
 import { DEMO_IDP_USER, DEMO_TENANT, DEMO_USER, mintIdpToken, mintSessionToken } from './demo.mjs';
 
 const WORKER_PORT = Number(process.env.PORT ?? 8787);
 const EMULATOR_PORT = Number(process.env.EMULATOR_PORT ?? 8788);
-// Where wrangler keeps Durable Object state (default: .wrangler/state); tests pass a fresh dir.
-const PERSIST_TO = process.env.WRANGLER_PERSIST_TO;
+// Where wrangler keeps the Worker's Durable Object state: one folder per port (tests pass
+// their own). The emulator keeps its state in memory, so it starts empty every time; the
+// Worker's state is emptied to match (persist both or neither). Otherwise a restarted
+// emulator numbers threads from 1 again while the Worker still records the old ones.
+const PERSIST_TO = resolve(process.env.WRANGLER_PERSIST_TO ?? join('.tmp', `start-${WORKER_PORT}`, 'state'));
 const quietEnv = {
   ...process.env,
   // The project's wrangler, also when this script runs outside `npm run` (e.g. from a test).
@@ -95,6 +98,11 @@ writeFileSync(
     .join('\n'),
 );
 
+// Only wrangler's own folder inside it (v3/: Durable Objects, caches, queues), so a
+// WRANGLER_PERSIST_TO pointing at a folder with other things in it loses nothing else.
+rmSync(join(PERSIST_TO, 'v3'), { recursive: true, force: true });
+mkdirSync(PERSIST_TO, { recursive: true });
+
 run(
   'wrangler',
   [
@@ -106,7 +114,8 @@ run(
     '--env-file',
     envFile,
     '--show-interactive-dev-session=false',
-    ...(PERSIST_TO ? ['--persist-to', PERSIST_TO] : []),
+    '--persist-to',
+    PERSIST_TO,
   ],
   'worker',
 );

@@ -34,7 +34,15 @@ export function createApp() {
   // A caller's X-Request-Id is kept when it is 1-128 of [A-Za-z0-9_=-]; otherwise a UUID.
   app.use(requestId({ limitLength: 128 }));
   app.use(accessLog());
-  app.use(secureHeaders({ crossOriginResourcePolicy: 'cross-origin', crossOriginOpenerPolicy: false }));
+  // secureHeaders writes its headers after the handler, over anything a handler set:
+  // X-Frame-Options is chosen here (DENY: no page, not even /docs/ or /demo/, may be framed).
+  app.use(
+    secureHeaders({
+      crossOriginResourcePolicy: 'cross-origin',
+      crossOriginOpenerPolicy: false,
+      xFrameOptions: 'DENY',
+    }),
+  );
   app.route('/', healthRoutes);
   app.use(requireConfig());
   app.use('/v1/*', tenantCors());
@@ -98,7 +106,6 @@ async function servePage(c: Context<AppEnv>): Promise<Response | undefined> {
   res.headers.set('X-Request-Id', c.var.requestId);
   res.headers.set('Content-Security-Policy', PAGE_POLICY);
   res.headers.set('Referrer-Policy', 'no-referrer');
-  res.headers.set('X-Frame-Options', 'DENY');
   return res;
 }
 
@@ -113,6 +120,15 @@ function toApiError(err: unknown, requestId: string): ApiError {
     }
   }
   const name = errorName(err);
+  // A RangeError is what deep recursion on input (a validator, JSON.stringify) throws:
+  // the input was unusable, so it is the caller's 400, never a 500.
+  if (err instanceof RangeError) {
+    log('warn', 'request refused: range error', { request_id: requestId, error: name });
+    return new ApiError(
+      'BAD_REQUEST',
+      'The request could not be processed (nested too deep or out of range).',
+    );
+  }
   log('error', 'unhandled error', { request_id: requestId, error: name });
   return new ApiError('INTERNAL', 'Internal error.');
 }

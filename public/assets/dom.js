@@ -55,3 +55,44 @@ export function errorView(error, title = 'Request failed') {
     h('dl', {}, ...rows.flatMap(([key, value]) => [h('dt', {}, key), h('dd', {}, h('code', {}, value))])),
   );
 }
+
+/**
+ * Asks before a token from a link is used: says whose it is and whose the tab uses now,
+ * with "Use it" and "Keep" buttons. Replaces itself with nothing once answered.
+ */
+export function tokenOfferView({ offered, current, onAccept, onDismiss }) {
+  const box = h(
+    'section',
+    { id: 'token-offer', class: 'token-offer', role: 'alertdialog', 'aria-labelledby': 'token-offer-title' },
+    h('h2', { id: 'token-offer-title' }, 'This link carries a session token'),
+    h('p', {}, 'It is for ', h('strong', { id: 'token-offer-who' }, offered), '.'),
+    current
+      ? h('p', {}, 'This tab uses ', h('strong', { id: 'token-offer-current' }, current), '.')
+      : h('p', {}, 'This tab has no token yet.'),
+    h(
+      'p',
+      { class: 'muted small' },
+      'Whatever you type after saying yes goes to that account. ',
+      'Say yes only to a link you meant to open, such as the one npm start printed.',
+    ),
+    h(
+      'div',
+      { class: 'token-offer-actions' },
+      h(
+        'button',
+        { id: 'token-offer-accept', type: 'button', onclick: () => answer(onAccept) },
+        'Use this token',
+      ),
+      h(
+        'button',
+        { id: 'token-offer-dismiss', type: 'button', class: 'secondary', onclick: () => answer(onDismiss) },
+        current ? 'Keep mine' : 'Ignore it',
+      ),
+    ),
+  );
+  const answer = (then) => {
+    box.remove();
+    then();
+  };
+  return box;
+}

@@ -28,7 +28,8 @@ export interface RateLimitEntry {
   window: number | undefined;
 }
 
-export function takeToken(): string;
+export function takeToken(): { token: string; offered: string | null };
+export function describeToken(token: string): string;
 export function rememberToken(token: string): void;
 export function tokenClaims(token: string): Record<string, unknown> | null;
 export function createSseParser(handlers: {

@@ -5,21 +5,31 @@
 const TOKEN_KEY = 'epsimo-edge-token';
 
 /**
- * The session token from the URL fragment (`#token=...`, never sent to a server),
- * remembered for this tab only, and removed from the address bar; else the one this
- * tab remembered; else ''.
+ * The tab's session token, and the one a `#token=...` link offers. A link can be made by
+ * anyone, so its token is never used (nor remembered) on arrival: `offered` is it when it
+ * differs from the tab's own, for the page to show whose it is and ask before using it
+ * (`rememberToken`). The fragment never reaches a server and is removed from the
+ * address bar either way.
+ * @returns {{ token: string, offered: string | null }}
  */
 export function takeToken() {
+  const token = sessionStorage.getItem(TOKEN_KEY) ?? '';
   const fragment = new URLSearchParams(location.hash.slice(1));
-  const given = fragment.get('token');
-  if (given) {
-    rememberToken(given);
+  const given = fragment.get('token')?.trim();
+  if (fragment.has('token')) {
     fragment.delete('token');
     const rest = fragment.toString();
     history.replaceState(null, '', `${location.pathname}${location.search}${rest ? `#${rest}` : ''}`);
-    return given.trim();
   }
-  return sessionStorage.getItem(TOKEN_KEY) ?? '';
+  return { token, offered: given && given !== token ? given : null };
+}
+
+/** Whose a token says it is, for the reader to judge (the gateway verifies it, not this). */
+export function describeToken(token) {
+  const claims = tokenClaims(token);
+  if (!claims) return 'a token that is not a readable JWT';
+  const expires = typeof claims.exp === 'number' ? new Date(claims.exp * 1000).toLocaleString() : 'unknown';
+  return `tenant ${claims.tenant ?? '?'}, user ${claims.sub ?? '?'} (expires ${expires})`;
 }
 
 export function rememberToken(token) {

@@ -1,8 +1,9 @@
 // The /demo chat page: a session token from the URL fragment or a paste box, an
 // allow-listed assistant, a thread, and a run whose reply streams in token by token.
 // fetch() + a stream reader rather than EventSource, which cannot send Authorization.
-import { errorView, fill, h } from '../assets/dom.js';
+import { errorView, fill, h, tokenOfferView } from '../assets/dom.js';
 import {
+  describeToken,
   parseRateLimit,
   readError,
   rememberToken,
@@ -13,7 +14,8 @@ import {
 import { limitsView, usageView } from './limits.js';
 
 const $ = (id) => document.getElementById(id);
-const state = { token: takeToken(), threadId: null, controller: null };
+const taken = takeToken();
+const state = { token: taken.token, threadId: null, controller: null };
 
 /** A non-2xx answer, carrying the gateway's error body. */
 class GatewayError extends Error {
@@ -231,5 +233,28 @@ function wire() {
   });
 }
 
+/** A token from a link is used only once the reader says so (see takeToken). */
+function offerToken(offered) {
+  document.body.prepend(
+    tokenOfferView({
+      offered: describeToken(offered),
+      current: state.token ? describeToken(state.token) : null,
+      onAccept: () => {
+        state.token = offered;
+        rememberToken(offered);
+        $('token').value = offered;
+        $('token-panel').open = false;
+        state.threadId = null;
+        fill($('thread-id'), 'none yet');
+        applyToken();
+      },
+      onDismiss: () => {},
+    }),
+  );
+  // Enter keeps what the tab has: replacing a token takes a deliberate choice.
+  $(state.token ? 'token-offer-dismiss' : 'token-offer-accept').focus();
+}
+
 wire();
 applyToken();
+if (taken.offered) offerToken(taken.offered);

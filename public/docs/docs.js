@@ -1,12 +1,13 @@
 // The /docs page: renders /openapi.json (operations by tag, parameters, bodies and
 // responses) and lets the reader call each operation with a pasted session token.
 
-import { errorView, fill, h, prose } from '../assets/dom.js';
-import { readError, rememberToken, takeToken } from '../assets/edge.js';
+import { errorView, fill, h, prose, tokenOfferView } from '../assets/dom.js';
+import { describeToken, readError, rememberToken, takeToken } from '../assets/edge.js';
 import { exampleOf, schemaView } from './schema.js';
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
-const state = { token: takeToken(), doc: null };
+const taken = takeToken();
+const state = { token: taken.token, doc: null };
 
 const $ = (id) => document.getElementById(id);
 
@@ -22,6 +23,22 @@ function setupToken() {
     rememberToken(state.token);
     show();
   });
+  // A token from a link is used only once the reader says so (see takeToken).
+  if (!taken.offered) return;
+  const offered = taken.offered;
+  document.body.prepend(
+    tokenOfferView({
+      offered: describeToken(offered),
+      current: state.token ? describeToken(state.token) : null,
+      onAccept: () => {
+        state.token = offered;
+        rememberToken(offered);
+        input.value = offered;
+        show();
+      },
+      onDismiss: () => {},
+    }),
+  );
 }
 
 const operationId = (method, path) =>

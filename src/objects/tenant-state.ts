@@ -143,8 +143,29 @@ export class TenantState extends DurableObject<Env> {
    * Turns a reservation into the thread the upstream created. Should the reservation
    * have been swept meanwhile (a create slower than its deadline), the thread is still
    * recorded as the user's: it exists and was paid for, so it must not become an orphan.
+   *
+   * An id this object already records (an upstream that reissued it, e.g. after its own
+   * state was reset) is the same thread again for the same user: the reservation goes
+   * and `committed` is answered. For another user it is `taken`: nothing changes, the
+   * reservation is left for the caller to give back, and the caller must refuse.
    */
-  async commitThread(user: string, reservation: string, thread: ThreadRecord): Promise<void> {
+  async commitThread(
+    user: string,
+    reservation: string,
+    thread: ThreadRecord,
+  ): Promise<'committed' | 'taken'> {
+    const holder = this.sql
+      .exec<{ user: string }>('SELECT user FROM threads WHERE thread_id = ?', thread.thread_id)
+      .toArray()[0];
+    if (holder !== undefined && holder.user !== user) return 'taken';
+    if (holder !== undefined) {
+      this.sql.exec(
+        'DELETE FROM threads WHERE thread_id = ? AND user = ? AND reserved_until IS NOT NULL',
+        reservation,
+        user,
+      );
+      return 'committed';
+    }
     const updated = this.sql.exec(
       `UPDATE threads SET thread_id = ?, name = ?, assistant_id = ?, created_at = ?, reserved_until = NULL
        WHERE thread_id = ? AND user = ?`,
@@ -155,15 +176,17 @@ export class TenantState extends DurableObject<Env> {
       reservation,
       user,
     ).rowsWritten;
-    if (updated > 0) return;
-    this.sql.exec(
-      'INSERT OR IGNORE INTO threads (thread_id, user, name, assistant_id, created_at) VALUES (?, ?, ?, ?, ?)',
-      thread.thread_id,
-      user,
-      thread.name,
-      thread.assistant_id,
-      thread.created_at,
-    );
+    if (updated === 0) {
+      this.sql.exec(
+        'INSERT INTO threads (thread_id, user, name, assistant_id, created_at) VALUES (?, ?, ?, ?, ?)',
+        thread.thread_id,
+        user,
+        thread.name,
+        thread.assistant_id,
+        thread.created_at,
+      );
+    }
+    return 'committed';
   }
 
   /**

@@ -5,6 +5,7 @@ import type { AppEnv } from '../env';
 import { ApiError } from '../errors';
 import { sessionAuth } from '../middleware/auth';
 import { bodyDeadline } from '../middleware/body-deadline';
+import { jsonDepthLimit } from '../middleware/json-depth';
 import { type AdmissionSpec, admit, type Grant, Refusal, settle } from '../services/admission';
 import { requestContext } from '../services/context';
 
@@ -33,17 +34,23 @@ export function limitBody(maxBytes: number, detail: string, field?: string): Mid
 const jsonBodyLimit = limitBody(MAX_JSON_BODY, `Request bodies are limited to ${MAX_JSON_BODY} bytes.`);
 const authenticate = sessionAuth();
 const deadline = bodyDeadline();
+const depth = jsonDepthLimit();
 
-/** The OpenAPI security requirement of each kind of route, named where the route is declared. */
+/**
+ * The OpenAPI security requirement of each kind of route, named where the route is
+ * declared. Webhook routes state none: their per-request signature headers (documented
+ * as parameters) are not something an OpenAPI security scheme can express.
+ */
 export const SECURITY = {
   session: [{ bearerAuth: [] }],
-  webhook: [{ webhookSignature: [] }],
+  webhook: [],
   public: [],
 } as const satisfies Record<string, Record<string, never[]>[]>;
 
 /**
  * Declares a route an end user calls with a session token: the session auth, the body
- * deadline and the body cap (`body`, default {@link MAX_JSON_BODY}) run as its middleware, its OpenAPI
+ * deadline, the body cap (`body`, default {@link MAX_JSON_BODY}) and the JSON depth limit
+ * run as its middleware, its OpenAPI
  * operation requires `bearerAuth`, and `admission` is what {@link admitted} takes for it.
  */
 export function sessionRoute<const S extends AdmissionSpec, const R extends RouteConfig>(
@@ -54,7 +61,7 @@ export function sessionRoute<const S extends AdmissionSpec, const R extends Rout
   const route = createRoute({
     ...config,
     security: SECURITY.session,
-    middleware: [authenticate, deadline, body] as const,
+    middleware: [authenticate, deadline, body, depth] as const,
   });
   return { route, admission };
 }

@@ -39,18 +39,11 @@ export function documentApp(app: OpenAPIHono<AppEnv>): void {
       'with `auth.jwks`, its identity provider’s own token (RS/PS/ES/EdDSA with a `kid`; the tenant is ' +
       'picked by `iss`/`aud`). `exp` at most 24 h ahead and after `iat`; optional `iat`/`nbf`.',
   });
-  registry.registerComponent('securitySchemes', 'webhookSignature', {
-    type: 'apiKey',
-    in: 'header',
-    name: 'webhook-signature',
-    description:
-      'Standard Webhooks: `webhook-id`, `webhook-timestamp` and `webhook-signature` (HMAC-SHA256 of ' +
-      '`<id>.<timestamp>.<body>` with the tenant’s `webhook_secret`).',
-  });
   registry.registerPath({
     method: 'get',
     path: OPENAPI_PATH,
     security: SECURITY.public,
+    operationId: 'getOpenApiDocument',
     summary: 'This OpenAPI 3.1 document',
     responses: {
       200: {
@@ -63,6 +56,7 @@ export function documentApp(app: OpenAPIHono<AppEnv>): void {
     method: 'get',
     path: '/docs',
     security: SECURITY.public,
+    operationId: 'getDocsPage',
     summary: 'An interactive page for this document (static assets; `/docs` redirects to `/docs/`)',
     [STATIC_ASSET_EXTENSION]: true,
     responses: { 200: { description: 'The page', content: { 'text/html': { schema: z.string() } } } },
@@ -87,7 +81,21 @@ export function documentApp(app: OpenAPIHono<AppEnv>): void {
   });
 }
 
-/** Adds a tag per top-level resource, derived from each operation's path. */
+/** What each tag groups; a tag without a description here has none in the document (lint). */
+const TAG_DESCRIPTIONS: Record<string, string> = {
+  Assistants: 'The assistants the tenant allow-lists for its users (id and name only).',
+  Files: 'The caller’s uploads, within the tenant’s size and type limits.',
+  Service: 'Liveness, this document and its interactive page: no authentication.',
+  Threads:
+    'The caller’s conversations: messages, runs (streamed as Server-Sent Events) and each ' +
+    'thread’s small key-value database.',
+  Usage: 'The caller’s limits, quotas and what is left of them.',
+  Webhooks:
+    'Runs started by other backends, signed with Standard Webhooks headers and the tenant’s ' +
+    '`webhook_secret` instead of a session token.',
+};
+
+/** Adds a tag per top-level resource (derived from each operation's path) and its description. */
 function finish(document: OpenApiDocument): OpenApiDocument {
   const tags = new Set<string>();
   for (const [path, item] of Object.entries(document.paths ?? {})) {
@@ -98,7 +106,10 @@ function finish(document: OpenApiDocument): OpenApiDocument {
       for (const tag of operation.tags) tags.add(tag);
     }
   }
-  document.tags = [...tags].sort().map((name) => ({ name }));
+  document.tags = [...tags].sort().map((name) => {
+    const description = TAG_DESCRIPTIONS[name];
+    return description === undefined ? { name } : { name, description };
+  });
   return document;
 }
 

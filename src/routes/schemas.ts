@@ -17,7 +17,7 @@ export const ErrorSchema = z
   .openapi('Error');
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: 'Malformed JSON, bad id, unknown field or value out of range (`field` names it)',
+  400: 'Malformed JSON, JSON nested deeper than 64 levels, bad id, unknown field or value out of range (`field` names it)',
   401: 'No, bad or expired session token',
   404: 'Not found, or not the caller’s',
   408: 'The request body did not arrive in time (`BODY_TIMEOUT_MS`)',

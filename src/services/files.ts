@@ -49,13 +49,17 @@ export async function deleteFile(ctx: RequestContext, fileId: string): Promise<v
   await ctx.state.removeFile(ctx.user, fileId);
 }
 
-/** A file name without paths, quotes or control characters, at most 200 characters. */
+/**
+ * Characters a file name never keeps: controls (Cc, C0 and C1), format characters (Cf:
+ * bidi overrides and isolates, zero-width characters, the BOM), which are invisible or
+ * reorder what a listing shows (`invoice\u202Efdp.exe` reads as `invoiceexe.pdf`), and
+ * line and paragraph separators (Zl, Zp), which break a log line or a header.
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/** A file name without paths, quotes or invisible characters, at most 200 characters. */
 function safeFilename(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? '';
-  const cleaned = [...base]
-    .filter((ch) => ch !== '"' && (ch.codePointAt(0) ?? 0) >= 0x20 && ch !== '\u007f')
-    .join('')
-    .trim()
-    .slice(0, 200);
-  return cleaned || 'upload';
+  const cleaned = [...base.replace(INVISIBLE, '').replaceAll('"', '').trim()].slice(0, 200).join('');
+  return cleaned.trim() || 'upload';
 }

@@ -1,7 +1,9 @@
 import type { z } from 'zod';
 import { ApiError } from '../errors';
+import { log } from '../log';
 import type { ThreadRecord } from '../objects/tenant-state';
 import type { MessageSchema as PublicMessageSchema } from '../routes/schemas';
+import { badResponse } from '../upstream/errors';
 import {
   type UpstreamMessage,
   UpstreamMessageSchema,
@@ -82,7 +84,16 @@ export async function createThread(
     UpstreamThreadSchema,
   );
   const thread = publicThread(created, { name, assistant_id: assistantId });
-  await ctx.state.commitThread(ctx.user, reservation.claim(), thread);
+  if ((await ctx.state.commitThread(ctx.user, reservation.id, thread)) === 'taken') {
+    // The upstream handed out an id another user of this tenant already owns: answering
+    // it would give that user's thread away. The reservation is given back unclaimed.
+    log('error', 'upstream thread id already held by another user', {
+      request_id: ctx.requestId,
+      tenant: ctx.tenant.id,
+    });
+    throw badResponse();
+  }
+  reservation.claim();
   return thread;
 }
 

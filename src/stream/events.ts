@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ToolCallPolicy } from '../config';
 import { ApiError, type ErrorCode } from '../errors';
 import { JsonValueSchema } from '../json';
+import { jsonTooDeep, MAX_JSON_DEPTH } from '../json-depth';
 
 /** What the proxy sends on a run stream: the only event types a caller ever sees. */
 export type RelayEvent = z.infer<typeof RelayEventSchema>;
@@ -29,6 +30,11 @@ export const RUN_ERRORS = {
     as: 'UPSTREAM_BAD_RESPONSE',
     retry: true,
   },
+  RESULT_TOO_LARGE: {
+    detail: 'The run’s result is over the size limit.',
+    as: 'UPSTREAM_BAD_RESPONSE',
+    retry: false,
+  },
   RUN_CANCELLED: { detail: 'The run was cancelled.', as: 'RUN_CANCELLED', retry: false },
   RUN_LOST: { detail: 'The run was lost with the object that ran it.', as: 'RUN_LOST', retry: true },
 } as const satisfies Record<string, { detail: string; as: ErrorCode; retry: boolean }>;
@@ -51,7 +57,8 @@ export const RelayEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('error'), code: RunErrorCodeSchema, detail: z.string() }),
 ]);
 
-export const runError = (code: RunErrorCode): RelayEvent => ({
+/** The error event a stream ends with. */
+export const runError = (code: RunErrorCode): Extract<RelayEvent, { type: 'error' }> => ({
   type: 'error',
   code,
   detail: RUN_ERRORS[code].detail,
@@ -64,7 +71,9 @@ export const runFailure = (code: RunErrorCode): ApiError =>
 const UpstreamEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('start'), run_id: z.string().max(256).optional() }),
   z.object({ type: z.literal('content'), delta: z.string() }),
-  z.object({ type: z.literal('tool_call'), name: z.string().max(256), args: JsonValueSchema.optional() }),
+  // `args` is not validated here: a recursive validator overflows the stack on deeply
+  // nested JSON, and most policies drop it unread. `full` checks its depth (below).
+  z.object({ type: z.literal('tool_call'), name: z.string().max(256), args: z.unknown().optional() }),
   z.object({ type: z.literal('done') }),
 ]);
 
@@ -76,6 +85,9 @@ const KNOWN = new Set(['start', 'content', 'tool_call', 'done']);
  * the proxy relays, rebuilt from parsed fields only, or `null` to drop it: unknown
  * types, unparseable data, and tool calls the tenant's policy hides. A literal
  * `[DONE]` counts as `done`. When `data` has no `type`, the SSE `event:` name is used.
+ * A tool call whose arguments (policy `full`) nest deeper than 64 levels cannot be
+ * relayed faithfully: it comes back as an `UPSTREAM_BAD_RESPONSE` error, which ends the
+ * stream.
  */
 export function toRelayEvent(
   message: { event?: string | undefined; data: string },
@@ -101,9 +113,10 @@ export function toRelayEvent(
       return { type: 'content', delta: event.delta };
     case 'tool_call':
       if (policy === 'none') return null;
-      return policy === 'full'
-        ? { type: 'tool_call', name: event.name, args: event.args ?? null }
-        : { type: 'tool_call', name: event.name };
+      if (policy !== 'full') return { type: 'tool_call', name: event.name };
+      // The event object is one level; its `args` may have the other 64.
+      if (jsonTooDeep(message.data, MAX_JSON_DEPTH + 1)) return runError('UPSTREAM_BAD_RESPONSE');
+      return toolCallWithArgs(event.name, event.args ?? null);
     case 'done':
       return { type: 'done' };
   }
@@ -116,4 +129,10 @@ export function toRelayEvent(
 export function formatEvent(id: number | string, event: RelayEvent): string {
   const { type, ...payload } = event;
   return `id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(payload)}\n\n`;
+}
+
+/** A `full` tool call; its arguments came from `JSON.parse`, so they are JSON (checked, not cast). */
+function toolCallWithArgs(name: string, args: unknown): RelayEvent {
+  const parsed = JsonValueSchema.safeParse(args);
+  return parsed.success ? { type: 'tool_call', name, args: parsed.data } : runError('UPSTREAM_BAD_RESPONSE');
 }

@@ -1,6 +1,6 @@
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import type { ToolCallPolicy } from '../config';
-import { log } from '../log';
+import { errorName, log } from '../log';
 import { formatEvent, type RelayEvent, type RunErrorCode, runError, toRelayEvent } from './events';
 
 /** Limits of one run stream; all in milliseconds but `maxEventBytes`. */
@@ -10,7 +10,10 @@ export interface RelayOptions {
   idleTimeoutMs: number;
   /** The whole run may take at most this long (`STREAM_TOO_LONG`). */
   maxDurationMs: number;
-  /** One event (bytes buffered before its blank line) may be at most this big. */
+  /**
+   * One event may be at most this big: its data, and everything fed to the parser since
+   * the last event it dispatched (comments do not count as events), in characters.
+   */
   maxEventBytes: number;
   /** Called once when the stream ends, however it ends (release leases, abort the fetch). */
   onEnd: () => void;
@@ -58,6 +61,9 @@ export function relaySse(
 const encoder = new TextEncoder();
 const PING = encoder.encode(': ping\n\n');
 
+/** Characters fed to the parser at a time: the precision of the event size count. */
+const FEED_SLICE = 16 * 1024;
+
 function relay<T>(
   body: ReadableStream<Uint8Array>,
   options: RelayOptions,
@@ -66,8 +72,12 @@ function relay<T>(
 ): ReadableStream<T> {
   let controller: TransformStreamDefaultController<T> | undefined;
   let finished = false;
-  /** Bytes fed since the parser last completed an event: what it may be buffering. */
-  let pendingBytes = 0;
+  /**
+   * Characters fed since the parser last dispatched an event: an upper bound of what it
+   * is buffering (data lines, the incomplete line). Comments do not reset it: the parser
+   * keeps the data lines around them.
+   */
+  let pending = 0;
   let dispatched = false;
   let idleTimer: number | null = null;
   let pingTimer: number | null = null;
@@ -125,18 +135,29 @@ function relay<T>(
     idleTimer = setTimeout(watchIdle, wait);
   };
 
+  /** Anything that throws while one upstream event is handled ends the stream, once. */
+  const unreadable = (error: unknown) => {
+    log('warn', 'run stream: unreadable upstream event', {
+      request_id: options.requestId,
+      error: errorName(error),
+    });
+    fail('UPSTREAM_BAD_RESPONSE');
+  };
+
   const parser: EventSourceParser = createParser({
     onEvent(message) {
       dispatched = true;
       if (finished) return;
-      if (message.data.length > options.maxEventBytes) return fail('EVENT_TOO_LARGE');
-      const event = toRelayEvent(message, options.policy);
-      if (event === null) return;
-      if (event.type === 'done') finish(event);
-      else send(emit(event));
-    },
-    onComment() {
-      dispatched = true;
+      try {
+        if (message.data.length > options.maxEventBytes) return fail('EVENT_TOO_LARGE');
+        const event = toRelayEvent(message, options.policy);
+        if (event === null) return;
+        if (event.type === 'done') finish(event);
+        else if (event.type === 'error') fail(event.code);
+        else send(emit(event));
+      } catch (error) {
+        unreadable(error);
+      }
     },
   });
 
@@ -150,14 +171,29 @@ function relay<T>(
     transform(chunk) {
       if (finished) return;
       lastChunk = Date.now();
-      dispatched = false;
-      parser.feed(decoder.decode(chunk, { stream: true }));
-      pendingBytes = dispatched ? 0 : pendingBytes + chunk.byteLength;
-      if (pendingBytes > options.maxEventBytes) fail('EVENT_TOO_LARGE');
+      const text = decoder.decode(chunk, { stream: true });
+      // Fed in slices, so the count knows (to within one slice) which characters came
+      // after the last event: a chunk that ends one event and starts a huge one is
+      // counted from where the huge one starts, not forgotten whole.
+      for (let at = 0; at < text.length && !finished; at += FEED_SLICE) {
+        const slice = text.length <= FEED_SLICE ? text : text.slice(at, at + FEED_SLICE);
+        dispatched = false;
+        try {
+          parser.feed(slice);
+        } catch (error) {
+          return unreadable(error);
+        }
+        pending = dispatched ? 0 : pending + slice.length;
+        if (pending > options.maxEventBytes) return fail('EVENT_TOO_LARGE');
+      }
     },
     flush() {
-      parser.feed(decoder.decode());
-      parser.reset({ consume: true });
+      try {
+        parser.feed(decoder.decode());
+        parser.reset({ consume: true });
+      } catch (error) {
+        return unreadable(error);
+      }
       // The upstream closed without `done`: the run did not finish.
       fail('UPSTREAM_FAILED');
     },

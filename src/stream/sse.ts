@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { JsonValueSchema } from '../json';
-import type { RelayEvent } from './events';
+import { type RelayEvent, runError } from './events';
 
 /** The contract's stream headers: no caching, no transformation, no buffering, no length. */
 export const SSE_HEADERS = {
@@ -22,23 +22,35 @@ export const RunResultSchema = z.object({
 export type RunResult = z.infer<typeof RunResultSchema>;
 
 /**
+ * The most a `"stream": false` result may hold, content and tool calls together, in
+ * characters: each event is capped by the relay, but their sum would not be otherwise.
+ */
+export const MAX_RESULT_CHARS = 4 * 1024 * 1024;
+
+/**
  * Reads a relay stream to its end for `"stream": false`. Resolves with the result, or
- * with the `error` event the stream ended with.
+ * with the `error` event the stream ended with; a result growing past `maxChars` ends
+ * with `RESULT_TOO_LARGE` at once (leaving the loop cancels the stream, hence the run).
  */
 export async function collectRun(
   events: ReadableStream<RelayEvent>,
+  maxChars: number = MAX_RESULT_CHARS,
 ): Promise<{ ok: true; result: RunResult } | { ok: false; error: Extract<RelayEvent, { type: 'error' }> }> {
   const result: RunResult = { run_id: '', content: '', tool_calls: [] };
+  const content: string[] = [];
+  let size = 0;
   for await (const event of events) {
     if (event.type === 'start') result.run_id = event.run_id;
-    else if (event.type === 'content') result.content += event.delta;
-    else if (event.type === 'tool_call')
-      result.tool_calls.push(
-        event.type === 'tool_call' && 'args' in event
-          ? { name: event.name, args: event.args }
-          : { name: event.name },
-      );
-    else if (event.type === 'error') return { ok: false, error: event };
+    else if (event.type === 'content') {
+      content.push(event.delta);
+      size += event.delta.length;
+    } else if (event.type === 'tool_call') {
+      // Args were depth-checked by the relay, so measuring them cannot overflow.
+      size += event.name.length + ('args' in event ? (JSON.stringify(event.args)?.length ?? 0) : 0);
+      result.tool_calls.push('args' in event ? { name: event.name, args: event.args } : { name: event.name });
+    } else if (event.type === 'error') return { ok: false, error: event };
+    if (size > maxChars) return { ok: false, error: runError('RESULT_TOO_LARGE') };
   }
+  result.content = content.join('');
   return { ok: true, result };
 }

@@ -1,4 +1,5 @@
 import type { ZodType, z } from 'zod';
+import { errorName } from '../log';
 import {
   badResponse,
   DEFAULT_RETRY_AFTER_S,
@@ -147,7 +148,18 @@ export class UpstreamClient {
       this.#fail(call, { outcome: 'bad_body', status: sent.res.status, body: text });
       throw badResponse();
     }
-    const parsed = schema.safeParse(raw);
+    let parsed: z.ZodSafeParseResult<z.infer<S>>;
+    try {
+      parsed = schema.safeParse(raw);
+    } catch (err) {
+      // Validators recurse per level: JSON nested thousands deep overflows the stack.
+      this.#fail(call, {
+        outcome: 'bad_body',
+        status: sent.res.status,
+        body: `unvalidatable: ${errorName(err)}`,
+      });
+      throw badResponse();
+    }
     if (!parsed.success) {
       const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.code}`);
       this.#fail(call, { outcome: 'bad_body', status: sent.res.status, body: issues.join('; ') });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ApiError } from '../errors';
 import { log } from '../log';
+import { redact as redactText } from './redact';
 
 /**
  * The one translation table from upstream outcomes to the contract's errors. Details are
@@ -122,25 +123,8 @@ export function timeoutError(): ApiError {
   return new ApiError('UPSTREAM_TIMEOUT', 'The upstream did not answer in time.');
 }
 
-const REDACTIONS: ReadonlyArray<[RegExp, string]> = [
-  [/("(?:access_token|token|jwt_token|password)"\s*:\s*)"(?:[^"\\]|\\.)*"?/gi, '$1"[redacted]"'],
-  [/\bBearer\s+[^\s"',;]+/gi, 'Bearer [redacted]'],
-  [/\beyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}/g, '[jwt]'],
-  [/[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g, '[email]'],
-];
-
-/**
- * Makes upstream text safe for the log: token values, bearer credentials, JWTs and email
- * addresses are replaced, control characters dropped, and the result cut to ~300 chars.
- * Redaction runs before the cut so a secret is never half-kept at the edge.
- */
-export function redact(text: string, max: number = LOG_SNIPPET_CHARS): string {
-  let out = text;
-  for (const [pattern, replacement] of REDACTIONS) out = out.replace(pattern, replacement);
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
-  out = out.replace(/[\u0000-\u001f\u007f]+/g, ' ');
-  return out.length > max ? `${out.slice(0, max)}…` : out;
-}
+/** Upstream text made safe for the log (src/upstream/redact.ts), cut to ~300 characters. */
+export const redact = (text: string, max: number = LOG_SNIPPET_CHARS): string => redactText(text, max);
 
 /** What the log says about one failed upstream call. Never carries a token or credential. */
 export interface FailureLog {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
+import { DEMO_TENANT, mintSessionToken } from '../../scripts/demo.mjs';
 import { startStack } from './stack.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -58,6 +59,16 @@ function watch(page) {
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
 }
 
+/** The session tokens the page sends to the gateway, as they are sent (filled in live). */
+function bearersSent(page) {
+  const tokens = [];
+  page.on('request', (request) => {
+    const auth = request.headers().authorization;
+    if (auth) tokens.push(auth.replace(/^Bearer /, ''));
+  });
+  return tokens;
+}
+
 async function openPage(url) {
   const page = await context.newPage();
   await page.goto(url, { waitUntil: 'load' });
@@ -76,8 +87,14 @@ test('demo: pick an assistant, create a thread and watch the reply stream in', {
   assert.equal(knobs.status, 200);
 
   const page = await openPage(stack.demo);
-  // The token was taken from the fragment and removed from the address bar.
+  const sent = bearersSent(page);
+  // The fragment is removed from the address bar, and its token is not used until the
+  // reader has seen whose it is and said so.
   await page.waitForFunction(() => !location.hash.includes('token='));
+  await page.locator('#token-offer').waitFor();
+  assert.match(await page.textContent('#token-offer-who'), /tenant demo, user demo-user/);
+  assert.deepEqual(sent, []);
+  await page.click('#token-offer-accept');
   await page.waitForSelector('#assistant:not([disabled]) option[value="asst_sales"]', { state: 'attached' });
   assert.match(await page.textContent('#who'), /Tenant demo · user demo-user/);
 
@@ -147,8 +164,48 @@ test('demo: pick an assistant, create a thread and watch the reply stream in', {
   assert.deepEqual(problems, []);
 });
 
+test('a link with another token never replaces the tab’s own without asking', {
+  timeout: 60_000,
+}, async () => {
+  const page = await openPage(stack.demo);
+  await page.click('#token-offer-accept');
+  await page.waitForSelector('#assistant:not([disabled])');
+  assert.match(await page.textContent('#who'), /user demo-user/);
+
+  // A crafted link, opened in the same tab: someone else's token in the fragment.
+  const mallory = await mintSessionToken(DEMO_TENANT.secret, DEMO_TENANT.id, 'mallory');
+  const sent = bearersSent(page);
+  await page.goto(`${stack.worker}/demo/?from=mail#token=${mallory}`, { waitUntil: 'load' });
+  await page.locator('#token-offer').waitFor();
+  assert.match(await page.textContent('#token-offer-who'), /user mallory/);
+  assert.match(await page.textContent('#token-offer-current'), /user demo-user/);
+  await page.screenshot({ path: 'test-results/token-offer.png' });
+  await page.waitForSelector('#assistant:not([disabled])');
+  assert.match(await page.textContent('#who'), /user demo-user/);
+  await page.click('#token-offer-dismiss');
+  await page.reload({ waitUntil: 'load' });
+  await page.waitForSelector('#assistant:not([disabled])');
+  assert.match(await page.textContent('#who'), /user demo-user/);
+  assert.equal(await page.locator('#token-offer').count(), 0);
+  assert.ok(sent.length > 0);
+  assert.ok(
+    sent.every((token) => token === stack.token),
+    'only the tab’s own token was sent',
+  );
+
+  // Said yes to: then, and only then, it is used. (Another query: a URL that differs from
+  // the current one only in its fragment would not load the page again.)
+  await page.goto(`${stack.worker}/demo/?from=chat#token=${mallory}`, { waitUntil: 'load' });
+  await page.click('#token-offer-accept');
+  await page.waitForFunction(() => /user mallory/.test(document.getElementById('who').textContent));
+  assert.equal(sent.at(-1), mallory);
+  await page.close();
+  assert.deepEqual(problems, []);
+});
+
 test('docs: the operations of /openapi.json, and "try it" with the token', { timeout: 60_000 }, async () => {
   const page = await openPage(`${stack.worker}/docs/#token=${stack.token}`);
+  await page.click('#token-offer-accept');
   await page.waitForSelector('.operation');
   const documented = await (await fetch(`${stack.worker}/openapi.json`)).json();
   const count = Object.values(documented.paths).reduce((n, item) => n + Object.keys(item).length, 0);

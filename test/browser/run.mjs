@@ -1,6 +1,6 @@
 // `npm run test:browser`: makes sure Debian's Chromium and playwright-core are there
-// (installing them if not), then runs the browser specs under node:test with a hard
-// time limit. Screenshots go to test-results/ (git-ignored).
+// (installing them if not), then runs the browser specs under node:test, each with a
+// hard time limit. Screenshots go to test-results/ (git-ignored).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -39,18 +39,26 @@ function ensurePlaywright() {
 ensureChromium();
 ensurePlaywright();
 
-// The spec runs in this child itself (not under `node --test`), so a SIGTERM reaches the
-// code that started the stack and can stop it.
-const child = spawn(process.execPath, ['--test-reporter=spec', 'test/browser/demo.spec.mjs'], {
-  stdio: 'inherit',
-});
-const timer = setTimeout(() => {
-  console.error(`browser tests took over ${TIME_LIMIT_MS / 1000} s: stopping them`);
-  // SIGTERM lets the spec's after() hook stop the stack it started.
-  child.kill('SIGTERM');
-  setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
-}, TIME_LIMIT_MS);
-child.on('exit', (code, signal) => {
-  clearTimeout(timer);
-  process.exit(code ?? (signal ? 1 : 0));
-});
+// Each spec runs in a child of its own (not under `node --test`), so a SIGTERM reaches the
+// code that started its stack and can stop it. One after the other: each starts a stack.
+const SPECS = ['test/browser/demo.spec.mjs', 'test/browser/restart.spec.mjs'];
+
+function runSpec(spec) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--test-reporter=spec', spec], { stdio: 'inherit' });
+    const timer = setTimeout(() => {
+      console.error(`${spec} took over ${TIME_LIMIT_MS / 1000} s: stopping it`);
+      // SIGTERM lets the spec's after() hook stop the stack it started.
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+    }, TIME_LIMIT_MS);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve(code ?? (signal ? 1 : 0));
+    });
+  });
+}
+
+let failed = 0;
+for (const spec of SPECS) if ((await runSpec(spec)) !== 0) failed += 1;
+process.exit(failed === 0 ? 0 : 1);

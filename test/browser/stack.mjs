@@ -22,14 +22,16 @@ function freePort() {
 }
 
 /**
- * Runs scripts/start.mjs in its own process group and resolves once it prints its
+ * Runs scripts/start.mjs in its own process group (with `state` as WRANGLER_PERSIST_TO, else
+ * a fresh folder) and resolves once it prints its
  * `EDGE_READY {...}` line, with `{ worker, emulator, token, demo, stop() }`. `stop()`
  * ends the whole group (start.mjs, the emulator, wrangler and workerd): SIGTERM,
  * then SIGKILL after a grace period. Rejects (after stopping) when not ready in time.
  */
-export async function startStack({ readyTimeoutMs = 120_000, log = () => {} } = {}) {
+export async function startStack({ readyTimeoutMs = 120_000, log = () => {}, state: given } = {}) {
   const [port, emulatorPort] = [await freePort(), await freePort()];
-  const state = await mkdtemp(join(tmpdir(), 'edge-browser-state-'));
+  // A given state folder is the caller's to keep (e.g. to restart on it); a fresh one is ours.
+  const state = given ?? (await mkdtemp(join(tmpdir(), 'edge-browser-state-')));
   const child = spawn(process.execPath, ['scripts/start.mjs'], {
     env: {
       ...process.env,
@@ -72,7 +74,7 @@ export async function startStack({ readyTimeoutMs = 120_000, log = () => {} } = 
     process.removeListener('exit', onExit);
     process.removeListener('SIGTERM', onSignal);
     process.removeListener('SIGINT', onSignal);
-    await rm(state, { recursive: true, force: true });
+    if (!given) await rm(state, { recursive: true, force: true });
   }
 
   const tail = [];

@@ -17,6 +17,8 @@ const ParameterSchema = z.looseObject({
   schema: z.looseObject({ example: z.unknown().optional() }).optional(),
 });
 const OperationSchema = z.looseObject({
+  operationId: z.string().optional(),
+  tags: z.array(z.string()).optional(),
   security: z.array(z.record(z.string(), z.array(z.string()))).optional(),
   parameters: z.array(ParameterSchema).optional(),
   requestBody: z.unknown().optional(),
@@ -153,8 +155,38 @@ describe('GET /openapi.json', () => {
     );
     expect(service.map((op) => op.path).sort()).toEqual(['/healthz', '/openapi.json']);
     for (const op of service) {
+      // Public on purpose, and said so (an absent `security` would mean "not stated").
       expect(op.operation.security).toEqual([]);
       expect((await callWorker(op.path)).status).toBe(200);
     }
+  });
+
+  it('names every operation, states every operation’s security and describes every tag', async () => {
+    const doc = (await fetchDocument()) as Awaited<ReturnType<typeof fetchDocument>> & {
+      tags?: { name: string; description?: string }[];
+    };
+    const operations = operationsOf(doc);
+    const ids = operations.map((op) => op.operation.operationId);
+    // SDK generators name methods after these: present, unique and camelCase.
+    for (const [i, id] of ids.entries()) {
+      expect({ op: `${operations[i]?.method} ${operations[i]?.path}`, id }).toMatchObject({
+        id: expect.stringMatching(/^[a-z][A-Za-z]+$/),
+      });
+    }
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const op of operations) {
+      expect({ op: `${op.method} ${op.path}`, stated: Array.isArray(op.operation.security) }).toMatchObject({
+        stated: true,
+      });
+    }
+    // The webhook routes are signed per request (headers), which no security scheme expresses.
+    const hooks = operations.filter((op) => op.path.startsWith('/v1/hooks/'));
+    expect(hooks.map((op) => op.operation.security)).toEqual([[], []]);
+    const used = new Set(operations.flatMap((op) => op.operation.tags ?? []));
+    expect((doc.tags ?? []).map((t) => t.name).sort()).toEqual([...used].sort());
+    for (const tag of doc.tags ?? [])
+      expect({ tag: tag.name, description: tag.description }).toMatchObject({
+        description: expect.stringMatching(/\S{3,}/),
+      });
   });
 });

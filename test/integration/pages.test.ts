@@ -88,6 +88,10 @@ describe('static pages', () => {
       expect(res.headers.get('x-request-id')).toMatch(/^[\w=-]{8,}$/);
       expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      // No page may be framed, not even by this origin (clickjacking the token box).
+      expect(res.headers.get('x-frame-options')).toBe('DENY');
+      expect(res.headers.get('content-security-policy')).toMatch(/frame-ancestors 'none'/);
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
     }
   });
 

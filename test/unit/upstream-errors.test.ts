@@ -28,6 +28,50 @@ describe('redact', () => {
     expect(out).toContain('"access_token":"[redacted]"');
   });
 
+  it('redacts every key that names a credential, in JSON and in form encodings', () => {
+    const secrets = [
+      'rt-0001-refresh',
+      'ak-0002-apikey',
+      'sc-0003-secret',
+      'pw-0004-form',
+      'tk-0005-authz',
+      'cs-0006-client',
+      'ck-0007-cookie',
+      'ar-0008-array',
+      'ob-0009-nested',
+      'sg-0010-sig',
+      'hd-0011-header',
+      'ss-0012-session',
+    ];
+    const json = JSON.stringify({
+      error: 'Bad Request',
+      refresh_token: secrets[0],
+      api_key: secrets[1],
+      secret: secrets[2],
+      Authorization: `Token ${secrets[4]}`,
+      client_secret: secrets[5],
+      apiKeys: [secrets[7], 'second'],
+      credentials: { user: 'ops', value: secrets[8] },
+      webhook_signature: secrets[9],
+      count: 3,
+    });
+    const form = `grant_type=password&username=ops&password=${secrets[3]}&scope=all`;
+    const text = `Cookie: session=${secrets[6]}; Authorization: Token ${secrets[10]} sessionId=${secrets[11]}`;
+    for (const raw of [json, form, text]) {
+      const out = redact(raw, 10_000);
+      for (const secret of secrets) expect(out).not.toContain(secret);
+    }
+    // What is not a credential stays readable.
+    const out = redact(json, 10_000);
+    expect(out).toContain('Bad Request');
+    expect(out).toContain('"count":3');
+    expect(redact(form, 10_000)).toContain('grant_type=password');
+    expect(redact(form, 10_000)).toContain('scope=all');
+    // A body cut mid-value (the log reads a prefix) is redacted too.
+    expect(redact(`{"detail":"x","refresh_token":"${secrets[0]}`, 10_000)).not.toContain(secrets[0]);
+    expect(redact(`{"api_keys":["${secrets[7]}","b`, 10_000)).not.toContain(secrets[7]);
+  });
+
   it('cuts long bodies to about 300 characters, after redacting', () => {
     const out = redact(`${'x'.repeat(295)} ${JWT}`);
     expect(out.length).toBeLessThanOrEqual(301);

@@ -8,6 +8,7 @@ export const listAssistants = sessionRoute(
   {
     method: 'get',
     path: '/assistants',
+    operationId: 'listAssistants',
     summary: "The tenant's allow-listed assistants (id and name only)",
     responses: {
       200: jsonContent(z.object({ assistants: z.array(AssistantSchema) }), 'Assistants'),

@@ -15,6 +15,7 @@ const owned = { limiter: 'closed', governor: 'open', owns: 'thread' } as const;
 export const getAll = sessionRoute(owned, {
   method: 'get',
   path: '/threads/{thread_id}/db',
+  operationId: 'getThreadDb',
   summary: "The thread's virtual database, all keys",
   request: { params: ThreadParams },
   responses: {
@@ -26,6 +27,7 @@ export const getAll = sessionRoute(owned, {
 export const getKey = sessionRoute(owned, {
   method: 'get',
   path: '/threads/{thread_id}/db/{key}',
+  operationId: 'getThreadDbKey',
   summary: 'One key; 404 if absent',
   request: { params: DbKeyParams },
   responses: { 200: jsonContent(JsonValueSchema, 'The value'), ...errorResponses(400, 404) },
@@ -38,6 +40,7 @@ export const putKey = sessionRoute(
   {
     method: 'put',
     path: '/threads/{thread_id}/db/{key}',
+    operationId: 'putThreadDbKey',
     summary: 'Set one key (value at most 64 KiB)',
     request: { params: DbKeyParams, body: jsonBody(PutBody) },
     responses: {

@@ -37,6 +37,7 @@ export const upload = sessionRoute(
   {
     method: 'post',
     path: '/files',
+    operationId: 'uploadFile',
     summary: "Upload a file (multipart `file`; the tenant's size and type limits apply)",
     request: { body: { content: { 'multipart/form-data': { schema: UploadForm } }, required: true } },
     responses: { 201: jsonContent(FileSchema, 'The uploaded file'), ...errorResponses(400, 413) },
@@ -49,6 +50,7 @@ export const list = sessionRoute(
   {
     method: 'get',
     path: '/files',
+    operationId: 'listFiles',
     summary: "The caller's own files",
     responses: { 200: jsonContent(z.object({ files: z.array(FileSchema) }), 'Files'), ...errorResponses() },
   },
@@ -59,6 +61,7 @@ export const remove = sessionRoute(
   {
     method: 'delete',
     path: '/files/{file_id}',
+    operationId: 'deleteFile',
     summary: 'Delete a file',
     request: { params: FileParams },
     responses: { 204: { description: 'Deleted' }, ...errorResponses(400, 404) },

@@ -3,7 +3,9 @@ import { IdSchema, type Tenant } from '../../config';
 import type { AppEnv } from '../../env';
 import { ApiError } from '../../errors';
 import { sha256Hex } from '../../hash';
+import { jsonTooDeep } from '../../json-depth';
 import { errorName, log } from '../../log';
+import { tooDeep } from '../../middleware/json-depth';
 import { validationError } from '../../middleware/validate';
 import type { AcceptResult, LookupResult } from '../../objects/deliveries';
 import { admit } from '../../services/admission';
@@ -68,9 +70,17 @@ export async function runHook(c: Context<AppEnv>): Promise<Response> {
   // Counted once signed (a stranger cannot drain the bucket), against the tenant's rate.
   await admit(hookContext(c, tenant), INGRESS);
 
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(raw);
+  } catch {
+    throw new ApiError('BAD_REQUEST', 'Malformed JSON body.');
+  }
+  // Before the parser and the schema, like every JSON body (src/json-depth.ts).
+  if (jsonTooDeep(text)) throw tooDeep();
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(raw));
+    json = JSON.parse(text);
   } catch {
     throw new ApiError('BAD_REQUEST', 'Malformed JSON body.');
   }

@@ -45,6 +45,7 @@ const DeliverySchema = z
 export const runHookRoute = {
   method: 'post',
   path: '/hooks/{tenant}/run',
+  operationId: 'runWebhook',
   tags: ['Webhooks'],
   security: SECURITY.webhook,
   summary: 'Webhook-triggered run (Standard Webhooks signature; answered at once, run in the background)',
@@ -69,6 +70,7 @@ export const runHookRoute = {
 export const deliveryStatusRoute = {
   method: 'get',
   path: '/hooks/{tenant}/deliveries/{delivery_id}',
+  operationId: 'getWebhookDelivery',
   tags: ['Webhooks'],
   security: SECURITY.webhook,
   summary: 'A delivery’s status, signed like a webhook whose payload is the lookup prefix and the path',

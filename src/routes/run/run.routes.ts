@@ -69,6 +69,7 @@ export const run = sessionRoute(
   {
     method: 'post',
     path: '/threads/{thread_id}/run',
+    operationId: 'runThread',
     summary: 'Start a run (an SSE stream, or one JSON result with `"stream": false`)',
     description:
       `${EVENTS_DESCRIPTION} The run outlives the connection: \`X-Run-Id\` and \`Location\` name it, ` +
@@ -93,6 +94,7 @@ const owned = { limiter: 'closed', governor: 'none', owns: 'thread' } as const;
 export const listRuns = sessionRoute(owned, {
   method: 'get',
   path: '/threads/{thread_id}/runs',
+  operationId: 'listRuns',
   summary: 'The thread’s retained runs, newest first',
   request: { params: ThreadParams },
   responses: {
@@ -104,6 +106,7 @@ export const listRuns = sessionRoute(owned, {
 export const getRun = sessionRoute(owned, {
   method: 'get',
   path: '/threads/{thread_id}/runs/{run_id}',
+  operationId: 'getRun',
   summary: 'One run’s status',
   request: { params: RunParams },
   responses: { 200: jsonContent(RunSchema, 'The run'), ...errorResponses(400, 404) },
@@ -114,6 +117,7 @@ const EventsQuery = z.object({ after: z.coerce.number().int().min(0).max(1e9).op
 export const runEvents = sessionRoute(owned, {
   method: 'get',
   path: '/threads/{thread_id}/runs/{run_id}/events',
+  operationId: 'getRunEvents',
   summary: 'A run’s events: replayed after `Last-Event-ID` (or `?after=<n>`), then live to its end',
   description: EVENTS_DESCRIPTION,
   parameters: headerParameters.slice(1),
@@ -127,6 +131,7 @@ export const runEvents = sessionRoute(owned, {
 export const cancelRun = sessionRoute(owned, {
   method: 'post',
   path: '/threads/{thread_id}/runs/{run_id}/cancel',
+  operationId: 'cancelRun',
   summary: 'Cancel a run: the upstream stops within a second, attached streams end with RUN_CANCELLED',
   request: { params: RunParams },
   responses: {

@@ -30,6 +30,7 @@ export const createThread = sessionRoute(
   {
     method: 'post',
     path: '/threads',
+    operationId: 'createThread',
     summary: 'Create a thread (counts against the thread quotas)',
     request: { body: jsonBody(CreateThreadBody) },
     responses: { 201: jsonContent(ThreadSchema, 'The new thread'), ...errorResponses(400, 413) },
@@ -41,6 +42,7 @@ export const listThreads = sessionRoute(
   {
     method: 'get',
     path: '/threads',
+    operationId: 'listThreads',
     summary: "The caller's own threads",
     responses: {
       200: jsonContent(z.object({ threads: z.array(ThreadSchema) }), 'Threads'),
@@ -54,6 +56,7 @@ export const getThread = sessionRoute(
   {
     method: 'get',
     path: '/threads/{thread_id}',
+    operationId: 'getThread',
     summary: 'A thread and its messages',
     request: { params: ThreadParams },
     responses: { 200: jsonContent(ThreadDetailSchema, 'The thread'), ...errorResponses(400, 404) },
@@ -65,6 +68,7 @@ export const deleteThread = sessionRoute(
   {
     method: 'delete',
     path: '/threads/{thread_id}',
+    operationId: 'deleteThread',
     summary: 'Delete a thread',
     request: { params: ThreadParams },
     responses: { 204: { description: 'Deleted' }, ...errorResponses(400, 404) },
@@ -83,6 +87,7 @@ export const listMessages = sessionRoute(
   {
     method: 'get',
     path: '/threads/{thread_id}/messages',
+    operationId: 'listMessages',
     summary: 'A page of messages (oldest first); `before` is a message id cursor',
     request: { params: ThreadParams, query: MessagesQuery },
     responses: { 200: jsonContent(MessagesPageSchema, 'Messages'), ...errorResponses(400, 404) },
@@ -99,6 +104,7 @@ export const postMessage = sessionRoute(
   {
     method: 'post',
     path: '/threads/{thread_id}/messages',
+    operationId: 'postMessage',
     summary: 'Add a user message without running the assistant',
     request: {
       params: ThreadParams,

@@ -49,6 +49,7 @@ export const usage = sessionRoute(
   {
     method: 'get',
     path: '/usage',
+    operationId: 'getUsage',
     summary: "The caller's limits, remaining quota and thread counts",
     responses: { 200: jsonContent(UsageSchema, 'Usage'), ...errorResponses() },
   },
