@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { describe, poll, startStack, tenantConfig } from './harness.mjs';
 
 const TENANT = 'runs';
-const WORDS = 12;
+const WORDS = 30;
 const REPLY = Array.from({ length: WORDS }, (_, i) => `w${i}`).join(' ');
 
 /** @type {import('./harness.mjs').Stack} */
@@ -17,7 +17,8 @@ before(async () => {
   stack = await startStack({
     name: 'runs',
     tenants: { [TENANT]: tenantConfig({ limits: { concurrent_streams: 8, streams_per_user: 4 } }) },
-    // Long enough to come back in; short enough that the grace test ends quickly.
+    // Long enough to come back in; short enough that the grace test ends quickly (a run
+    // takes 30 × 120 ms = 3.6 s, longer than leaving after 3 events plus the grace).
     vars: { RUN_DETACH_GRACE_MS: '1500' },
     knobs: { reply: REPLY, stream: { pace_ms: 120 } },
   });
@@ -183,7 +184,8 @@ test('a second run while one is running is 409 RUN_IN_PROGRESS naming it', async
   assert.equal(busy.status, 409, describe(busy));
   assert.equal(busy.json.code, 'RUN_IN_PROGRESS');
   assert.match(busy.json.detail, new RegExp(runId));
-  first.abort();
+  await stack.request('POST', `/v1/threads/${threadId}/runs/${runId}/cancel`, { as: [TENANT, user] });
+  await rest(first);
 });
 
 test('cancel stops the upstream within a second and ends attached streams with RUN_CANCELLED', async () => {
