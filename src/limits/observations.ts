@@ -1,5 +1,5 @@
 import { BoundedMap } from '../bounded-map';
-import type { Observation } from '../objects/governor';
+import type { Observation } from './account-budget';
 
 /**
  * What this isolate last saw of each upstream account's `X-RateLimit-*` headers. The

@@ -1,5 +1,12 @@
+import type { PermitGrant } from '../limits/account-budget';
 import { log } from '../log';
-import type { PermitGrant } from './governor';
+
+/** The pool's sense of time: the system clock in the object, a virtual one in simulations. */
+export interface Clock {
+  now(): number;
+}
+
+const systemClock: Clock = { now: () => Date.now() };
 
 /** Permits asked of the governor at a time (it hands out fewer near the limit). */
 const PERMIT_BATCH = 4;
@@ -24,6 +31,12 @@ export class PermitPool {
   private refill: Promise<Refill> | undefined;
   private waiting = 0;
 
+  private readonly clock: Clock;
+
+  constructor(clock: Clock = systemClock) {
+    this.clock = clock;
+  }
+
   /**
    * One permit. A governor that cannot answer fails costly requests closed and lets
    * others pass (`taken: false`, logged).
@@ -32,7 +45,7 @@ export class PermitPool {
     this.waiting += 1;
     try {
       for (;;) {
-        if (this.count > 0 && Date.now() < this.expiresAt) {
+        if (this.count > 0 && this.clock.now() < this.expiresAt) {
           this.count -= 1;
           return { ok: true, taken: true };
         }
@@ -55,7 +68,7 @@ export class PermitPool {
 
   /** Returns a permit a refused request did not use. */
   giveBack(): void {
-    if (Date.now() < this.expiresAt) this.count += 1;
+    if (this.clock.now() < this.expiresAt) this.count += 1;
   }
 
   private async fill(acquire: (want: number) => Promise<PermitGrant>): Promise<Refill> {
@@ -66,7 +79,7 @@ export class PermitPool {
       return { kind: 'failed' };
     }
     if (grant.granted === 0) return { kind: 'refused', retryAfter: grant.retryAfter };
-    const live = Date.now() < this.expiresAt ? this.count : 0;
+    const live = this.clock.now() < this.expiresAt ? this.count : 0;
     this.count = live + grant.granted;
     this.expiresAt = grant.expiresAt;
     return { kind: 'granted' };
