@@ -116,6 +116,35 @@ describe('the upstream governor', () => {
     console.log(`governor split: ${served.join(' / ')} served, ${refused} refused with 503`);
   });
 
+  it('blocks every tenant only as long as a 429’s short Retry-After says, not until the window’s end', async () => {
+    const gw = testGateway({ tenants: { a: TENANTS.acme, b: TENANTS.acme } });
+    const alice = await gw.caller('a');
+    const bob = await gw.caller('b');
+    const thread = (await (await alice.request('POST', '/v1/threads', { json: {} })).json()) as {
+      thread_id: string;
+    };
+    // One 429 with Retry-After: 2 on a messages read; the window has plenty left.
+    await gw.emulator.configure({
+      status_overrides: [
+        {
+          method: 'GET',
+          path: `/threads/${thread.thread_id}/messages`,
+          status: 429,
+          headers: { 'Retry-After': '2' },
+          times: 1,
+        },
+      ],
+    });
+    const read = await alice.request('GET', `/v1/threads/${thread.thread_id}/messages`);
+    expect(read.status).toBe(200); // the client honoured Retry-After and retried
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const before = (await gw.emulator.stats()).requests['POST /threads/'] ?? 0;
+    // Another tenant, whose pool holds no permit: it must ask the governor, which has recovered.
+    const created = await bob.request('POST', '/v1/threads', { json: {} });
+    expect(created.status).toBe(201);
+    expect((await gw.emulator.stats()).requests['POST /threads/']).toBe(before + 1);
+  });
+
   it('answers 503 UPSTREAM_RATE_LIMITED with an honest Retry-After once the budget is spent', async () => {
     const gw = testGateway();
     await gw.emulator.configure({ rate_limit_per_minute: 5 });
