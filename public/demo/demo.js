@@ -25,8 +25,8 @@ class GatewayError extends Error {
   }
 }
 
-async function api(method, path, { json, signal } = {}) {
-  const headers = { Authorization: `Bearer ${state.token}` };
+async function api(method, path, { json, signal, headers: extra = {} } = {}) {
+  const headers = { ...extra, Authorization: `Bearer ${state.token}` };
   if (json !== undefined) headers['Content-Type'] = 'application/json';
   const body = json === undefined ? undefined : JSON.stringify(json);
   const response = await fetch(path, { method, headers, body, signal });
@@ -152,30 +152,64 @@ async function send(message) {
     reply = addMessage('assistant', '');
     reply.item.setAttribute('aria-busy', 'true');
     state.controller = new AbortController();
-    const path = `/v1/threads/${encodeURIComponent(state.threadId)}/run`;
-    const response = await api('POST', path, { json: { message }, signal: state.controller.signal });
+    const { signal } = state.controller;
+    const thread = `/v1/threads/${encodeURIComponent(state.threadId)}`;
+    // The run outlives this connection: a dropped stream is resumed with Last-Event-ID,
+    // and the Idempotency-Key makes a retried start attach instead of paying twice.
+    const start = { json: { message }, signal, headers: { 'Idempotency-Key': crypto.randomUUID() } };
+    let response = await api('POST', `${thread}/run`, start);
+    const runId = response.headers.get('X-Run-Id');
     let text = null; // the text node the next delta goes into (a tool call starts a new one)
-    for await (const frame of sseEvents(response)) {
-      const data = JSON.parse(frame.data);
-      if (frame.event === 'content') {
-        if (!text) {
-          text = document.createTextNode('');
-          reply.body.append(text);
+    let lastId = null;
+    let finished = false;
+    for (let failures = 0, wait = 500; !finished; ) {
+      try {
+        if (!response) throw new TypeError('Offline.');
+        for await (const frame of sseEvents(response)) {
+          if (frame.id) lastId = frame.id;
+          failures = 0;
+          reply.item.classList.remove('reconnecting');
+          const data = JSON.parse(frame.data);
+          if (frame.event === 'content') {
+            if (!text) {
+              text = document.createTextNode('');
+              reply.body.append(text);
+            }
+            text.appendData(data.delta);
+            reply.item.scrollIntoView({ block: 'end' });
+          } else if (frame.event === 'tool_call') {
+            reply.body.append(toolCallView(data));
+            text = null;
+          } else if (frame.event === 'error') {
+            finished = true;
+            reply.item.classList.add('failed');
+            const requestId = response.headers.get('X-Request-Id') ?? '';
+            showError(
+              new GatewayError({ status: response.status, request_id: requestId, ...data }),
+              'The run failed',
+            );
+          } else if (frame.event === 'done') {
+            finished = true;
+            reply.item.classList.add('done');
+          }
         }
-        text.appendData(data.delta);
-        reply.item.scrollIntoView({ block: 'end' });
-      } else if (frame.event === 'tool_call') {
-        reply.body.append(toolCallView(data));
-        text = null;
-      } else if (frame.event === 'error') {
-        reply.item.classList.add('failed');
-        const requestId = response.headers.get('X-Request-Id') ?? '';
-        showError(
-          new GatewayError({ status: response.status, request_id: requestId, ...data }),
-          'The run failed',
-        );
-      } else if (frame.event === 'done') {
-        reply.item.classList.add('done');
+        if (!finished) throw new TypeError('The stream broke off.');
+      } catch (error) {
+        if (error.name === 'AbortError' || error instanceof GatewayError || !runId || ++failures > 10)
+          throw error;
+        reply.item.classList.add('reconnecting');
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        wait = Math.min(8000, wait * 2);
+        const resume = lastId ? { 'Last-Event-ID': lastId } : {};
+        response = await api('GET', `${thread}/runs/${encodeURIComponent(runId)}/events`, {
+          signal,
+          headers: resume,
+        }).catch((failed) => {
+          if (failed instanceof GatewayError) throw failed;
+          return null; // still offline: try again after the next wait
+        });
+        if (!response)
+          response = { body: new ReadableStream({ start: (c) => c.error(new TypeError('offline')) }) };
       }
     }
   } catch (error) {

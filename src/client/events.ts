@@ -75,16 +75,27 @@ export interface ResponseLike {
  * (`break`, `return`, a throw) cancels the body, which cancels the run upstream.
  */
 export async function* runEvents(response: ResponseLike): AsyncGenerator<RunEvent, void, undefined> {
+  for await (const { event } of runFrames(response)) yield event;
+}
+
+/** One event of a run stream with its SSE id (`<run_id>:<n>`). */
+export interface RunFrame {
+  id: string | undefined;
+  event: RunEvent;
+}
+
+/** {@link runEvents} with each event's id, for callers that resume (src/client/runs.ts). */
+export async function* runFrames(response: ResponseLike): AsyncGenerator<RunFrame, void, undefined> {
   if (!response.ok) throw await EdgeError.from(response);
   const type = response.headers.get('Content-Type') ?? '';
   if (!response.body || !type.startsWith('text/event-stream')) {
     throw new TypeError(`Expected an event stream, got ${type || 'no body'}.`);
   }
-  const pending: RunEvent[] = [];
+  const pending: RunFrame[] = [];
   const parser = createParser({
     onEvent(message) {
       const event = toRunEvent(message);
-      if (event) pending.push(event);
+      if (event) pending.push({ id: message.id, event });
     },
   });
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -93,14 +104,23 @@ export async function* runEvents(response: ResponseLike): AsyncGenerator<RunEven
       const { done, value } = await reader.read();
       if (done) break;
       parser.feed(value);
-      for (const event of pending.splice(0)) {
-        yield event;
-        if (event.type === 'done' || event.type === 'error') return;
+      for (const frame of pending.splice(0)) {
+        yield frame;
+        if (frame.event.type === 'done' || frame.event.type === 'error') return;
       }
     }
-    throw new Error('The run stream ended before `done` or `error`.');
+    throw new StreamBrokenError();
   } finally {
     await reader.cancel().catch(() => undefined);
+  }
+}
+
+/** The stream ended (or the connection broke) before `done` or `error`: resume it. */
+export class StreamBrokenError extends Error {
+  override readonly name = 'StreamBrokenError';
+
+  constructor() {
+    super('The run stream ended before `done` or `error`.');
   }
 }
 

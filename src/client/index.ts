@@ -11,7 +11,16 @@
 import { hc } from 'hono/client';
 import type { AppType } from '../app';
 
-export { EdgeError, type ResponseLike, type RunEvent, runEvents } from './events';
+export {
+  EdgeError,
+  type ResponseLike,
+  type RunEvent,
+  type RunFrame,
+  runEvents,
+  runFrames,
+  StreamBrokenError,
+} from './events';
+export { createRunClient, type RunClient, type RunClientOptions } from './runs';
 export type { AppType };
 
 export interface EdgeClientOptions {

@@ -34,7 +34,7 @@ const MAX_BUCKETS = 100_000;
  */
 export class TenantState extends DurableObject<Env> {
   private readonly sql: SqlStorage;
-  /** Upstream permits this object holds from the governor, void after `expiresAt`. */
+  /** Upstream permits this object leases from the governor (a few seconds; unused ones go back). */
   private readonly pool = new PermitPool();
   private readonly leases: LeaseBook;
   private readonly spend: SpendBook;
@@ -271,10 +271,16 @@ export class TenantState extends DurableObject<Env> {
     }
   }
 
-  /** One upstream permit from the pool, refilled from the account's governor in batches. */
+  /**
+   * One upstream permit from the pool, leased from the account's governor in batches;
+   * the pool gives back what a lease did not use.
+   */
   private permit(tenant: string, upstream: NonNullable<AdmitRequest['upstream']>): Promise<PermitOutcome> {
-    return this.pool.take(upstream.costly, (want) =>
-      this.env.GOVERNOR.getByName(upstream.account).acquire(tenant, want, upstream.seen),
+    const governor = () => this.env.GOVERNOR.getByName(upstream.account);
+    return this.pool.take(
+      upstream.costly,
+      (want, returned) => governor().acquire(tenant, want, upstream.seen, returned),
+      (returned) => governor().release(tenant, returned),
     );
   }
 

@@ -6,7 +6,11 @@ import { errorName, log } from '../log';
 import type { TenantState } from '../objects/tenant-state';
 import type { ThreadRuns } from '../objects/thread-runs';
 import { UpstreamClient } from '../upstream/client';
+import { retryAfterFrom } from '../upstream/errors';
 import { createTokenSource, knownKeyOf } from '../upstream/tokens';
+
+/** A 429 that says neither when to retry nor when its window resets blocks this long (seconds). */
+const RATE_LIMITED_BLOCK_S = 60;
 
 /**
  * What a service needs of one authenticated request, or of one background job: fixed
@@ -99,7 +103,9 @@ export function requestContext(c: Context<AppEnv>): RequestContext {
 /**
  * Keeps the account's governor in step with the upstream: every response's
  * `X-RateLimit-*` headers are remembered in the isolate (and travel with the next
- * admission); a 429 tells the governor at once that the window is spent.
+ * admission); a 429 tells the governor at once to stop granting, for as long as the
+ * upstream's `Retry-After` says (else until its reset; clamped to an hour). A short
+ * `Retry-After` on one call must not shut every tenant out until the window's end.
  */
 function noteRateLimit(
   env: Env,
@@ -110,11 +116,10 @@ function noteRateLimit(
   // The admission computed the account key before any upstream call: it is known here.
   const account = knownKeyOf(upstream);
   if (account === undefined) return;
-  const seen = observe(account, res.headers);
+  observe(account, res.headers);
   if (res.status !== 429) return;
-  const retryAfter = Number(res.headers.get('Retry-After'));
-  const resetAt = seen?.resetAt ?? Date.now() + (Number.isFinite(retryAfter) ? retryAfter * 1000 : 60_000);
-  defer(env.GOVERNOR.getByName(account).exhausted(resetAt));
+  const seconds = retryAfterFrom(res.headers, true) ?? RATE_LIMITED_BLOCK_S;
+  defer(env.GOVERNOR.getByName(account).rateLimited(seconds));
 }
 
 /** A background step (lease release, permit refund, governor note) failed: log it, never throw. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ApiError } from '../errors';
+import { MAX_HORIZON_S, resetAtFrom } from '../limits/observations';
 import { log } from '../log';
 import { redact as redactText } from './redact';
 
@@ -12,15 +13,13 @@ import { redact as redactText } from './redact';
 /** Retry-After for failures where the upstream gave none but a retry may help (seconds). */
 export const DEFAULT_RETRY_AFTER_S = 5;
 
-/** Retry-After values are clamped to this (seconds): a buggy header must not park callers for days. */
-const MAX_RETRY_AFTER_S = 3600;
-
 /** How many characters of an upstream body the log keeps. */
 const LOG_SNIPPET_CHARS = 300;
 
 /**
  * Seconds to wait, from `Retry-After` (delta-seconds or an HTTP date), else (for a 429 only,
- * `rateLimited`) from `X-RateLimit-Reset` (epoch seconds) minus now. Undefined when unknown.
+ * `rateLimited`) from `X-RateLimit-Reset` (epoch seconds, or milliseconds or a delta:
+ * {@link resetAtFrom}) minus now. Clamped to an hour; undefined when unknown.
  */
 export function retryAfterFrom(
   headers: Headers,
@@ -34,16 +33,13 @@ export function retryAfterFrom(
     if (!Number.isNaN(date)) return clampSeconds((date - now) / 1000);
   }
   const reset = rateLimited ? headers.get('X-RateLimit-Reset')?.trim() : undefined;
-  if (reset && /^\d+(\.\d+)?$/.test(reset)) {
-    // Epoch seconds per the reference; a small number can only be a delta.
-    const value = Number(reset);
-    return clampSeconds(value > 1e9 ? value - now / 1000 : value);
-  }
+  if (reset && /^\d+(\.\d+)?$/.test(reset))
+    return clampSeconds((resetAtFrom(Number(reset), now) - now) / 1000);
   return undefined;
 }
 
 function clampSeconds(seconds: number): number {
-  return Math.min(MAX_RETRY_AFTER_S, Math.max(0, Math.ceil(seconds)));
+  return Math.min(MAX_HORIZON_S, Math.max(0, Math.ceil(seconds)));
 }
 
 /** The upstream's error body, as far as the table uses it: only a plain field name. */

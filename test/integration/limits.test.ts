@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TENANTS } from '../fixtures/tenants';
 import { expectError } from '../helpers/assertions';
+import { newThread } from '../helpers/fixtures';
 import { testGateway } from '../helpers/gateway';
 
 type Limits = { -readonly [K in keyof (typeof TENANTS)['acme']['limits']]: number };
@@ -147,6 +148,35 @@ describe('the upstream governor, with three competing tenants', () => {
     for (const n of served()) expect(n).toBeGreaterThanOrEqual(15);
     const refused = results.flat().filter((s) => s === 503).length;
     console.log(`governor split: ${served().join(' / ')} served, ${refused} refused with 503`);
+  });
+});
+
+describe('the upstream governor after a 429', () => {
+  it('blocks every tenant only as long as a 429’s short Retry-After says, not until the window’s end', async () => {
+    const gw = testGateway({ tenants: { a: TENANTS.acme, b: TENANTS.acme } });
+    const alice = await gw.caller('a');
+    const bob = await gw.caller('b');
+    const threadId = await newThread(alice);
+    // One 429 with Retry-After: 2 on a messages read; the window has plenty left.
+    await gw.emulator.configure({
+      status_overrides: [
+        {
+          method: 'GET',
+          path: `/threads/${threadId}/messages`,
+          status: 429,
+          headers: { 'Retry-After': '2' },
+          times: 1,
+        },
+      ],
+    });
+    const read = await alice.request('GET', `/v1/threads/${threadId}/messages`);
+    expect(read.status).toBe(200); // the client honoured Retry-After and retried
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const before = (await gw.emulator.stats()).requests['POST /threads/'] ?? 0;
+    // Another tenant, whose pool holds no permit: it must ask the governor, which has recovered.
+    const created = await bob.request('POST', '/v1/threads', { json: {} });
+    expect(created.status).toBe(201);
+    expect((await gw.emulator.stats()).requests['POST /threads/']).toBe(before + 1);
   });
 });
 

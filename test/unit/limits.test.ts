@@ -88,7 +88,7 @@ describe('permit pool', () => {
     const acquire = async (want: number) => {
       calls += 1;
       await new Promise((resolve) => setTimeout(resolve, 5));
-      return { granted: want, expiresAt: Date.now() + 60_000, retryAfter: 0 };
+      return { granted: want, expiresAt: Date.now() + 60_000, retryAfter: 0, window: 'w' };
     };
     const outcomes = await Promise.all(Array.from({ length: 10 }, () => pool.take(true, acquire)));
     expect(outcomes.every((o) => o.ok && o.taken)).toBe(true);
@@ -106,7 +106,7 @@ describe('permit pool', () => {
 
   it('passes a refusal through with its Retry-After', async () => {
     const pool = new PermitPool();
-    const spent = async () => ({ granted: 0, expiresAt: Date.now() + 30_000, retryAfter: 30 });
+    const spent = async () => ({ granted: 0, expiresAt: Date.now() + 30_000, retryAfter: 30, window: 'w' });
     expect(await pool.take(true, spent)).toEqual({ ok: false, reason: 'upstream_budget', retryAfter: 30 });
   });
 });
