@@ -2,6 +2,7 @@
 // playwright-core against the real stack (`npm start` on free ports). Run by run.mjs.
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -49,11 +50,17 @@ after(async () => {
   if (profile) await rm(profile, { recursive: true, force: true });
 });
 
+/** Origins the pages may load from: the Worker's (and a test's proxy in front of it). */
+const allowed = [];
+
 /** Every request must stay on the Worker's origin; page errors fail the test. */
 function watch(page) {
   page.on('request', (request) => {
     const url = request.url();
-    if (!url.startsWith(`${stack.worker}/`) && !url.startsWith('data:'))
+    if (
+      ![stack.worker, ...allowed].some((origin) => url.startsWith(`${origin}/`)) &&
+      !url.startsWith('data:')
+    )
       problems.push(`third-party request: ${url}`);
   });
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
@@ -164,6 +171,96 @@ test('demo: pick an assistant, create a thread and watch the reply stream in', {
   assert.deepEqual(problems, []);
 });
 
+/**
+ * A TCP proxy in front of the Worker that can cut every connection through it at once,
+ * the way a phone switching networks loses its sockets (Chromium's offline emulation
+ * leaves a stream that is already open alone). New connections go through as usual.
+ */
+async function cuttableProxy(target) {
+  const { port: targetPort } = new URL(target);
+  const sockets = new Set();
+  const server = createNetServer((client) => {
+    const upstream = connect(Number(targetPort), '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {});
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    cut: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
+
+test('demo: a dropped connection mid-answer is resumed where it stopped, and paid for once', {
+  timeout: 90_000,
+}, async () => {
+  const words = Array.from({ length: 30 }, (_, i) => `w${i}`).join(' ');
+  const configure = (knobs) =>
+    fetch(`${stack.emulator}/__emulator/config`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(knobs),
+    });
+  assert.equal((await configure({ reply: words, tool_calls: [], stream: { pace_ms: 150 } })).status, 200);
+  const stats = async () => (await (await fetch(`${stack.emulator}/__emulator/stats`)).json()).runs;
+  const proxy = await cuttableProxy(stack.worker);
+  allowed.push(proxy.url);
+  try {
+    const page = await openPage(stack.demo.replace(stack.worker, proxy.url));
+    const resumes = [];
+    page.on('request', (request) => {
+      if (/\/runs\/run_[a-f0-9]+\/events$/.test(new URL(request.url()).pathname)) {
+        resumes.push(request.headers()['last-event-id'] ?? null);
+      }
+    });
+    await page.locator('#token-offer-accept').click();
+    await page.waitForSelector('#assistant:not([disabled])', { state: 'attached' });
+    await page.click('#new-thread');
+    await page.waitForFunction(() => /^\S+$/.test(document.getElementById('thread-id').textContent));
+    const runsBefore = await stats();
+
+    await page.fill('#message', 'tell me thirty words');
+    await page.click('#send');
+    await page.waitForFunction(
+      () => (document.querySelector('#log .msg-assistant:last-child .text')?.textContent ?? '').length > 5,
+    );
+    proxy.cut(); // mid-answer: the page's stream breaks
+    await page.waitForSelector('#log .msg-assistant.done', { timeout: 30_000 });
+
+    const reply = await page
+      .locator('#log .msg-assistant')
+      .last()
+      .locator('.text')
+      .evaluate((el) =>
+        [...el.childNodes]
+          .filter((n) => n.nodeType === Node.TEXT_NODE)
+          .map((n) => n.textContent)
+          .join(''),
+      );
+    assert.equal(reply, words, 'every word once, in order');
+    assert.ok(resumes.length >= 1, 'the page came back through GET .../runs/{run_id}/events');
+    assert.match(String(resumes.at(-1)), /^run_[a-f0-9]{32}:\d+$/, 'with Last-Event-ID');
+    assert.equal((await stats()) - runsBefore, 1, 'one upstream run');
+    assert.equal(await page.locator('#errors .error-box').count(), 0);
+    await page.screenshot({ path: 'test-results/demo-resumed.png', fullPage: true });
+    await page.close();
+    assert.deepEqual(problems, []);
+  } finally {
+    proxy.close();
+    await configure({ reply: null, stream: { pace_ms: 0 } });
+  }
+});
+
 test('a link with another token never replaces the tab’s own without asking', {
   timeout: 60_000,
 }, async () => {
@@ -232,7 +329,7 @@ test('docs: the operations of /openapi.json, and "try it" with the token', { tim
   await run.locator('.try button[type="submit"]').click();
   await run.locator('.output .status', { hasText: 'stream closed' }).waitFor({ timeout: 20_000 });
   const frames = await run.locator('.response-body').textContent();
-  assert.match(frames, /^id: 1\nevent: start\n/);
+  assert.match(frames, /^(: ping\n\n)?id: run_[a-f0-9]{32}:1\nevent: start\n/);
   assert.match(frames, /event: content\ndata: \{"delta":"Echo:"\}/);
   assert.match(frames, /event: done\ndata: \{\}\n\n$/);
   await page.screenshot({ path: 'test-results/docs.png' });
