@@ -15,7 +15,7 @@ import { limitsView, usageView } from './limits.js';
 
 const $ = (id) => document.getElementById(id);
 const taken = takeToken();
-const state = { token: taken.token, threadId: null, controller: null };
+const state = { token: taken.token, threadId: null, controller: null, run: null };
 
 /** A non-2xx answer, carrying the gateway's error body. */
 class GatewayError extends Error {
@@ -159,6 +159,7 @@ async function send(message) {
     const start = { json: { message }, signal, headers: { 'Idempotency-Key': crypto.randomUUID() } };
     let response = await api('POST', `${thread}/run`, start);
     const runId = response.headers.get('X-Run-Id');
+    state.run = runId ? `${thread}/runs/${encodeURIComponent(runId)}` : null;
     let text = null; // the text node the next delta goes into (a tool call starts a new one)
     let lastId = null;
     let finished = false;
@@ -219,6 +220,7 @@ async function send(message) {
   } finally {
     reply?.item.removeAttribute('aria-busy');
     state.controller = null;
+    state.run = null;
     setBusy(false);
     $('message').focus();
     refreshUsage();
@@ -251,7 +253,11 @@ function wire() {
     }
   });
   $('refresh-usage').addEventListener('click', () => refreshUsage());
-  $('stop').addEventListener('click', () => state.controller?.abort());
+  // Stop cancels the run itself (it would otherwise outlive this page's connection).
+  $('stop').addEventListener('click', () => {
+    if (state.run) api('POST', `${state.run}/cancel`).catch(() => {});
+    state.controller?.abort();
+  });
   $('composer').addEventListener('submit', (event) => {
     event.preventDefault();
     const message = $('message').value.trim();
