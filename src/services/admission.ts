@@ -171,7 +171,9 @@ export async function admit(ctx: RequestContext, spec: AdmissionSpec, target?: s
  */
 export function settle(ctx: RequestContext, grant: Grant): Promise<unknown> {
   const steps: Promise<unknown>[] = [];
-  if (grant.permit && ctx.upstream.upstreamCalls === 0) steps.push(ctx.state.refundPermit());
+  // A run handed to its object (the lease claimed) calls the upstream from there.
+  const calledOut = ctx.upstream.upstreamCalls > 0 || grant.lease?.claimed === true;
+  if (grant.permit && !calledOut) steps.push(ctx.state.refundPermit());
   const refund = (hold: Hold) => (ctx.upstream.mayHaveSpent ? [] : [...hold.spend]);
   const { reservation, lease } = grant;
   if (reservation && !reservation.claimed) {
