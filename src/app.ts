@@ -10,6 +10,7 @@ import { accessLog } from './middleware/access-log';
 import { requireConfig } from './middleware/config';
 import { tenantCors } from './middleware/cors';
 import { assistantRoutes } from './routes/assistants';
+import { requestContext } from './routes/context';
 import { dbRoutes } from './routes/db';
 import { fileRoutes } from './routes/files';
 import { healthRoutes } from './routes/health';
@@ -19,7 +20,6 @@ import { runRoutes } from './routes/run';
 import { threadRoutes } from './routes/threads';
 import { usageRoutes } from './routes/usage';
 import { rateOnly } from './services/admission';
-import { requestContext } from './services/context';
 
 /**
  * Builds the Worker's Hono app. Order matters: request id first (every response,

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { Tenant } from '../config';
 
 /**
  * The tenant field `auth` (contract section 2): HS256 secrets by `kid`, and an IdP's JWKS.
@@ -85,13 +84,22 @@ export function secureEnough(url: string, localDev: boolean): boolean {
   );
 }
 
+/** What {@link issuerIndex} reads of a tenant. */
+interface IssuerTenant {
+  id: string;
+  auth?: { jwks?: { issuer: string; audience?: string | undefined } | undefined } | undefined;
+}
+
 /**
  * Indexes the JWKS tenants by issuer and adds a problem for every ambiguity: two tenants
  * of one issuer need distinct audiences (and both need one), or a token could not tell
  * which tenant it belongs to.
  */
-export function issuerIndex(tenants: ReadonlyMap<string, Tenant>, problems: string[]): Map<string, Tenant[]> {
-  const index = new Map<string, Tenant[]>();
+export function issuerIndex<T extends IssuerTenant>(
+  tenants: ReadonlyMap<string, T>,
+  problems: string[],
+): Map<string, T[]> {
+  const index = new Map<string, T[]>();
   for (const tenant of tenants.values()) {
     const jwks = tenant.auth?.jwks;
     if (!jwks) continue;

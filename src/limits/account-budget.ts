@@ -1,13 +1,7 @@
 import { allocate, type BudgetWindow, budgetFor, WINDOW_MS } from './fair-share';
-import { MAX_HORIZON_S } from './observations';
+import { MAX_HORIZON_S, type Observation } from './observations';
 
-/** What the gateway last saw of the upstream's `X-RateLimit-*` headers. */
-export interface Observation {
-  limit: number;
-  remaining: number;
-  /** Epoch ms. */
-  resetAt: number;
-}
+export type { Observation } from './observations';
 
 export interface PermitGrant {
   granted: number;

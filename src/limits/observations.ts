@@ -1,5 +1,12 @@
 import { BoundedMap } from '../bounded-map';
-import type { Observation } from './account-budget';
+
+/** What the gateway last saw of the upstream's `X-RateLimit-*` headers. */
+export interface Observation {
+  limit: number;
+  remaining: number;
+  /** Epoch ms. */
+  resetAt: number;
+}
 
 /**
  * What this isolate last saw of each upstream account's `X-RateLimit-*` headers. The

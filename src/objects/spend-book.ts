@@ -1,5 +1,7 @@
+import type { Tenant } from '../config';
 import { dayWindow, monthWindow, secondsLeft, type Window } from '../limits/windows';
-import type { Limits } from './tenant-schema';
+
+type Limits = Tenant['limits'];
 
 /** One unit of a budget taken by an admission, enough to give it back exactly. */
 export interface SpendMark {

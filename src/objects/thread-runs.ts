@@ -6,9 +6,9 @@ import { Connection, isFinal } from '../runs/connection';
 import { RunLog, type RunRow, view } from '../runs/log';
 import type { AttachOutcome, RunConfig, RunView, StartOutcome, StartRun } from '../runs/schema';
 import { HEADER_GRACE_MS, openUpstream } from '../runs/upstream';
-import { createUpstream } from '../services/context';
 import { type RelayEvent, runError } from '../stream/events';
 import { relayEvents } from '../stream/relay';
+import { createUpstream } from '../upstream/factory';
 
 /** A run this object is reading from the upstream now. */
 interface LiveRun {

@@ -7,7 +7,7 @@ import { sessionAuth } from '../middleware/auth';
 import { bodyDeadline } from '../middleware/body-deadline';
 import { jsonDepthLimit } from '../middleware/json-depth';
 import { type AdmissionSpec, admit, type Grant, Refusal, settle } from '../services/admission';
-import { requestContext } from '../services/context';
+import { requestContext } from './context';
 
 /** The handler type of a route of this app. */
 export type AppRouteHandler<R extends RouteConfig> = RouteHandler<R, AppEnv>;

@@ -1,7 +1,7 @@
 import type { Config, Tenant } from '../config';
 import { ApiError } from '../errors';
-import { projectScope } from '../services/context';
 import type { UpstreamClient } from '../upstream/client';
+import { projectScope } from '../upstream/factory';
 import { discard } from '../upstream/http';
 
 /** What opening a run needs: the client, the tenant's project, the first-byte timeout. */

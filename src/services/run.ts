@@ -116,8 +116,12 @@ export async function runFrames(
 export async function runToEnd(ctx: RequestContext, lease: Hold, request: RunRequest): Promise<RunResult> {
   const run = await startRun(ctx, lease, request, 0);
   const outcome = await collectRun(relayEventsOf(run.frames));
-  if (!outcome.ok) throw runFailure(outcome.error.code);
-  return outcome.result;
+  if (outcome.ok) return outcome.result;
+  // The collector gave up on a run that is still going (its result grew too large): stop
+  // it now rather than after the detach grace, so its slot is free when the caller hears.
+  if (outcome.error.code === 'RESULT_TOO_LARGE')
+    await runsOf(ctx, request.threadId).cancel(run.runId, ctx.user);
+  throw runFailure(outcome.error.code);
 }
 
 export async function listRuns(ctx: RequestContext, threadId: string): Promise<RunView[]> {

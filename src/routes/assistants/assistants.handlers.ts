@@ -1,5 +1,5 @@
 import { listAssistants as list } from '../../services/assistants';
-import { requestContext } from '../../services/context';
+import { requestContext } from '../context';
 import { admitted } from '../define';
 import * as routes from './assistants.routes';
 

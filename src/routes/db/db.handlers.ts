@@ -1,5 +1,5 @@
-import { requestContext } from '../../services/context';
 import * as db from '../../services/db';
+import { requestContext } from '../context';
 import { admitted } from '../define';
 import * as routes from './db.routes';
 

@@ -1,5 +1,5 @@
-import { requestContext } from '../../services/context';
 import * as files from '../../services/files';
+import { requestContext } from '../context';
 import { admitted } from '../define';
 import * as routes from './files.routes';
 

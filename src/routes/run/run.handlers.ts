@@ -1,9 +1,9 @@
 import { ApiError } from '../../errors';
 import { validationError } from '../../middleware/validate';
 import { parseEventId } from '../../runs/schema';
-import { requestContext } from '../../services/context';
 import * as runs from '../../services/run';
 import { SSE_HEADERS } from '../../stream/sse';
+import { requestContext } from '../context';
 import { admitted } from '../define';
 import * as routes from './run.routes';
 

@@ -1,5 +1,5 @@
-import { requestContext } from '../../services/context';
 import * as threads from '../../services/threads';
+import { requestContext } from '../context';
 import { admitted } from '../define';
 import * as routes from './threads.routes';
 

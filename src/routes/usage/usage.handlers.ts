@@ -1,5 +1,5 @@
-import { requestContext } from '../../services/context';
 import { usageReport } from '../../services/usage';
+import { requestContext } from '../context';
 import { admitted } from '../define';
 import * as routes from './usage.routes';
 
