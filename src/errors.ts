@@ -14,6 +14,7 @@ const ERRORS = {
   METHOD_NOT_ALLOWED: { status: 405, retry: false },
   REQUEST_TIMEOUT: { status: 408, retry: false },
   IDEMPOTENCY_CONFLICT: { status: 409, retry: false },
+  RUN_IN_PROGRESS: { status: 409, retry: true },
   PAYLOAD_TOO_LARGE: { status: 413, retry: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retry: false },
   RATE_LIMITED: { status: 429, retry: true },
