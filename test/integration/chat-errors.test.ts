@@ -60,6 +60,25 @@ describe('POST /v1/chat: errors', () => {
     await upstream.expectNone();
   });
 
+  it('refuses a body over 1 MiB with 413, creating nothing and calling nothing upstream', async () => {
+    const { gw, user } = await setup();
+    const upstream = await watchUpstream(gw.emulator);
+    const history = Array.from({ length: 40 }, (_, i) => userMessage('x'.repeat(30_000), `m${i}`));
+    const res = await user.request('POST', '/v1/chat', {
+      json: { id: chatId(), messages: [...history, userMessage('last')], trigger: 'submit-message' },
+    });
+    await expectError(res, 413, 'PAYLOAD_TOO_LARGE');
+    await upstream.expectNone();
+    expect(await threadsOf(user)).toEqual([]);
+  });
+
+  it('accepts a long history under 1 MiB (the JSON routes’ 256 KiB cap does not apply)', async () => {
+    const { sdk } = await setup();
+    const history = Array.from({ length: 20 }, (_, i) => userMessage('x'.repeat(30_000), `m${i}`));
+    const stream = await sdk.send(chatId(), [...history, userMessage('last')]);
+    expect(textOf(await assemble(stream))).toBe('Echo: last');
+  });
+
   it("refuses a last message that is not the user's with 400 and no upstream call", async () => {
     const { gw, user } = await setup();
     const upstream = await watchUpstream(gw.emulator);
