@@ -127,6 +127,7 @@ const token = await mintSessionToken(DEMO_TENANT.secret, DEMO_TENANT.id, DEMO_US
 const idpToken = await mintIdpToken(emulatorUrl, workerUrl);
 // The token rides in the fragment: the browser never sends it to the server.
 const demoUrl = `${workerUrl}/demo/#token=${token}`;
+const chatUrl = `${workerUrl}/chat/#token=${token}`;
 console.log(`
 epsimo-edge is running.
   Worker:    ${workerUrl}
@@ -142,6 +143,8 @@ no tenant claim: the tenant is picked by iss/aud; user ${DEMO_IDP_USER}, valid 1
 
 Open the demo chat (the token is in the link):
   ${demoUrl}
+or the chat built on the Vercel AI SDK (POST /v1/chat):
+  ${chatUrl}
 API docs: ${workerUrl}/docs/
 
 Try:
@@ -153,5 +156,5 @@ Ctrl-C stops both.
 `);
 // One machine-readable line for scripts that start the stack (test/browser/run.mjs).
 console.log(
-  `EDGE_READY ${JSON.stringify({ worker: workerUrl, emulator: emulatorUrl, token, idp_token: idpToken, demo: demoUrl })}`,
+  `EDGE_READY ${JSON.stringify({ worker: workerUrl, emulator: emulatorUrl, token, idp_token: idpToken, demo: demoUrl, chat: chatUrl })}`,
 );

@@ -10,6 +10,7 @@ import { accessLog } from './middleware/access-log';
 import { requireConfig } from './middleware/config';
 import { tenantCors } from './middleware/cors';
 import { assistantRoutes } from './routes/assistants';
+import { chatRoutes } from './routes/chat';
 import { requestContext } from './routes/context';
 import { dbRoutes } from './routes/db';
 import { fileRoutes } from './routes/files';
@@ -55,6 +56,7 @@ export function createApp() {
     .route('/v1', assistantRoutes)
     .route('/v1', threadRoutes)
     .route('/v1', runRoutes)
+    .route('/v1', chatRoutes)
     .route('/v1', dbRoutes)
     .route('/v1', fileRoutes)
     .route('/v1', usageRoutes)

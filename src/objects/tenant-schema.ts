@@ -37,6 +37,12 @@ export interface AdmitRequest {
   /** Reserve one thread of quota and of each thread-creation budget (`POST /v1/threads`). */
   reserveThread?: boolean;
   /**
+   * The caller's chat (`POST /v1/chat`, `GET /v1/chat/{id}/stream`): the thread it names
+   * is answered; with `open`, a chat that names none reserves one as `reserveThread` does
+   * (quota and budgets) and is bound to the reservation.
+   */
+  chat?: { id: string; open: boolean };
+  /**
    * Take one of the tenant's `concurrent_streams` slots (and one of the user's
    * `streams_per_user`) for a run, for at most `ttlMs`, and one unit of the run budget.
    */
@@ -69,6 +75,8 @@ export type DenyReason =
   | 'streams'
   | 'streams_user'
   | 'budget'
+  /** The chat's thread is being created by another request. */
+  | 'chat_busy'
   | 'upstream_budget'
   | 'limiter';
 
@@ -92,6 +100,8 @@ export type Admission =
       threads?: ThreadRecord[];
       files?: FileRecord[];
       usage?: Usage;
+      /** With `chat`: the thread the chat names, or `null` (then, when opened, `reservation`). */
+      chatThread?: string | null;
     }
   | { ok: false; reason: DenyReason; rate: RateSnapshot; retryAfter?: number; budget?: BudgetName };
 

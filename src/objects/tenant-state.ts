@@ -2,6 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { BoundedMap } from '../bounded-map';
 import { type BucketPolicy, type BucketState, type TakeResult, take } from '../limits/bucket';
 import { ratePolicies } from '../limits/policy';
+import { CHAT_SCHEMA, ChatBook } from './chat-book';
 import { LeaseBook } from './lease-book';
 import { type PermitOutcome, PermitPool } from './permit-pool';
 import { runBudgets, SPEND_SCHEMA, SpendBook, threadBudgets } from './spend-book';
@@ -38,6 +39,7 @@ export class TenantState extends DurableObject<Env> {
   private readonly pool = new PermitPool();
   private readonly leases: LeaseBook;
   private readonly spend: SpendBook;
+  private readonly chats: ChatBook;
   /** The alarm's time as last set (read once at start), so setting it needs no read. */
   private alarmAt: number | null = null;
   /**
@@ -53,7 +55,9 @@ export class TenantState extends DurableObject<Env> {
     this.sql = ctx.storage.sql;
     this.sql.exec(TENANT_SCHEMA);
     this.sql.exec(SPEND_SCHEMA);
+    this.sql.exec(CHAT_SCHEMA);
     this.spend = new SpendBook(this.sql);
+    this.chats = new ChatBook(this.sql);
     this.leases = new LeaseBook(ctx.storage);
     void ctx.blockConcurrencyWhile(async () => {
       await this.leases.load();
@@ -65,7 +69,8 @@ export class TenantState extends DurableObject<Env> {
    * The gate every authenticated request passes, in an order that has no side effect
    * before a refusal it could still meet: rate buckets, ownership, an upstream permit
    * (the only await: other calls may interleave there, so every count below is taken
-   * after it), thread quota, stream lease, then the data the route wants.
+   * after it), the chat's thread (or a reservation for it), thread quota, stream lease,
+   * then the data the route wants.
    */
   async admit(request: AdmitRequest): Promise<Admission> {
     const { user, limits } = request;
@@ -100,13 +105,18 @@ export class TenantState extends DurableObject<Env> {
 
     const at = Date.now();
     const refuse = (
-      reason: 'quota_user' | 'quota_total' | 'streams' | 'streams_user' | 'budget',
+      reason: 'quota_user' | 'quota_total' | 'streams' | 'streams_user' | 'budget' | 'chat_busy',
       more: { retryAfter?: number; budget?: BudgetName } = {},
     ): Admission => {
       if (permit?.ok && permit.taken) this.pool.giveBack();
       return { ok: false, reason, rate, ...more };
     };
-    if (request.reserveThread) {
+    // After the permit's await: another request may have bound the chat meanwhile.
+    const chat = request.chat ? this.chats.find(user, request.chat.id, at) : undefined;
+    if (chat?.state === 'creating' && request.chat?.open) return refuse('chat_busy');
+    const reserveThread =
+      request.reserveThread === true || (request.chat?.open === true && chat?.state === 'none');
+    if (reserveThread) {
       if (this.countThreads(user) >= limits.threads_per_user) return refuse('quota_user');
       if (this.countThreads() >= limits.threads_total) return refuse('quota_total');
     }
@@ -117,17 +127,19 @@ export class TenantState extends DurableObject<Env> {
       if (yours >= limits.streams_per_user) return refuse('streams_user', { retryAfter });
     }
     // Budgets count what was spent: checked last, so a refusal above spends none of them.
-    const threadSpend = request.reserveThread ? threadBudgets(user, limits, at) : [];
+    const threadSpend = reserveThread ? threadBudgets(user, limits, at) : [];
     const runSpend = request.lease ? runBudgets(user, limits, at) : [];
     const spent = this.spend.check([...threadSpend, ...runSpend], at);
     if (!spent.ok) return refuse('budget', { retryAfter: spent.retryAfter, budget: spent.budget });
 
     const admission: Admission = { ok: true, rate };
     if (permit?.ok && permit.taken) admission.permit = true;
-    if (request.reserveThread) {
+    if (reserveThread) {
       admission.reservation = this.reserve(user, at);
       admission.reservationSpend = this.spend.take(threadSpend);
+      if (request.chat) this.chats.bind(user, request.chat.id, admission.reservation);
     }
+    if (chat) admission.chatThread = chat.state === 'thread' ? chat.threadId : null;
     if (request.lease) {
       admission.lease = this.leases.take(user, at + request.lease.ttlMs);
       admission.leaseSpend = this.spend.take(runSpend);
@@ -164,6 +176,7 @@ export class TenantState extends DurableObject<Env> {
         reservation,
         user,
       );
+      this.chats.commit(user, reservation, thread.thread_id);
       return 'committed';
     }
     const updated = this.sql.exec(
@@ -176,6 +189,8 @@ export class TenantState extends DurableObject<Env> {
       reservation,
       user,
     ).rowsWritten;
+    // A chat bound to the reservation now names the thread (also when the row was swept).
+    this.chats.commit(user, reservation, thread.thread_id);
     if (updated === 0) {
       this.sql.exec(
         'INSERT INTO threads (thread_id, user, name, assistant_id, created_at) VALUES (?, ?, ?, ?, ?)',
@@ -200,6 +215,7 @@ export class TenantState extends DurableObject<Env> {
       reservation,
       user,
     );
+    this.chats.forget(user, reservation);
     this.spend.refund(refund);
   }
 
@@ -210,6 +226,7 @@ export class TenantState extends DurableObject<Env> {
       threadId,
       user,
     );
+    this.chats.forget(user, threadId);
   }
 
   async recordFile(user: string, file: FileRecord): Promise<void> {

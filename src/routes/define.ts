@@ -71,11 +71,14 @@ export function sessionRoute<const S extends AdmissionSpec, const R extends Rout
  * to the tenant's state) hands `handle` its typed grant, the `RateLimit` pair goes on
  * whatever response follows, and whatever ends the request, {@link settle} gives back
  * what no service claimed. Bad input is refused by the validators before this runs,
- * so it never costs a permit, a reservation or a slot.
+ * so it never costs a permit, a reservation or a slot. The admission's target (the
+ * thread or file it gates on) is the path's `<kind>_id`, or what `target` reads from the
+ * validated request (a chat id in a body).
  */
 export function admitted<R extends RouteConfig, S extends AdmissionSpec, T>(
   definition: AdmittedRoute<R, S>,
   handle: (c: Parameters<AppRouteHandler<R>>[0], grant: Grant<S>) => Promise<T>,
+  target?: (c: Parameters<AppRouteHandler<R>>[0]) => string,
 ): (c: Parameters<AppRouteHandler<R>>[0]) => Promise<T> {
   const { admission } = definition;
   const param = admission.limiter === 'closed' && admission.owns ? `${admission.owns}_id` : undefined;
@@ -83,7 +86,8 @@ export function admitted<R extends RouteConfig, S extends AdmissionSpec, T>(
     const ctx = requestContext(c);
     let grant: Grant<S>;
     try {
-      grant = await admit(ctx, admission, param === undefined ? undefined : c.req.param(param));
+      const id = target ? target(c) : param === undefined ? undefined : c.req.param(param);
+      grant = await admit(ctx, admission, id);
     } catch (error) {
       c.set('limiter', error instanceof Refusal ? error.reason : 'error');
       throw error;

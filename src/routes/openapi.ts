@@ -84,6 +84,9 @@ export function documentApp(app: OpenAPIHono<AppEnv>): void {
 /** What each tag groups; a tag without a description here has none in the document (lint). */
 const TAG_DESCRIPTIONS: Record<string, string> = {
   Assistants: 'The assistants the tenant allow-lists for its users (id and name only).',
+  Chat:
+    'The Vercel AI SDK chat protocol (`useChat`, assistant-ui): one chat is one thread of the caller, ' +
+    'each turn a run, answered as the UI message stream.',
   Files: 'The caller’s uploads, within the tenant’s size and type limits.',
   Service: 'Liveness, this document and its interactive page: no authentication.',
   Threads:

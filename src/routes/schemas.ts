@@ -21,6 +21,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   401: 'No, bad or expired session token',
   404: 'Not found, or not the caller’s',
   408: 'The request body did not arrive in time (`BODY_TIMEOUT_MS`)',
+  409: 'In conflict with a run in progress (`RUN_IN_PROGRESS`) or an earlier request (`IDEMPOTENCY_CONFLICT`)',
   413: 'Body over the route’s limit',
   429:
     'Over a rate limit, stream or thread quota (`RATE_LIMITED`, `TOO_MANY_STREAMS`, `QUOTA_EXCEEDED`), ' +

@@ -31,6 +31,11 @@ export type AdmissionSpec =
       owns?: 'thread' | 'file';
       /** Reserve one thread of quota (thread creation). */
       reserve?: 'thread';
+      /**
+       * The request names a chat (its id is the target): `find` answers the thread it
+       * names; `open` also reserves one of quota, as `reserve` does, when it names none.
+       */
+      chat?: 'open' | 'find';
       /** Take a concurrent-stream slot (runs). */
       stream?: true;
       /** Data the handler needs back from the tenant's state. */
@@ -78,10 +83,17 @@ interface BaseGrant {
 
 type Has<S, K extends string, V> = S extends Record<K, V> ? true : false;
 
+/** An opened chat: the thread it names, or the reservation its first thread is created under. */
+export type OpenedChat =
+  | { threadId: string; reservation?: undefined }
+  | { threadId: null; reservation: Hold };
+
 /** What admission granted for `S`: the holds and data the spec asked for, typed. */
 export type Grant<S extends AdmissionSpec = AdmissionSpec> = BaseGrant &
   (Has<S, 'reserve', 'thread'> extends true ? { reservation: Hold } : unknown) &
   (Has<S, 'stream', true> extends true ? { lease: Hold } : unknown) &
+  (Has<S, 'chat', 'open'> extends true ? { chat: OpenedChat } : unknown) &
+  (Has<S, 'chat', 'find'> extends true ? { chat: { threadId: string | null } } : unknown) &
   (Has<S, 'want', 'threads'> extends true ? { threads: ThreadRecord[] } : unknown) &
   (Has<S, 'want', 'files'> extends true ? { files: FileRecord[] } : unknown) &
   (Has<S, 'want', 'usage'> extends true ? { usage: Usage; rate: Admitted['rate'] } : unknown);
@@ -134,6 +146,7 @@ export async function admit(ctx: RequestContext, spec: AdmissionSpec, target?: s
     // What spends the operator's threads stops for everyone when the account runs low.
     if (spec.reserve || spec.stream) await guardAccount(ctx);
     if (spec.owns && target !== undefined) request.owns = { kind: spec.owns, id: target };
+    if (spec.chat && target !== undefined) request.chat = { id: target, open: spec.chat === 'open' };
     if (spec.reserve) request.reserveThread = true;
     if (spec.stream) request.lease = { ttlMs: leaseTtlMs(ctx) };
     if (spec.want) request.want = spec.want;
@@ -148,7 +161,7 @@ export async function admit(ctx: RequestContext, spec: AdmissionSpec, target?: s
   }
   const headers = rateLimitHeaders(ratePolicies(ctx.tenant.limits), result.rate);
   if (!result.ok) throw new Refusal(result.reason, refusal(result).withHeaders(headers));
-  const grant: Grant & Partial<Record<'threads' | 'files' | 'usage' | 'rate', unknown>> = {
+  const grant: Grant & Partial<Record<'threads' | 'files' | 'usage' | 'rate' | 'chat', unknown>> = {
     outcome: 'admitted',
     headers,
     permit: result.permit === true,
@@ -159,7 +172,14 @@ export async function admit(ctx: RequestContext, spec: AdmissionSpec, target?: s
   if (result.threads) grant.threads = result.threads;
   if (result.files) grant.files = result.files;
   if (result.usage) grant.usage = result.usage;
+  if (result.chatThread !== undefined) grant.chat = openedChat(result.chatThread, grant.reservation);
   return grant;
+}
+
+/** The chat part of a grant: a thread, or (opened, naming none) the reservation taken for one. */
+function openedChat(threadId: string | null, reservation: Hold | undefined): OpenedChat | { threadId: null } {
+  if (threadId !== null) return { threadId };
+  return reservation ? { threadId: null, reservation } : { threadId: null };
 }
 
 /**
@@ -244,6 +264,10 @@ function refusal(result: Extract<Admission, { ok: false }>): ApiError {
         `The ${(result.budget ?? 'spending').replaceAll('_', ' ')} budget is spent until its window ends.`,
         retry,
       );
+    case 'chat_busy':
+      return new ApiError('RUN_IN_PROGRESS', 'This chat is starting its first run; try again shortly.', {
+        retryAfter: 1,
+      });
     case 'upstream_budget':
       return new ApiError('UPSTREAM_RATE_LIMITED', 'The upstream request budget is spent for now.', retry);
     case 'limiter':

@@ -150,6 +150,11 @@ export async function activeRun(ctx: RequestContext, threadId: string): Promise<
  * client: `"stream": false`, webhooks, the chat protocol). Comments (pings) are skipped.
  */
 export function relayEventsOf(frames: ReadableStream<Uint8Array>): ReadableStream<RelayEvent> {
+  return frames.pipeThrough(relayEventsPair());
+}
+
+/** The transform behind {@link relayEventsOf}: SSE frames in, run events out. */
+export function relayEventsPair(): TransformStream<Uint8Array, RelayEvent> {
   let emit: (event: RelayEvent) => void = () => undefined;
   const parser = createParser({
     onEvent(message) {
@@ -166,14 +171,12 @@ export function relayEventsOf(frames: ReadableStream<Uint8Array>): ReadableStrea
     },
   });
   const decoder = new TextDecoder();
-  return frames.pipeThrough(
-    new TransformStream<Uint8Array, RelayEvent>({
-      start(controller) {
-        emit = (event) => controller.enqueue(event);
-      },
-      transform(chunk) {
-        parser.feed(decoder.decode(chunk, { stream: true }));
-      },
-    }),
-  );
+  return new TransformStream<Uint8Array, RelayEvent>({
+    start(controller) {
+      emit = (event) => controller.enqueue(event);
+    },
+    transform(chunk) {
+      parser.feed(decoder.decode(chunk, { stream: true }));
+    },
+  });
 }

@@ -1,7 +1,8 @@
-// The /demo chat page and the /docs page in Debian's headless Chromium, driven by
-// playwright-core against the real stack (`npm start` on free ports). Run by run.mjs.
+// The /demo chat page, the /chat page (built on the Vercel AI SDK) and the /docs page in
+// Debian's headless Chromium, driven by playwright-core against the real stack (`npm start`
+// on free ports). Run by run.mjs.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -296,6 +297,73 @@ test('a link with another token never replaces the tab’s own without asking', 
   await page.click('#token-offer-accept');
   await page.waitForFunction(() => /user mallory/.test(document.getElementById('who').textContent));
   assert.equal(sent.at(-1), mallory);
+  await page.close();
+  assert.deepEqual(problems, []);
+});
+
+test('chat: the AI SDK page sends a message through POST /v1/chat and streams the answer in', {
+  timeout: 90_000,
+}, async () => {
+  const knobs = await fetch(`${stack.emulator}/__emulator/config`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ tool_calls: [{ name: 'lookup_order', args: { order: 'A-1001' } }] }),
+  });
+  assert.equal(knobs.status, 200);
+  const { devDependencies } = JSON.parse(await readFile('package.json', 'utf8'));
+
+  const page = await context.newPage();
+  // resume: true — on load the SDK asks for a run in progress; a fresh chat has none (204).
+  const resumed = page.waitForResponse((r) => /\/v1\/chat\/chat_\w+\/stream$/.test(r.url()));
+  await page.goto(stack.chat, { waitUntil: 'load' });
+  assert.equal((await resumed).status(), 204);
+  await page.waitForFunction(() => !location.hash.includes('token='));
+  assert.equal(await page.textContent('#sdk-version'), `ai ${devDependencies.ai}`);
+  assert.match(await page.textContent('#who'), /Tenant demo · user demo-user/);
+
+  await page.evaluate(() => {
+    window.samples = [];
+    const start = performance.now();
+    new MutationObserver(() => {
+      const text = document.querySelector('#log .msg-assistant:last-child .text');
+      if (text) window.samples.push([performance.now() - start, text.textContent.length]);
+    }).observe(document.getElementById('log'), { subtree: true, childList: true, characterData: true });
+  });
+  const posted = page.waitForResponse(
+    (r) => r.url() === `${stack.worker}/v1/chat` && r.request().method() === 'POST',
+  );
+  await page.fill('#message', MESSAGE);
+  await page.click('#send');
+  const response = await posted;
+  assert.equal(response.status(), 200);
+  assert.equal(response.headers()['x-vercel-ai-ui-message-stream'], 'v1');
+  await page.waitForSelector('#log .msg-assistant.done', { timeout: 20_000 });
+
+  const reply = page.locator('#log .msg-assistant').last();
+  assert.equal((await reply.locator('.text > span.part').allTextContents()).join(''), `Echo: ${MESSAGE}`);
+  assert.equal(await reply.locator('.tool-call code').textContent(), 'lookup_order');
+  assert.equal(await reply.locator('.tool-call pre').count(), 0, 'the "name" policy shows no arguments');
+  const samples = await page.evaluate(() => window.samples);
+  const lengths = [...new Set(samples.map(([, length]) => length).filter((length) => length > 0))];
+  assert.ok(
+    lengths.length >= 3,
+    `the reply arrived in ${lengths.length} step(s): ${JSON.stringify(samples)}`,
+  );
+  assert.deepEqual(
+    lengths,
+    [...lengths].sort((a, b) => a - b),
+    'the reply only grows',
+  );
+  assert.equal(await page.textContent('#status'), 'ready');
+  assert.equal(await page.locator('#errors .error-box').count(), 0);
+  await page.screenshot({ path: 'test-results/chat.png', fullPage: true });
+
+  // A reload keeps the conversation (this tab's storage) and asks again for a run in progress.
+  const again = page.waitForResponse((r) => /\/v1\/chat\/chat_\w+\/stream$/.test(r.url()));
+  await page.reload({ waitUntil: 'load' });
+  assert.equal((await again).status(), 204);
+  await page.waitForSelector('#log .msg-assistant.done');
+  assert.equal(await page.locator('#log .msg-user').count(), 1);
   await page.close();
   assert.deepEqual(problems, []);
 });

@@ -24,7 +24,7 @@ function freePort() {
 /**
  * Runs scripts/start.mjs in its own process group (with `state` as WRANGLER_PERSIST_TO, else
  * a fresh folder) and resolves once it prints its
- * `EDGE_READY {...}` line, with `{ worker, emulator, token, demo, stop() }`. `stop()`
+ * `EDGE_READY {...}` line, with `{ worker, emulator, token, demo, chat, stop() }`. `stop()`
  * ends the whole group (start.mjs, the emulator, wrangler and workerd): SIGTERM,
  * then SIGKILL after a grace period. Rejects (after stopping) when not ready in time.
  */
