@@ -2,13 +2,15 @@
 // `DefaultChatTransport`, bundled from the `ai` npm package into ./vendor/ai.js by
 // scripts/build-chat.mjs) against the gateway's `POST /v1/chat`, the way a `useChat`
 // frontend is. `resume: true` is what `useChat` does on mount: `chat.resumeStream()`.
-import { errorView, fill, h } from '../assets/dom.js';
-import { rememberToken, takeToken, tokenClaims } from '../assets/edge.js';
+import { errorView, fill, h, tokenOfferView } from '../assets/dom.js';
+import { describeToken, rememberToken, takeToken, tokenClaims } from '../assets/edge.js';
 import { AbstractChat, AI_VERSION, DefaultChatTransport } from './vendor/ai.js';
 
 const CHAT_KEY = 'epsimo-edge-chat';
 const $ = (id) => document.getElementById(id);
-const page = { token: takeToken(), chat: null, done: new Set() };
+// A token in the link (`#token=`) is only offered: the reader decides (see takeToken).
+const taken = takeToken();
+const page = { token: taken.token, chat: null, done: new Set() };
 
 /**
  * The SDK's `ChatState` for a page without a framework: plain fields, and a redraw
@@ -233,6 +235,27 @@ function wire() {
   });
 }
 
+/** A token from a link is used only once the reader says so, as on the demo page. */
+function offerToken(offered) {
+  document.body.prepend(
+    tokenOfferView({
+      offered: describeToken(offered),
+      current: page.token ? describeToken(page.token) : null,
+      onAccept: () => {
+        page.token = offered;
+        rememberToken(offered);
+        $('token').value = offered;
+        $('token-panel').open = false;
+        applyToken();
+        redraw();
+      },
+      onDismiss: () => {},
+    }),
+  );
+  document.getElementById(page.token ? 'token-offer-dismiss' : 'token-offer-accept')?.focus();
+}
+
 wire();
 startChat(loadChat());
 applyToken();
+if (taken.offered) offerToken(taken.offered);
