@@ -1,8 +1,10 @@
 import type { Tenant } from '../config';
 import type { RateState } from '../limits/policy';
 import type { Observation } from './governor';
+import type { Page, PageRequest } from './pages';
 import type { BudgetName, BudgetState, SpendMark } from './spend-book';
 
+export type { Page, PageKey, PageRequest } from './pages';
 export type { BudgetName, BudgetState, SpendMark } from './spend-book';
 
 /** A thread as the gateway records it at creation. */
@@ -43,6 +45,8 @@ export interface AdmitRequest {
   lease?: { ttlMs: number };
   /** Data the handler needs back. */
   want?: 'threads' | 'files' | 'usage';
+  /** The page of `threads` or `files` wanted (default: the newest 50). */
+  page?: PageRequest;
   /**
    * The request will call the upstream: take a permit from the account's governor.
    * `costly` requests fail closed when the governor cannot answer; others pass.
@@ -89,8 +93,8 @@ export type Admission =
       leaseSpend?: SpendMark[];
       /** An upstream permit was taken for this request. */
       permit?: boolean;
-      threads?: ThreadRecord[];
-      files?: FileRecord[];
+      threads?: Page<ThreadRecord>;
+      files?: Page<FileRecord>;
       usage?: Usage;
     }
   | { ok: false; reason: DenyReason; rate: RateSnapshot; retryAfter?: number; budget?: BudgetName };
@@ -106,6 +110,7 @@ export const TENANT_SCHEMA = `
     reserved_until INTEGER
   );
   CREATE INDEX IF NOT EXISTS threads_by_user ON threads (user);
+  CREATE INDEX IF NOT EXISTS threads_by_user_created ON threads (user, created_at, thread_id);
   CREATE TABLE IF NOT EXISTS files (
     file_id TEXT PRIMARY KEY,
     user TEXT NOT NULL,
@@ -115,4 +120,5 @@ export const TENANT_SCHEMA = `
     uploaded_at TEXT NOT NULL
   );
   CREATE INDEX IF NOT EXISTS files_by_user ON files (user);
+  CREATE INDEX IF NOT EXISTS files_by_user_uploaded ON files (user, uploaded_at, file_id);
 `;

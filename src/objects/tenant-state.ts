@@ -3,6 +3,7 @@ import { BoundedMap } from '../bounded-map';
 import { type BucketPolicy, type BucketState, type TakeResult, take } from '../limits/bucket';
 import { ratePolicies } from '../limits/policy';
 import { LeaseBook } from './lease-book';
+import { filePage, threadPage } from './pages';
 import { type PermitOutcome, PermitPool } from './permit-pool';
 import { runBudgets, SPEND_SCHEMA, SpendBook, threadBudgets } from './spend-book';
 import {
@@ -133,8 +134,8 @@ export class TenantState extends DurableObject<Env> {
       admission.leaseSpend = this.spend.take(runSpend);
     }
     if (admission.reservation || admission.lease) await this.scheduleCleanup();
-    if (request.want === 'threads') admission.threads = this.threads(user);
-    if (request.want === 'files') admission.files = this.files(user);
+    if (request.want === 'threads') admission.threads = threadPage(this.sql, user, request.page);
+    if (request.want === 'files') admission.files = filePage(this.sql, user, request.page);
     if (request.want === 'usage') admission.usage = this.usage(user, limits, at);
     return admission;
   }
@@ -308,23 +309,5 @@ export class TenantState extends DurableObject<Env> {
       now + RESERVATION_TTL_MS,
     );
     return reservation;
-  }
-
-  private threads(user: string): ThreadRecord[] {
-    return this.sql
-      .exec<{ thread_id: string; name: string | null; assistant_id: string | null; created_at: string }>(
-        'SELECT thread_id, name, assistant_id, created_at FROM threads WHERE user = ? AND reserved_until IS NULL ORDER BY created_at DESC',
-        user,
-      )
-      .toArray();
-  }
-
-  private files(user: string): FileRecord[] {
-    return this.sql
-      .exec<{ file_id: string; filename: string; size: number; mime_type: string; uploaded_at: string }>(
-        'SELECT file_id, filename, size, mime_type, uploaded_at FROM files WHERE user = ? ORDER BY uploaded_at DESC',
-        user,
-      )
-      .toArray();
   }
 }

@@ -5,6 +5,7 @@ import type { AppEnv } from '../env';
 import { ApiError } from '../errors';
 import { sessionAuth } from '../middleware/auth';
 import { bodyDeadline } from '../middleware/body-deadline';
+import type { PageRequest } from '../objects/tenant-state';
 import { type AdmissionSpec, admit, type Grant, Refusal, settle } from '../services/admission';
 import { requestContext } from '../services/context';
 
@@ -59,6 +60,12 @@ export function sessionRoute<const S extends AdmissionSpec, const R extends Rout
   return { route, admission };
 }
 
+/** What a route reads of its request before admission runs: a list's page, its handler's input. */
+export interface Prepared<B> {
+  page?: PageRequest;
+  input: B;
+}
+
 /**
  * The handler of a session route, run after its validators: admission (one round trip
  * to the tenant's state) hands `handle` its typed grant, the `RateLimit` pair goes on
@@ -70,13 +77,31 @@ export function admitted<R extends RouteConfig, S extends AdmissionSpec, T>(
   definition: AdmittedRoute<R, S>,
   handle: (c: Parameters<AppRouteHandler<R>>[0], grant: Grant<S>) => Promise<T>,
 ): (c: Parameters<AppRouteHandler<R>>[0]) => Promise<T> {
+  return admittedWith(
+    definition,
+    () => ({ input: undefined }),
+    (c, grant) => handle(c, grant),
+  );
+}
+
+/**
+ * {@link admitted} with a step before admission: `prepare` reads what admission needs of
+ * the validated request (a list's page) and what the handler will need. What it refuses
+ * took nothing but the caller's rate.
+ */
+export function admittedWith<R extends RouteConfig, S extends AdmissionSpec, T, B>(
+  definition: AdmittedRoute<R, S>,
+  prepare: (c: Parameters<AppRouteHandler<R>>[0]) => Prepared<B> | Promise<Prepared<B>>,
+  handle: (c: Parameters<AppRouteHandler<R>>[0], grant: Grant<S>, input: B) => Promise<T>,
+): (c: Parameters<AppRouteHandler<R>>[0]) => Promise<T> {
   const { admission } = definition;
   const param = admission.limiter === 'closed' && admission.owns ? `${admission.owns}_id` : undefined;
   return async (c) => {
     const ctx = requestContext(c);
+    const { page, input } = await prepare(c);
     let grant: Grant<S>;
     try {
-      grant = await admit(ctx, admission, param === undefined ? undefined : c.req.param(param));
+      grant = await admit(ctx, admission, param === undefined ? undefined : c.req.param(param), page);
     } catch (error) {
       c.set('limiter', error instanceof Refusal ? error.reason : 'error');
       throw error;
@@ -85,7 +110,7 @@ export function admitted<R extends RouteConfig, S extends AdmissionSpec, T>(
     // Prepared headers go on every response this context builds, error responses included.
     for (const [name, value] of Object.entries(grant.headers)) c.header(name, value);
     try {
-      return await handle(c, grant);
+      return await handle(c, grant, input);
     } finally {
       ctx.defer(settle(ctx, grant));
     }

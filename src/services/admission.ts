@@ -7,6 +7,8 @@ import type {
   AdmitRequest,
   DenyReason,
   FileRecord,
+  Page,
+  PageRequest,
   SpendMark,
   ThreadRecord,
   Usage,
@@ -33,7 +35,7 @@ export type AdmissionSpec =
       reserve?: 'thread';
       /** Take a concurrent-stream slot (runs). */
       stream?: true;
-      /** Data the handler needs back from the tenant's state. */
+      /** Data the handler needs back from the tenant's state (lists: one page, see {@link admit}). */
       want?: 'threads' | 'files' | 'usage';
       /** Only the tenant's rate bucket counts (webhook ingress), not a user's. */
       rate?: 'tenant';
@@ -82,8 +84,8 @@ type Has<S, K extends string, V> = S extends Record<K, V> ? true : false;
 export type Grant<S extends AdmissionSpec = AdmissionSpec> = BaseGrant &
   (Has<S, 'reserve', 'thread'> extends true ? { reservation: Hold } : unknown) &
   (Has<S, 'stream', true> extends true ? { lease: Hold } : unknown) &
-  (Has<S, 'want', 'threads'> extends true ? { threads: ThreadRecord[] } : unknown) &
-  (Has<S, 'want', 'files'> extends true ? { files: FileRecord[] } : unknown) &
+  (Has<S, 'want', 'threads'> extends true ? { threads: Page<ThreadRecord> } : unknown) &
+  (Has<S, 'want', 'files'> extends true ? { files: Page<FileRecord> } : unknown) &
   (Has<S, 'want', 'usage'> extends true ? { usage: Usage; rate: Admitted['rate'] } : unknown);
 
 type Admitted = Extract<Admission, { ok: true }>;
@@ -116,15 +118,22 @@ export class Refusal extends ApiError {
 /**
  * The one round trip to the tenant's state object: rate buckets (user and tenant),
  * ownership of `target` (the thread or file id, when the spec gates on one), an upstream
- * permit, thread quota, stream lease and the data the spec wants. Throws the contract's
- * error when refused ({@link Refusal}) or when the limiter fails closed.
+ * permit, thread quota, stream lease and the data the spec wants (for a list, the `page`
+ * the route's query asked for). Throws the contract's error when refused ({@link Refusal})
+ * or when the limiter fails closed.
  */
 export async function admit<S extends AdmissionSpec>(
   ctx: RequestContext,
   spec: S,
   target?: string,
+  page?: PageRequest,
 ): Promise<Grant<S>>;
-export async function admit(ctx: RequestContext, spec: AdmissionSpec, target?: string): Promise<Grant> {
+export async function admit(
+  ctx: RequestContext,
+  spec: AdmissionSpec,
+  target?: string,
+  page?: PageRequest,
+): Promise<Grant> {
   const request: AdmitRequest = { tenant: ctx.tenant.id, user: ctx.user, limits: ctx.tenant.limits };
   if (spec.governor !== 'none') {
     const account = await keyOf(ctx.config.upstream);
@@ -137,6 +146,7 @@ export async function admit(ctx: RequestContext, spec: AdmissionSpec, target?: s
     if (spec.reserve) request.reserveThread = true;
     if (spec.stream) request.lease = { ttlMs: leaseTtlMs(ctx) };
     if (spec.want) request.want = spec.want;
+    if (page && (spec.want === 'threads' || spec.want === 'files')) request.page = page;
     if (spec.rate === 'tenant') request.tenantOnly = true;
   }
 

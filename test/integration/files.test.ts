@@ -36,7 +36,7 @@ describe('files', () => {
     expect(uploaded.status).toBe(201);
     const file = await uploaded.json();
     const png = await newFile(alice, pngFile());
-    const list = await alice.edge.v1.files.$get();
+    const list = await alice.edge.v1.files.$get({ query: {} });
     expect(list.status).toBe(200);
     expectAuthenticatedHeaders(list);
     const listed = await list.json();
@@ -51,7 +51,7 @@ describe('files', () => {
     const deleted = await alice.edge.v1.files[':file_id'].$delete({ param: { file_id } });
     expect(deleted.status).toBe(204);
     expectAuthenticatedHeaders(deleted);
-    const after = await (await alice.edge.v1.files.$get()).json();
+    const after = await (await alice.edge.v1.files.$get({ query: {} })).json();
     expect(after.files.map((f) => f.file_id)).toEqual([png]);
   });
 

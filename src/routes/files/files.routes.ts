@@ -4,6 +4,7 @@ import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../../env';
 import { ApiError } from '../../errors';
 import { sessionRoute } from '../define';
+import { NextCursor, PageQuery } from '../pagination';
 import { errorResponses, FileParams, FileSchema, jsonContent } from '../schemas';
 
 /** Room for the multipart framing around the file itself. */
@@ -49,8 +50,15 @@ export const list = sessionRoute(
   {
     method: 'get',
     path: '/files',
-    summary: "The caller's own files",
-    responses: { 200: jsonContent(z.object({ files: z.array(FileSchema) }), 'Files'), ...errorResponses() },
+    summary: "The caller's own files, newest first, a page at a time (`limit`, `cursor`)",
+    request: { query: PageQuery },
+    responses: {
+      200: jsonContent(
+        z.object({ files: z.array(FileSchema), next_cursor: NextCursor }).openapi('FilesPage'),
+        'Files',
+      ),
+      ...errorResponses(400),
+    },
   },
 );
 
