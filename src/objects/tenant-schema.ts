@@ -38,6 +38,8 @@ export interface AdmitRequest {
   owns?: { kind: 'thread' | 'file'; id: string };
   /** Reserve one thread of quota and of each thread-creation budget (`POST /v1/threads`). */
   reserveThread?: boolean;
+  /** Hold one of the user's `files_per_user` for an upload, for at most `ttlMs` (`POST /v1/files`). */
+  reserveFile?: { ttlMs: number };
   /**
    * Take one of the tenant's `concurrent_streams` slots (and one of the user's
    * `streams_per_user`) for a run, for at most `ttlMs`, and one unit of the run budget.
@@ -58,6 +60,8 @@ export interface Usage {
   threads: number;
   threads_total: number;
   files: number;
+  /** The caller's uploads in flight (each holds a file slot). */
+  files_held: number;
   streams: number;
   /** The caller's own runs in progress. */
   streams_yours: number;
@@ -70,6 +74,7 @@ export type DenyReason =
   | 'not_found'
   | 'quota_user'
   | 'quota_total'
+  | 'quota_files'
   | 'streams'
   | 'streams_user'
   | 'budget'
@@ -91,6 +96,8 @@ export type Admission =
       lease?: string;
       /** The run-budget unit the lease took: given back only if the upstream refused. */
       leaseSpend?: SpendMark[];
+      /** The upload's hold on a file slot. */
+      fileHold?: string;
       /** An upstream permit was taken for this request. */
       permit?: boolean;
       threads?: Page<ThreadRecord>;

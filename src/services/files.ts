@@ -1,14 +1,17 @@
 import { ApiError } from '../errors';
 import type { FileRecord } from '../objects/tenant-state';
 import { UpstreamFileSchema } from '../upstream/schemas';
+import type { Hold } from './admission';
 import { projectScope, type RequestContext } from './context';
 
 /**
  * Uploads one file for the caller. The body was size-capped while it streamed in
  * (route middleware); here the part itself is checked against the tenant's size and
- * type limits before anything goes upstream.
+ * type limits before anything goes upstream. `hold` (one of the user's
+ * `files_per_user`) is claimed when the file is recorded; on any failure it is left for
+ * admission to give back.
  */
-export async function uploadFile(ctx: RequestContext, file: File): Promise<FileRecord> {
+export async function uploadFile(ctx: RequestContext, hold: Hold, file: File): Promise<FileRecord> {
   const { max_bytes: maxBytes, types } = ctx.tenant.files;
   if (file.size > maxBytes) {
     throw new ApiError('PAYLOAD_TOO_LARGE', `file is over this tenant's limit of ${maxBytes} bytes.`, {
@@ -36,7 +39,7 @@ export async function uploadFile(ctx: RequestContext, file: File): Promise<FileR
     mime_type: type,
     uploaded_at: uploaded.uploaded_at ?? new Date().toISOString(),
   };
-  await ctx.state.recordFile(ctx.user, record);
+  await ctx.state.commitFile(ctx.user, hold.claim(), record);
   return record;
 }
 

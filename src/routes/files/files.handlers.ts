@@ -4,8 +4,8 @@ import { admitted, admittedWith } from '../define';
 import { nextCursor, pageOf } from '../pagination';
 import * as routes from './files.routes';
 
-export const upload = admitted(routes.upload, async (c) =>
-  c.json(await files.uploadFile(requestContext(c), c.req.valid('form').file), 201),
+export const upload = admitted(routes.upload, async (c, grant) =>
+  c.json(await files.uploadFile(requestContext(c), grant.upload, c.req.valid('form').file), 201),
 );
 
 /** A page of the caller's own files, from the ownership registry (no upstream call). */

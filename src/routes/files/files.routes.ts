@@ -34,11 +34,11 @@ const UploadForm = z
   .strict();
 
 export const upload = sessionRoute(
-  { limiter: 'closed', governor: 'closed' },
+  { limiter: 'closed', governor: 'closed', reserve: 'file' },
   {
     method: 'post',
     path: '/files',
-    summary: "Upload a file (multipart `file`; the tenant's size and type limits apply)",
+    summary: "Upload a file (multipart `file`; the tenant's size and type limits and `files_per_user` apply)",
     request: { body: { content: { 'multipart/form-data': { schema: UploadForm } }, required: true } },
     responses: { 201: jsonContent(FileSchema, 'The uploaded file'), ...errorResponses(400, 413) },
   },
