@@ -86,8 +86,9 @@ export function admitted<R extends RouteConfig, S extends AdmissionSpec, T>(
 
 /**
  * {@link admitted} with a step before admission: `prepare` reads what admission needs of
- * the validated request (a list's page) and what the handler will need. What it refuses
- * took nothing but the caller's rate.
+ * the validated request (a list's page) and what the handler will need (an upload's
+ * head, read from the body there, so that a malformed one costs no permit and no hold).
+ * What it refuses took nothing but the caller's rate.
  */
 export function admittedWith<R extends RouteConfig, S extends AdmissionSpec, T, B>(
   definition: AdmittedRoute<R, S>,

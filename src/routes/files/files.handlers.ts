@@ -4,8 +4,12 @@ import { admitted, admittedWith } from '../define';
 import { nextCursor, pageOf } from '../pagination';
 import * as routes from './files.routes';
 
-export const upload = admitted(routes.upload, async (c, grant) =>
-  c.json(await files.uploadFile(requestContext(c), grant.upload, c.req.valid('form').file), 201),
+/** The upload's head is read and checked before admission; its content streams after it. */
+export const upload = admittedWith(
+  routes.upload,
+  async (c) => ({ input: await files.readUpload(requestContext(c), c.req.raw) }),
+  async (c, grant, incoming) =>
+    c.json(await files.uploadFile(requestContext(c), grant.upload, incoming), 201),
 );
 
 /** A page of the caller's own files, from the ownership registry (no upstream call). */
