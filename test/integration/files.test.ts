@@ -244,6 +244,20 @@ describe('files', () => {
       415,
       'UNSUPPORTED_MEDIA_TYPE',
     );
+    // Refused on its type alone: a JSON body that never ends is not waited for.
+    const endless = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"file":"'));
+      },
+    });
+    await expectError(
+      await erin.request('POST', '/v1/files', {
+        body: endless,
+        headers: { 'content-type': 'application/json' },
+      }),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
     await watch.expectNone();
   });
 

@@ -2,18 +2,24 @@ import { z } from '@hono/zod-openapi';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../../env';
 import { ApiError } from '../../errors';
+import { formBoundary } from '../../multipart/headers';
 import { MAX_HEAD_BYTES } from '../../multipart/read';
 import { sessionRoute } from '../define';
 import { NextCursor, PageQuery } from '../pagination';
 import { errorResponses, FileParams, FileSchema, jsonContent } from '../schemas';
 
 /**
- * Refuses an upload whose declared `Content-Length` cannot fit the tenant's
- * `files.max_bytes` (with room for the multipart framing) before a byte of it is read.
- * It never reads or wraps the body: the upload streams, and its reader
- * (services/files.ts) counts the file as it goes, declared length or not.
+ * The upload's body gate, before a byte of it is read: a body that is not
+ * `multipart/form-data` is 415 (so no other reader, such as a JSON depth check, takes it
+ * in), and one whose declared `Content-Length` cannot fit the tenant's `files.max_bytes`
+ * (with room for the multipart framing) is 413. It never reads or wraps the body: the
+ * upload streams, and its reader (services/files.ts) counts the file as it goes, declared
+ * length or not.
  */
-const declaredUploadLimit = createMiddleware<AppEnv>(async function declaredUploadLimit(c, next) {
+const uploadBodyGate = createMiddleware<AppEnv>(async function uploadBodyGate(c, next) {
+  if (formBoundary(c.req.header('content-type')) === undefined) {
+    throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Uploads are multipart/form-data.');
+  }
   const maxBytes = c.var.tenant.files.max_bytes;
   const declared = Number(c.req.header('content-length') ?? Number.NaN);
   if (!c.req.header('transfer-encoding') && declared > maxBytes + MAX_HEAD_BYTES) {
@@ -65,7 +71,7 @@ export const upload = sessionRoute(
     request: { body: UPLOAD_BODY },
     responses: { 201: jsonContent(FileSchema, 'The uploaded file'), ...errorResponses(400, 413, 415) },
   },
-  declaredUploadLimit,
+  uploadBodyGate,
 );
 
 export const list = sessionRoute(
