@@ -34,6 +34,7 @@ export const DEFAULT_LIMITS = {
   threads_per_day: 500,
   threads_per_month: 5000,
   runs_per_user_per_day: 300,
+  files_per_user: 100,
 } as const;
 
 const positive = z.number().int().positive();
@@ -51,6 +52,7 @@ const LimitsSchema = z
     threads_per_day: positive.default(DEFAULT_LIMITS.threads_per_day),
     threads_per_month: positive.default(DEFAULT_LIMITS.threads_per_month),
     runs_per_user_per_day: positive.default(DEFAULT_LIMITS.runs_per_user_per_day),
+    files_per_user: positive.default(DEFAULT_LIMITS.files_per_user),
   })
   .strict();
 

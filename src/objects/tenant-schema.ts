@@ -1,8 +1,10 @@
 import type { Tenant } from '../config';
 import type { RateState } from '../limits/policy';
 import type { Observation } from './governor';
+import type { Page, PageRequest } from './pages';
 import type { BudgetName, BudgetState, SpendMark } from './spend-book';
 
+export type { Page, PageKey, PageRequest } from './pages';
 export type { BudgetName, BudgetState, SpendMark } from './spend-book';
 
 /** A thread as the gateway records it at creation. */
@@ -36,6 +38,8 @@ export interface AdmitRequest {
   owns?: { kind: 'thread' | 'file'; id: string };
   /** Reserve one thread of quota and of each thread-creation budget (`POST /v1/threads`). */
   reserveThread?: boolean;
+  /** Hold one of the user's `files_per_user` for an upload, for at most `ttlMs` (`POST /v1/files`). */
+  reserveFile?: { ttlMs: number };
   /**
    * The caller's chat (`POST /v1/chat`, `GET /v1/chat/{id}/stream`): the thread it names
    * is answered; with `open`, a chat that names none reserves one as `reserveThread` does
@@ -49,6 +53,8 @@ export interface AdmitRequest {
   lease?: { ttlMs: number };
   /** Data the handler needs back. */
   want?: 'threads' | 'files' | 'usage';
+  /** The page of `threads` or `files` wanted (default: the newest 50). */
+  page?: PageRequest;
   /**
    * The request will call the upstream: take a permit from the account's governor.
    * `costly` requests fail closed when the governor cannot answer; others pass.
@@ -60,6 +66,8 @@ export interface Usage {
   threads: number;
   threads_total: number;
   files: number;
+  /** The caller's uploads in flight (each holds a file slot). */
+  files_held: number;
   streams: number;
   /** The caller's own runs in progress. */
   streams_yours: number;
@@ -72,6 +80,7 @@ export type DenyReason =
   | 'not_found'
   | 'quota_user'
   | 'quota_total'
+  | 'quota_files'
   | 'streams'
   | 'streams_user'
   | 'budget'
@@ -95,10 +104,12 @@ export type Admission =
       lease?: string;
       /** The run-budget unit the lease took: given back only if the upstream refused. */
       leaseSpend?: SpendMark[];
+      /** The upload's hold on a file slot. */
+      fileHold?: string;
       /** An upstream permit was taken for this request. */
       permit?: boolean;
-      threads?: ThreadRecord[];
-      files?: FileRecord[];
+      threads?: Page<ThreadRecord>;
+      files?: Page<FileRecord>;
       usage?: Usage;
       /** With `chat`: the thread the chat names, or `null` (then, when opened, `reservation`). */
       chatThread?: string | null;
@@ -116,6 +127,7 @@ export const TENANT_SCHEMA = `
     reserved_until INTEGER
   );
   CREATE INDEX IF NOT EXISTS threads_by_user ON threads (user);
+  CREATE INDEX IF NOT EXISTS threads_by_user_created ON threads (user, created_at, thread_id);
   CREATE TABLE IF NOT EXISTS files (
     file_id TEXT PRIMARY KEY,
     user TEXT NOT NULL,
@@ -125,4 +137,5 @@ export const TENANT_SCHEMA = `
     uploaded_at TEXT NOT NULL
   );
   CREATE INDEX IF NOT EXISTS files_by_user ON files (user);
+  CREATE INDEX IF NOT EXISTS files_by_user_uploaded ON files (user, uploaded_at, file_id);
 `;

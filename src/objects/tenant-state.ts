@@ -3,7 +3,9 @@ import { BoundedMap } from '../bounded-map';
 import { type BucketPolicy, type BucketState, type TakeResult, take } from '../limits/bucket';
 import { ratePolicies } from '../limits/policy';
 import { CHAT_SCHEMA, ChatBook } from './chat-book';
+import { FILE_SCHEMA, FileBook } from './file-book';
 import { LeaseBook } from './lease-book';
+import { filePage, threadPage } from './pages';
 import { type PermitOutcome, PermitPool } from './permit-pool';
 import { runBudgets, SPEND_SCHEMA, SpendBook, threadBudgets } from './spend-book';
 import {
@@ -40,6 +42,7 @@ export class TenantState extends DurableObject<Env> {
   private readonly leases: LeaseBook;
   private readonly spend: SpendBook;
   private readonly chats: ChatBook;
+  private readonly fileBook: FileBook;
   /** The alarm's time as last set (read once at start), so setting it needs no read. */
   private alarmAt: number | null = null;
   /**
@@ -56,8 +59,10 @@ export class TenantState extends DurableObject<Env> {
     this.sql.exec(TENANT_SCHEMA);
     this.sql.exec(SPEND_SCHEMA);
     this.sql.exec(CHAT_SCHEMA);
+    this.sql.exec(FILE_SCHEMA);
     this.spend = new SpendBook(this.sql);
     this.chats = new ChatBook(this.sql);
+    this.fileBook = new FileBook(this.sql);
     this.leases = new LeaseBook(ctx.storage);
     void ctx.blockConcurrencyWhile(async () => {
       await this.leases.load();
@@ -69,8 +74,8 @@ export class TenantState extends DurableObject<Env> {
    * The gate every authenticated request passes, in an order that has no side effect
    * before a refusal it could still meet: rate buckets, ownership, an upstream permit
    * (the only await: other calls may interleave there, so every count below is taken
-   * after it), the chat's thread (or a reservation for it), thread quota, stream lease,
-   * then the data the route wants.
+   * after it), the chat's thread (or a reservation for it), thread and file quota, stream
+   * lease, then the data the route wants.
    */
   async admit(request: AdmitRequest): Promise<Admission> {
     const { user, limits } = request;
@@ -105,7 +110,14 @@ export class TenantState extends DurableObject<Env> {
 
     const at = Date.now();
     const refuse = (
-      reason: 'quota_user' | 'quota_total' | 'streams' | 'streams_user' | 'budget' | 'chat_busy',
+      reason:
+        | 'quota_user'
+        | 'quota_total'
+        | 'quota_files'
+        | 'streams'
+        | 'streams_user'
+        | 'budget'
+        | 'chat_busy',
       more: { retryAfter?: number; budget?: BudgetName } = {},
     ): Admission => {
       if (permit?.ok && permit.taken) this.pool.giveBack();
@@ -119,6 +131,13 @@ export class TenantState extends DurableObject<Env> {
     if (reserveThread) {
       if (this.countThreads(user) >= limits.threads_per_user) return refuse('quota_user');
       if (this.countThreads() >= limits.threads_total) return refuse('quota_total');
+    }
+    // Uploads in flight count: each may become a file.
+    if (
+      request.reserveFile &&
+      this.fileBook.count(user) + this.fileBook.held(user) >= limits.files_per_user
+    ) {
+      return refuse('quota_files');
     }
     if (request.lease) {
       const { count, yours, next } = this.leases.active(at, user);
@@ -144,9 +163,10 @@ export class TenantState extends DurableObject<Env> {
       admission.lease = this.leases.take(user, at + request.lease.ttlMs);
       admission.leaseSpend = this.spend.take(runSpend);
     }
-    if (admission.reservation || admission.lease) await this.scheduleCleanup();
-    if (request.want === 'threads') admission.threads = this.threads(user);
-    if (request.want === 'files') admission.files = this.files(user);
+    if (request.reserveFile) admission.fileHold = this.fileBook.hold(user, at + request.reserveFile.ttlMs);
+    if (admission.reservation || admission.lease || admission.fileHold) await this.scheduleCleanup();
+    if (request.want === 'threads') admission.threads = threadPage(this.sql, user, request.page);
+    if (request.want === 'files') admission.files = filePage(this.sql, user, request.page);
     if (request.want === 'usage') admission.usage = this.usage(user, limits, at);
     return admission;
   }
@@ -229,21 +249,19 @@ export class TenantState extends DurableObject<Env> {
     this.chats.forget(user, threadId);
   }
 
-  async recordFile(user: string, file: FileRecord): Promise<void> {
-    this.sql.exec(
-      // A file id is never reassigned to another user.
-      'INSERT OR IGNORE INTO files (file_id, user, filename, size, mime_type, uploaded_at) VALUES (?, ?, ?, ?, ?, ?)',
-      file.file_id,
-      user,
-      file.filename,
-      file.size,
-      file.mime_type,
-      file.uploaded_at,
-    );
+  /** Turns an upload's hold into the file the upstream stored. */
+  async commitFile(user: string, hold: string, file: FileRecord): Promise<void> {
+    this.fileBook.commit(user, hold, file);
   }
 
+  /** Gives an upload's hold back (the upload failed or was refused). */
+  async releaseFile(user: string, hold: string): Promise<void> {
+    this.fileBook.release(user, hold);
+  }
+
+  /** Forgets a deleted file, freeing its slot. */
   async removeFile(user: string, fileId: string): Promise<void> {
-    this.sql.exec('DELETE FROM files WHERE file_id = ? AND user = ?', fileId, user);
+    this.fileBook.remove(user, fileId);
   }
 
   /** Returns an upstream permit the request never used (it failed before calling out). */
@@ -258,27 +276,28 @@ export class TenantState extends DurableObject<Env> {
   }
 
   /**
-   * Releases what a vanished Worker left behind: thread reservations it never
-   * committed or released, and stream leases it never released.
+   * Releases what a vanished Worker left behind: thread reservations and upload holds
+   * it never committed or released, and stream leases it never released.
    */
   override async alarm(): Promise<void> {
     const now = Date.now();
     this.sql.exec('DELETE FROM threads WHERE reserved_until IS NOT NULL AND reserved_until <= ?', now);
+    this.fileBook.prune(now);
     this.leases.prune(now);
     this.alarmAt = null; // this alarm has fired
     await this.scheduleCleanup();
   }
 
-  /** Sets the alarm for the earliest reservation or lease expiry (or clears it). */
+  /** Sets the alarm for the earliest reservation, hold or lease expiry (or clears it). */
   private async scheduleCleanup(): Promise<void> {
     const { reservations } = this.sql
       .exec<{ reservations: number | null }>(
         'SELECT MIN(reserved_until) AS reservations FROM threads WHERE reserved_until IS NOT NULL',
       )
       .one();
-    const leases = this.leases.nextExpiry();
-    const next =
-      reservations === null ? leases : leases === null ? reservations : Math.min(reservations, leases);
+    const expiries = [reservations, this.fileBook.nextExpiry(), this.leases.nextExpiry()];
+    const pending = expiries.filter((at) => at !== null);
+    const next = pending.length === 0 ? null : Math.min(...pending);
     if (next === null) {
       if (this.alarmAt !== null) await this.ctx.storage.deleteAlarm({ allowUnconfirmed: true });
       this.alarmAt = null;
@@ -306,7 +325,8 @@ export class TenantState extends DurableObject<Env> {
     return {
       threads: this.countThreads(user),
       threads_total: this.countThreads(),
-      files: this.countFiles(user),
+      files: this.fileBook.count(user),
+      files_held: this.fileBook.held(user),
       streams: streams.count,
       streams_yours: streams.yours,
       budgets: this.spend.states(
@@ -314,10 +334,6 @@ export class TenantState extends DurableObject<Env> {
         now,
       ),
     };
-  }
-
-  private countFiles(user: string): number {
-    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM files WHERE user = ?', user).one().n;
   }
 
   private peek(key: string, policy: BucketPolicy, now: number): TakeResult {
@@ -354,23 +370,5 @@ export class TenantState extends DurableObject<Env> {
       now + RESERVATION_TTL_MS,
     );
     return reservation;
-  }
-
-  private threads(user: string): ThreadRecord[] {
-    return this.sql
-      .exec<{ thread_id: string; name: string | null; assistant_id: string | null; created_at: string }>(
-        'SELECT thread_id, name, assistant_id, created_at FROM threads WHERE user = ? AND reserved_until IS NULL ORDER BY created_at DESC',
-        user,
-      )
-      .toArray();
-  }
-
-  private files(user: string): FileRecord[] {
-    return this.sql
-      .exec<{ file_id: string; filename: string; size: number; mime_type: string; uploaded_at: string }>(
-        'SELECT file_id, filename, size, mime_type, uploaded_at FROM files WHERE user = ? ORDER BY uploaded_at DESC',
-        user,
-      )
-      .toArray();
   }
 }

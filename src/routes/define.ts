@@ -6,6 +6,7 @@ import { ApiError } from '../errors';
 import { sessionAuth } from '../middleware/auth';
 import { bodyDeadline } from '../middleware/body-deadline';
 import { jsonDepthLimit } from '../middleware/json-depth';
+import type { PageRequest } from '../objects/tenant-state';
 import { type AdmissionSpec, admit, type Grant, Refusal, settle } from '../services/admission';
 import { requestContext } from './context';
 
@@ -66,6 +67,12 @@ export function sessionRoute<const S extends AdmissionSpec, const R extends Rout
   return { route, admission };
 }
 
+/** What a route reads of its request before admission runs: a list's page, its handler's input. */
+export interface Prepared<B> {
+  page?: PageRequest;
+  input: B;
+}
+
 /**
  * The handler of a session route, run after its validators: admission (one round trip
  * to the tenant's state) hands `handle` its typed grant, the `RateLimit` pair goes on
@@ -80,14 +87,36 @@ export function admitted<R extends RouteConfig, S extends AdmissionSpec, T>(
   handle: (c: Parameters<AppRouteHandler<R>>[0], grant: Grant<S>) => Promise<T>,
   target?: (c: Parameters<AppRouteHandler<R>>[0]) => string,
 ): (c: Parameters<AppRouteHandler<R>>[0]) => Promise<T> {
+  return admittedWith(
+    definition,
+    () => ({ input: undefined }),
+    (c, grant) => handle(c, grant),
+    target,
+  );
+}
+
+/**
+ * {@link admitted} with a step before admission: `prepare` reads what admission needs of
+ * the validated request (a list's page) and what the handler will need (an upload's
+ * head, read from the body there, so that a malformed one costs no permit and no hold).
+ * What it refuses took nothing but the caller's rate.
+ */
+export function admittedWith<R extends RouteConfig, S extends AdmissionSpec, T, B>(
+  definition: AdmittedRoute<R, S>,
+  prepare: (c: Parameters<AppRouteHandler<R>>[0]) => Prepared<B> | Promise<Prepared<B>>,
+  handle: (c: Parameters<AppRouteHandler<R>>[0], grant: Grant<S>, input: B) => Promise<T>,
+  /** The id admission gates on, when it is not the path's `<kind>_id` (a chat id in the body). */
+  target?: (c: Parameters<AppRouteHandler<R>>[0]) => string,
+): (c: Parameters<AppRouteHandler<R>>[0]) => Promise<T> {
   const { admission } = definition;
   const param = admission.limiter === 'closed' && admission.owns ? `${admission.owns}_id` : undefined;
   return async (c) => {
     const ctx = requestContext(c);
+    const { page, input } = await prepare(c);
     let grant: Grant<S>;
     try {
       const id = target ? target(c) : param === undefined ? undefined : c.req.param(param);
-      grant = await admit(ctx, admission, id);
+      grant = await admit(ctx, admission, id, page);
     } catch (error) {
       c.set('limiter', error instanceof Refusal ? error.reason : 'error');
       throw error;
@@ -96,7 +125,7 @@ export function admitted<R extends RouteConfig, S extends AdmissionSpec, T>(
     // Prepared headers go on every response this context builds, error responses included.
     for (const [name, value] of Object.entries(grant.headers)) c.header(name, value);
     try {
-      return await handle(c, grant);
+      return await handle(c, grant, input);
     } finally {
       ctx.defer(settle(ctx, grant));
     }

@@ -23,6 +23,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   408: 'The request body did not arrive in time (`BODY_TIMEOUT_MS`)',
   409: 'In conflict with a run in progress (`RUN_IN_PROGRESS`) or an earlier request (`IDEMPOTENCY_CONFLICT`)',
   413: 'Body over the route’s limit',
+  415: 'The body has the wrong Content-Type for the route',
   429:
     'Over a rate limit, stream or thread quota (`RATE_LIMITED`, `TOO_MANY_STREAMS`, `QUOTA_EXCEEDED`), ' +
     'or a spend budget is used up (`BUDGET_EXCEEDED`, `Retry-After` = seconds to the window’s end)',

@@ -7,6 +7,8 @@ import type {
   AdmitRequest,
   DenyReason,
   FileRecord,
+  Page,
+  PageRequest,
   SpendMark,
   ThreadRecord,
   Usage,
@@ -29,8 +31,11 @@ export type AdmissionSpec =
       governor: 'open' | 'closed' | 'none';
       /** Ownership gate: the request's thread or file (its `<kind>_id`) must be the caller's. */
       owns?: 'thread' | 'file';
-      /** Reserve one thread of quota (thread creation). */
-      reserve?: 'thread';
+      /**
+       * Reserve one thread of quota (thread creation), or hold one of the user's
+       * `files_per_user` while an upload is in flight.
+       */
+      reserve?: 'thread' | 'file';
       /**
        * The request names a chat (its id is the target): `find` answers the thread it
        * names; `open` also reserves one of quota, as `reserve` does, when it names none.
@@ -38,7 +43,7 @@ export type AdmissionSpec =
       chat?: 'open' | 'find';
       /** Take a concurrent-stream slot (runs). */
       stream?: true;
-      /** Data the handler needs back from the tenant's state. */
+      /** Data the handler needs back from the tenant's state (lists: one page, see {@link admit}). */
       want?: 'threads' | 'files' | 'usage';
       /** Only the tenant's rate bucket counts (webhook ingress), not a user's. */
       rate?: 'tenant';
@@ -78,6 +83,8 @@ interface BaseGrant {
   /** An upstream permit was taken: refunded by {@link settle} when no upstream call was made. */
   permit: boolean;
   reservation?: Hold;
+  /** An upload's hold on one of the user's file slots. */
+  upload?: Hold;
   lease?: Hold;
 }
 
@@ -91,11 +98,12 @@ export type OpenedChat =
 /** What admission granted for `S`: the holds and data the spec asked for, typed. */
 export type Grant<S extends AdmissionSpec = AdmissionSpec> = BaseGrant &
   (Has<S, 'reserve', 'thread'> extends true ? { reservation: Hold } : unknown) &
+  (Has<S, 'reserve', 'file'> extends true ? { upload: Hold } : unknown) &
   (Has<S, 'stream', true> extends true ? { lease: Hold } : unknown) &
   (Has<S, 'chat', 'open'> extends true ? { chat: OpenedChat } : unknown) &
   (Has<S, 'chat', 'find'> extends true ? { chat: { threadId: string | null } } : unknown) &
-  (Has<S, 'want', 'threads'> extends true ? { threads: ThreadRecord[] } : unknown) &
-  (Has<S, 'want', 'files'> extends true ? { files: FileRecord[] } : unknown) &
+  (Has<S, 'want', 'threads'> extends true ? { threads: Page<ThreadRecord> } : unknown) &
+  (Has<S, 'want', 'files'> extends true ? { files: Page<FileRecord> } : unknown) &
   (Has<S, 'want', 'usage'> extends true ? { usage: Usage; rate: Admitted['rate'] } : unknown);
 
 type Admitted = Extract<Admission, { ok: true }>;
@@ -103,14 +111,21 @@ type Admitted = Extract<Admission, { ok: true }>;
 /** A lease outlives the longest possible run (first byte plus duration) by this much. */
 export const LEASE_MARGIN_MS = 60_000;
 /**
- * Retry-After for a thread-quota 429 (the contract puts one on every 429). The quota frees
- * only when a thread is deleted, so this is a polite pause, not a promise.
+ * Retry-After for a thread- or file-quota 429 (the contract puts one on every 429). The
+ * quota frees only when a thread or file is deleted, so this is a polite pause, not a promise.
  */
 const QUOTA_RETRY_AFTER_S = 60;
 
 /** How long a run may hold its slot before the alarm frees it: the run's longest life. */
 export const leaseTtlMs = (ctx: Pick<RequestContext, 'config'>) =>
   ctx.config.stream.firstByteTimeoutMs + ctx.config.stream.maxDurationMs + LEASE_MARGIN_MS;
+
+/**
+ * How long an upload may hold its file slot before the alarm frees it: its body's
+ * deadline plus the upstream's time to answer (services/files.ts), and the margin.
+ */
+export const uploadTtlMs = (ctx: Pick<RequestContext, 'config'>) =>
+  ctx.config.bodyTimeoutMs + ctx.config.upstream.timeoutMs + LEASE_MARGIN_MS;
 
 /** A refusal by admission, with the reason for the log. */
 export class Refusal extends ApiError {
@@ -128,15 +143,22 @@ export class Refusal extends ApiError {
 /**
  * The one round trip to the tenant's state object: rate buckets (user and tenant),
  * ownership of `target` (the thread or file id, when the spec gates on one), an upstream
- * permit, thread quota, stream lease and the data the spec wants. Throws the contract's
- * error when refused ({@link Refusal}) or when the limiter fails closed.
+ * permit, thread or file quota, stream lease and the data the spec wants (for a list,
+ * the `page` the route's query asked for). Throws the contract's error when refused
+ * ({@link Refusal}) or when the limiter fails closed.
  */
 export async function admit<S extends AdmissionSpec>(
   ctx: RequestContext,
   spec: S,
   target?: string,
+  page?: PageRequest,
 ): Promise<Grant<S>>;
-export async function admit(ctx: RequestContext, spec: AdmissionSpec, target?: string): Promise<Grant> {
+export async function admit(
+  ctx: RequestContext,
+  spec: AdmissionSpec,
+  target?: string,
+  page?: PageRequest,
+): Promise<Grant> {
   const request: AdmitRequest = { tenant: ctx.tenant.id, user: ctx.user, limits: ctx.tenant.limits };
   if (spec.governor !== 'none') {
     const account = await keyOf(ctx.config.upstream);
@@ -144,12 +166,14 @@ export async function admit(ctx: RequestContext, spec: AdmissionSpec, target?: s
   }
   if (spec.limiter === 'closed') {
     // What spends the operator's threads stops for everyone when the account runs low.
-    if (spec.reserve || spec.stream) await guardAccount(ctx);
+    if (spec.reserve === 'thread' || spec.stream) await guardAccount(ctx);
     if (spec.owns && target !== undefined) request.owns = { kind: spec.owns, id: target };
     if (spec.chat && target !== undefined) request.chat = { id: target, open: spec.chat === 'open' };
-    if (spec.reserve) request.reserveThread = true;
+    if (spec.reserve === 'thread') request.reserveThread = true;
+    if (spec.reserve === 'file') request.reserveFile = { ttlMs: uploadTtlMs(ctx) };
     if (spec.stream) request.lease = { ttlMs: leaseTtlMs(ctx) };
     if (spec.want) request.want = spec.want;
+    if (page && (spec.want === 'threads' || spec.want === 'files')) request.page = page;
     if (spec.rate === 'tenant') request.tenantOnly = true;
   }
 
@@ -168,6 +192,7 @@ export async function admit(ctx: RequestContext, spec: AdmissionSpec, target?: s
     rate: result.rate,
   };
   if (result.reservation) grant.reservation = new Hold(result.reservation, result.reservationSpend);
+  if (result.fileHold) grant.upload = new Hold(result.fileHold);
   if (result.lease) grant.lease = new Hold(result.lease, result.leaseSpend);
   if (result.threads) grant.threads = result.threads;
   if (result.files) grant.files = result.files;
@@ -195,12 +220,13 @@ export function settle(ctx: RequestContext, grant: Grant): Promise<unknown> {
   const calledOut = ctx.upstream.upstreamCalls > 0 || grant.lease?.claimed === true;
   if (grant.permit && !calledOut) steps.push(ctx.state.refundPermit());
   const refund = (hold: Hold) => (ctx.upstream.mayHaveSpent ? [] : [...hold.spend]);
-  const { reservation, lease } = grant;
+  const { reservation, upload, lease } = grant;
   if (reservation && !reservation.claimed) {
     steps.push(ctx.state.releaseThread(ctx.user, reservation.id, refund(reservation)));
     // A creation the upstream refused may mean the account ran out: ask it again.
     if (ctx.upstream.upstreamCalls > 0 && !ctx.upstream.mayHaveSpent) steps.push(allowanceStale(ctx));
   }
+  if (upload && !upload.claimed) steps.push(ctx.state.releaseFile(ctx.user, upload.id));
   if (lease && !lease.claimed) steps.push(ctx.state.releaseLease(lease.id, refund(lease)));
   return Promise.allSettled(steps);
 }
@@ -252,6 +278,10 @@ function refusal(result: Extract<Admission, { ok: false }>): ApiError {
       });
     case 'quota_total':
       return new ApiError('QUOTA_EXCEEDED', 'This tenant has reached its thread quota.', {
+        retryAfter: QUOTA_RETRY_AFTER_S,
+      });
+    case 'quota_files':
+      return new ApiError('QUOTA_EXCEEDED', 'You have reached your file quota.', {
         retryAfter: QUOTA_RETRY_AFTER_S,
       });
     case 'streams':

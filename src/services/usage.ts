@@ -7,7 +7,8 @@ export interface UsageReport {
   user: string;
   limits: RequestContext['tenant']['limits'];
   threads: { yours: number; remaining: number; tenant_total: number; tenant_remaining: number };
-  files: { yours: number; max_bytes: number; types: string[] };
+  /** `remaining` counts uploads in flight as taken: each may become a file. */
+  files: { yours: number; remaining: number; max_bytes: number; types: string[] };
   streams: { active: number; max: number; yours: number; max_yours: number };
   /** What is left of each spend budget in its current UTC window; `reset_in` in seconds. */
   budgets: Record<BudgetName, { limit: number; used: number; remaining: number; reset_in: number }>;
@@ -32,7 +33,12 @@ export function usageReport(
       tenant_total: counts.threads_total,
       tenant_remaining: tenantRemaining,
     },
-    files: { yours: counts.files, max_bytes: files.max_bytes, types: files.types },
+    files: {
+      yours: counts.files,
+      remaining: Math.max(0, limits.files_per_user - counts.files - counts.files_held),
+      max_bytes: files.max_bytes,
+      types: files.types,
+    },
     streams: {
       active: counts.streams,
       max: limits.concurrent_streams,

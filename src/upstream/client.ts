@@ -183,9 +183,8 @@ export class UpstreamClient {
   }
 
   async #run(call: UpstreamCall, mode: Mode): Promise<Extract<SendResult, { kind: 'response' }>> {
-    if (call.json !== undefined && call.form !== undefined) {
-      throw new UpstreamCallError('an upstream call has either a JSON or a form body');
-    }
+    const bodies = [call.json, call.form, call.stream].filter((body) => body !== undefined);
+    if (bodies.length > 1) throw new UpstreamCallError('an upstream call has at most one body');
     const url = buildUrl(this.#account.baseUrl, call);
     const started = Date.now();
     let token = await this.#tokens.get(call.scope);
@@ -205,7 +204,8 @@ export class UpstreamClient {
         throw timeoutError();
       }
       if (sent.kind === 'network') {
-        const delay = mode.retry ? this.#retryDelay(retries, started) : undefined;
+        const delay =
+          mode.retry && call.stream === undefined ? this.#retryDelay(retries, started) : undefined;
         if (delay === undefined) {
           this.#fail(call, { outcome: 'network', attempts: retries + 1 });
           throw networkError();
@@ -224,7 +224,8 @@ export class UpstreamClient {
           if (!replayed) {
             replayed = true;
             token = await this.#tokens.refresh(call.scope, token);
-            continue;
+            // A streamed body went with the first attempt: the caller's retry takes the fresh token.
+            if (call.stream === undefined) continue;
           }
           this.#fail(call, { outcome: 'auth', status: 401, attempts: retries + 1 });
           throw unavailable(DEFAULT_RETRY_AFTER_S);
@@ -234,7 +235,7 @@ export class UpstreamClient {
           this.#fail(call, { outcome: 'redirect', status: res.status });
           throw badResponse();
         }
-        if (mode.retry && (res.status === 429 || res.status >= 500)) {
+        if (mode.retry && call.stream === undefined && (res.status === 429 || res.status >= 500)) {
           const delay = this.#retryDelay(retries, started, retryAfterFrom(res.headers, res.status === 429));
           if (delay !== undefined) {
             await discard(res);
@@ -257,9 +258,10 @@ export class UpstreamClient {
       token,
       accept: mode.accept,
       json: call.json !== undefined,
+      ...(call.stream ? { contentType: call.stream.contentType } : {}),
       requestId: this.#requestId,
     });
-    const body = call.json !== undefined ? JSON.stringify(call.json) : call.form;
+    const body = call.json !== undefined ? JSON.stringify(call.json) : (call.form ?? call.stream?.body);
     return { method: call.method, headers, body };
   }
 

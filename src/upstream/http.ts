@@ -44,6 +44,8 @@ export interface HeaderParts {
   token?: string;
   accept: string;
   json: boolean;
+  /** The body's type when it is neither JSON nor a `FormData` (which sets its own). */
+  contentType?: string;
   requestId?: string;
 }
 
@@ -52,6 +54,7 @@ export function buildHeaders(parts: HeaderParts): Headers {
   const headers = new Headers({ Accept: parts.accept });
   if (parts.token !== undefined) headers.set('Authorization', `Bearer ${parts.token}`);
   if (parts.json) headers.set('Content-Type', 'application/json');
+  else if (parts.contentType !== undefined) headers.set('Content-Type', parts.contentType);
   if (parts.requestId !== undefined) headers.set('X-Request-Id', parts.requestId);
   return headers;
 }

@@ -48,6 +48,12 @@ export interface UpstreamCall {
   json?: unknown;
   /** A multipart body (replayable: a `FormData`, never a one-shot stream). */
   form?: FormData;
+  /**
+   * A body read once as it is sent (an upload streamed through): never retried, and a 401
+   * is not replayed with it (the token is refreshed, the call fails with 503, the caller
+   * sends again).
+   */
+  stream?: { body: ReadableStream<Uint8Array>; contentType: string };
   scope: TokenScope;
   /** Overrides the client's default timeout (ms) for this call. */
   timeoutMs?: number;

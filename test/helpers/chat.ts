@@ -150,7 +150,7 @@ export async function chatSetup(tenant = 'acme', options: GatewayOptions = {}) {
 
 /** The caller's threads (the ownership registry). */
 export async function threadsOf(caller: Caller): Promise<string[]> {
-  const res = await caller.edge.v1.threads.$get();
+  const res = await caller.edge.v1.threads.$get({ query: {} });
   expect(res.status).toBe(200);
   return (await res.json()).threads.map((t) => t.thread_id);
 }

@@ -88,6 +88,12 @@ const TokenFieldsSchema = z.object({
   jwt_token: z.string().optional(),
 });
 
+const StoredFileSchema = z.object({ file_id: z.string(), filename: z.string(), size: z.number() });
+const StoredFilesSchema = z.union([
+  z.array(StoredFileSchema),
+  z.object({ files: z.array(StoredFileSchema) }),
+]);
+
 async function expectOk<S extends z.ZodType>(res: Response, what: string, schema: S): Promise<z.output<S>> {
   const text = await res.text();
   if (!res.ok) throw new Error(`${what}: HTTP ${res.status} ${text}`);
@@ -168,6 +174,17 @@ export class EmulatorControl {
   async callbacks(path: string): Promise<ReceivedCallback[]> {
     const query = `callbacks?path=${encodeURIComponent(path)}`;
     return (await this.control('GET', query, CallbacksSchema)).callbacks;
+  }
+
+  /**
+   * The files the upstream stores for `projectId` (what an upload did or did not leave
+   * behind). It logs in and lists, two upstream requests of its own: read it after a watch.
+   */
+  async storedFiles(projectId: string): Promise<z.output<typeof StoredFileSchema>[]> {
+    const { projectToken: token } = await loginAndGetProjectToken(this.baseUrl, projectId);
+    const res = await fetch(this.url('/files/'), { headers: bearer(token) });
+    const body = await expectOk(res, 'GET /files/', StoredFilesSchema);
+    return Array.isArray(body) ? body : body.files;
   }
 
   /** Polls the counters until `predicate` holds (default timeout 3 s). */

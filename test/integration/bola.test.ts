@@ -81,7 +81,7 @@ describe('object-level authorization', () => {
     expect((await thread.json()).messages.map((m) => m.content)).toEqual(['my secret']);
     const secret = await routes.db[':key'].$get({ param: { thread_id: threadId, key: 'secret' } });
     expect(await secret.json()).toBe('alice only');
-    const files = await (await alice.edge.v1.files.$get()).json();
+    const files = await (await alice.edge.v1.files.$get({ query: {} })).json();
     expect(files.files.map((f) => f.file_id)).toEqual([fileId]);
   }
 
@@ -106,8 +106,8 @@ describe('object-level authorization', () => {
   it("Alice's thread and file never show up in anyone else's lists", async () => {
     const others = [await gw.caller('acme', 'bob'), await gw.caller('globex', 'alice')];
     for (const other of others) {
-      const threads = await (await other.edge.v1.threads.$get()).text();
-      const files = await (await other.edge.v1.files.$get()).text();
+      const threads = await (await other.edge.v1.threads.$get({ query: {} })).text();
+      const files = await (await other.edge.v1.files.$get({ query: {} })).text();
       expect(threads).not.toContain(threadId);
       expect(files).not.toContain(fileId);
     }

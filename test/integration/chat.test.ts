@@ -174,7 +174,7 @@ describe('POST /v1/chat through the AI SDK', () => {
   it('creates the assistant_id given with the first message, if the tenant allows it', async () => {
     const { user, sdk } = await setup();
     await assemble(await sdk.send(chatId(), [userMessage('hi')], { body: { assistant_id: 'asst_sales' } }));
-    const res = await user.edge.v1.threads.$get();
+    const res = await user.edge.v1.threads.$get({ query: {} });
     expect((await res.json()).threads.map((t) => t.assistant_id)).toEqual(['asst_sales']);
   });
 

@@ -54,7 +54,7 @@ describe('CORS', () => {
 
   /** `GET /v1/threads` as `caller`, from `origin`. */
   const listFrom = (caller: Caller, origin: string) =>
-    caller.edge.v1.threads.$get({}, { headers: { origin } });
+    caller.edge.v1.threads.$get({ query: {} }, { headers: { origin } });
 
   it("lets the caller's own tenant's origin read an authenticated response", async () => {
     const alice = await gw.caller('acme');

@@ -78,7 +78,7 @@ describe('a webhook run without a thread', () => {
 
   it('runs on a new thread that belongs to the subject', async () => {
     const owner = await baseCaller('acme', subject);
-    const threads = await (await owner.edge.v1.threads.$get()).json();
+    const threads = await (await owner.edge.v1.threads.$get({ query: {} })).json();
     expect(threads.threads.map((t) => t.thread_id)).toEqual([done.thread_id]);
   });
 });

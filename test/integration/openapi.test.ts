@@ -189,4 +189,30 @@ describe('GET /openapi.json', () => {
         description: expect.stringMatching(/\S{3,}/),
       });
   });
+
+  it("documents the upload's multipart body and the lists' limit and cursor", async () => {
+    const operations = operationsOf(await fetchDocument());
+    const find = (method: string, path: string) =>
+      operations.find((op) => op.method === method && op.path === path);
+    const upload = z
+      .object({
+        required: z.literal(true),
+        content: z.object({
+          'multipart/form-data': z.object({
+            schema: z.object({
+              required: z.array(z.string()),
+              properties: z.record(z.string(), z.unknown()),
+            }),
+          }),
+        }),
+      })
+      .parse(find('POST', '/v1/files')?.operation.requestBody);
+    expect(upload.content['multipart/form-data'].schema.required).toEqual(['file']);
+    expect(Object.keys(upload.content['multipart/form-data'].schema.properties)).toEqual(['file']);
+    for (const path of ['/v1/threads', '/v1/files']) {
+      const query = (find('GET', path)?.operation.parameters ?? []).filter((p) => p.in === 'query');
+      expect(query.map((p) => p.name).sort()).toEqual(['cursor', 'limit']);
+      expect(query.every((p) => p.required !== true)).toBe(true);
+    }
+  });
 });

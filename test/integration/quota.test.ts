@@ -135,7 +135,7 @@ describe('thread quota', () => {
     await expectError(await create(alice), 502, 'UPSTREAM_BAD_RESPONSE');
     expect((await create(alice)).status).toBe(201);
     expect((await usage(alice)).threads.yours).toBe(before.threads.yours + 1);
-    const listed = await (await alice.edge.v1.threads.$get()).json();
+    const listed = await (await alice.edge.v1.threads.$get({ query: {} })).json();
     expect(listed.threads).toHaveLength(before.threads.yours + 1);
   });
 

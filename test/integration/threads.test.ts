@@ -26,7 +26,7 @@ describe('threads', () => {
   it('lists a created thread', async () => {
     const alice = await gw.caller('acme');
     const threadId = await newThread(alice, { name: 'Order 42' });
-    const list = await alice.edge.v1.threads.$get();
+    const list = await alice.edge.v1.threads.$get({ query: {} });
     expectAuthenticatedHeaders(list);
     expect(await list.json()).toEqual({ threads: [expect.objectContaining({ thread_id: threadId })] });
   });
@@ -60,7 +60,7 @@ describe('threads', () => {
     const watch = await watchUpstream(gw.emulator);
     await expectError(await thread.$get({ param: { thread_id: threadId } }), 404, 'NOT_FOUND');
     await expectError(await thread.$delete({ param: { thread_id: threadId } }), 404, 'NOT_FOUND');
-    expect(await (await alice.edge.v1.threads.$get()).json()).toEqual({ threads: [] });
+    expect(await (await alice.edge.v1.threads.$get({ query: {} })).json()).toEqual({ threads: [] });
     await watch.expectNone();
   });
 
@@ -94,7 +94,7 @@ describe('threads', () => {
     const [carol, dave] = await Promise.all([gw.caller('acme'), gw.caller('acme')]);
     const mine = await newThread(carol);
     await newThread(dave, { name: 'dave' });
-    const list = await (await carol.edge.v1.threads.$get()).json();
+    const list = await (await carol.edge.v1.threads.$get({ query: {} })).json();
     expect(list.threads.map((t) => t.thread_id)).toEqual([mine]);
   });
 
@@ -102,7 +102,7 @@ describe('threads', () => {
     const carol = await gw.caller('acme');
     await newThread(carol);
     const globex = await gw.caller('globex');
-    expect(await (await globex.edge.v1.threads.$get()).json()).toEqual({ threads: [] });
+    expect(await (await globex.edge.v1.threads.$get({ query: {} })).json()).toEqual({ threads: [] });
   });
 
   it("sends the upstream the gateway's own token, never the caller's", async () => {

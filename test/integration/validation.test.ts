@@ -148,7 +148,7 @@ describe('request validation', () => {
     const gw = testGateway();
     const alice = await gw.caller('acme');
     const given = 'trace-0123456789';
-    const ok = await alice.edge.v1.threads.$get({}, { headers: { 'x-request-id': given } });
+    const ok = await alice.edge.v1.threads.$get({ query: {} }, { headers: { 'x-request-id': given } });
     expect(ok.headers.get('x-request-id')).toBe(given);
     const err = await alice.request('GET', '/v1/threads/..%2f', { headers: { 'x-request-id': given } });
     expect((await expectError(err, 400, 'VALIDATION_ERROR', 'thread_id')).request_id).toBe(given);

@@ -106,6 +106,7 @@ export async function startStack(opts) {
     });
     stack.stoppers.push(worker.stop);
     stack.url = worker.url;
+    stack.workerPid = worker.pid;
     stack.logFile = worker.logFile;
     return stack;
   } catch (error) {
@@ -124,6 +125,8 @@ export class Stack {
     this.url = '';
     /** workerd's output (with --verbose: the Worker's logs and uncaught exceptions). */
     this.logFile = '';
+    /** The `workerd serve` process's id (its memory is read from /proc/<pid>/status). */
+    this.workerPid = /** @type {number | undefined} */ (undefined);
     /** @type {Emulator} */
     this.emulator = new Emulator('http://127.0.0.1:9');
     /** @type {(() => Promise<void>)[]} run in reverse order by stop() */

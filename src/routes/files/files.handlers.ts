@@ -1,14 +1,23 @@
 import * as files from '../../services/files';
 import { requestContext } from '../context';
-import { admitted } from '../define';
+import { admitted, admittedWith } from '../define';
+import { nextCursor, pageOf } from '../pagination';
 import * as routes from './files.routes';
 
-export const upload = admitted(routes.upload, async (c) =>
-  c.json(await files.uploadFile(requestContext(c), c.req.valid('form').file), 201),
+/** The upload's head is read and checked before admission; its content streams after it. */
+export const upload = admittedWith(
+  routes.upload,
+  async (c) => ({ input: await files.readUpload(requestContext(c), c.req.raw) }),
+  async (c, grant, incoming) =>
+    c.json(await files.uploadFile(requestContext(c), grant.upload, incoming), 201),
 );
 
-/** The caller's own files, from the ownership registry (no upstream call). */
-export const list = admitted(routes.list, async (c, grant) => c.json({ files: grant.files }, 200));
+/** A page of the caller's own files, from the ownership registry (no upstream call). */
+export const list = admittedWith(
+  routes.list,
+  (c) => ({ page: pageOf(c.req.valid('query')), input: undefined }),
+  async (c, grant) => c.json({ files: grant.files.items, ...nextCursor(grant.files) }, 200),
+);
 
 export const remove = admitted(routes.remove, async (c) => {
   await files.deleteFile(requestContext(c), c.req.valid('param').file_id);

@@ -1,15 +1,18 @@
 import * as threads from '../../services/threads';
 import { requestContext } from '../context';
-import { admitted } from '../define';
+import { admitted, admittedWith } from '../define';
+import { nextCursor, pageOf } from '../pagination';
 import * as routes from './threads.routes';
 
 export const createThread = admitted(routes.createThread, async (c, grant) =>
   c.json(await threads.createThread(requestContext(c), grant.reservation, c.req.valid('json')), 201),
 );
 
-/** The caller's own threads, from the ownership registry (no upstream call). */
-export const listThreads = admitted(routes.listThreads, async (c, grant) =>
-  c.json({ threads: grant.threads }, 200),
+/** A page of the caller's own threads, from the ownership registry (no upstream call). */
+export const listThreads = admittedWith(
+  routes.listThreads,
+  (c) => ({ page: pageOf(c.req.valid('query')), input: undefined }),
+  async (c, grant) => c.json({ threads: grant.threads.items, ...nextCursor(grant.threads) }, 200),
 );
 
 export const getThread = admitted(routes.getThread, async (c) =>

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { sessionRoute } from '../define';
+import { NextCursor, PageQuery } from '../pagination';
 import {
   ApiIdSchema,
   errorResponses,
@@ -43,10 +44,14 @@ export const listThreads = sessionRoute(
     method: 'get',
     path: '/threads',
     operationId: 'listThreads',
-    summary: "The caller's own threads",
+    summary: "The caller's own threads, newest first, a page at a time (`limit`, `cursor`)",
+    request: { query: PageQuery },
     responses: {
-      200: jsonContent(z.object({ threads: z.array(ThreadSchema) }), 'Threads'),
-      ...errorResponses(),
+      200: jsonContent(
+        z.object({ threads: z.array(ThreadSchema), next_cursor: NextCursor }).openapi('ThreadsPage'),
+        'Threads',
+      ),
+      ...errorResponses(400),
     },
   },
 );

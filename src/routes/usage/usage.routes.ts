@@ -18,6 +18,7 @@ const UsageSchema = z
       threads_per_day: z.number(),
       threads_per_month: z.number(),
       runs_per_user_per_day: z.number(),
+      files_per_user: z.number(),
     }),
     threads: z.object({
       yours: z.number(),
@@ -25,7 +26,14 @@ const UsageSchema = z
       tenant_total: z.number(),
       tenant_remaining: z.number(),
     }),
-    files: z.object({ yours: z.number(), max_bytes: z.number(), types: z.array(z.string()) }),
+    files: z.object({
+      yours: z.number(),
+      remaining: z
+        .number()
+        .openapi({ description: '`files_per_user` less your files and uploads in flight' }),
+      max_bytes: z.number(),
+      types: z.array(z.string()),
+    }),
     streams: z.object({ active: z.number(), max: z.number(), yours: z.number(), max_yours: z.number() }),
     budgets: z
       .record(
@@ -50,7 +58,7 @@ export const usage = sessionRoute(
     method: 'get',
     path: '/usage',
     operationId: 'getUsage',
-    summary: "The caller's limits, remaining quota and thread counts",
+    summary: "The caller's limits, remaining quota and thread and file counts",
     responses: { 200: jsonContent(UsageSchema, 'Usage'), ...errorResponses() },
   },
 );
