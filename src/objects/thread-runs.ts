@@ -107,7 +107,9 @@ export class ThreadRuns extends DurableObject<Env> {
     const opened = await openUpstream(ctx, input.threadId, input.message, live.abort.signal, grace);
     if (!opened.ok) {
       // Refused before it began: no run happened, and the caller's admission gives the slot back.
+      // A caller that attached meanwhile (an idempotent retry) is told nothing more: its stream ends.
       this.live.delete(runId);
+      for (const attached of live.connections) attached.close();
       this.log.forget(runId, input.user, input.idempotency?.key);
       return refused(opened.error, input.requestId);
     }
