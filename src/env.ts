@@ -12,6 +12,8 @@ export interface Variables {
   user: string;
   /** The request's fixed service context, built on first use (services/context.ts). */
   context: RequestContext | undefined;
+  /** The operator on an admin route: the first 12 hex of their key's SHA-256 (admin/auth.ts). */
+  operator: string | undefined;
   /** What admission decided, for the access log: an outcome, a refusal reason, or why it did not run. */
   limiter: LimiterOutcome | DenyReason | 'error' | 'input_refused' | undefined;
 }
@@ -20,4 +22,17 @@ export interface Variables {
 export interface AppEnv {
   Bindings: Env;
   Variables: Variables;
+}
+
+declare global {
+  /**
+   * Secrets that may be absent, which `wrangler types` cannot express (it types only the
+   * required ones, wrangler.toml `[secrets]`): read through src/config.ts's schema.
+   */
+  interface Env {
+    /** The tenant registry's seed (contract section 1); with `REGISTRY` bound it may be absent. */
+    TENANTS?: string;
+    /** SHA-256 hex digests of the operator keys, comma-separated (README, Operator's guide). */
+    ADMIN_KEY_HASHES?: string;
+  }
 }
