@@ -48,6 +48,21 @@ export class UpstreamGovernor extends DurableObject<Env> {
     return { granted: grant.granted, expiresAt: window.resetAt, retryAfter: grant.retryAfter };
   }
 
+  /**
+   * What the governor has learnt, for the operator (`GET /admin/v1/account`): the upstream's
+   * limit, whether it came from the upstream's headers yet, and the current window's use.
+   */
+  async budget() {
+    const now = Date.now();
+    const window = this.window && now < this.window.resetAt ? this.window : undefined;
+    return {
+      limit: this.limit,
+      synced: this.synced && window !== undefined,
+      window: window && { reset_at: window.resetAt, budget: window.budget, used: window.used },
+      tenants: [...this.lastAsked].filter(([, at]) => now - at <= WINDOW_MS).map(([tenant]) => tenant),
+    };
+  }
+
   /** The upstream answered 429: nothing more until it says the window resets. */
   async exhausted(resetAt: number): Promise<void> {
     const window = this.current(Date.now());

@@ -61,6 +61,7 @@ export interface Usage {
 }
 
 export type DenyReason =
+  | 'blocked'
   | 'rate_user'
   | 'rate_tenant'
   | 'not_found'

@@ -2,7 +2,10 @@ import { DurableObject } from 'cloudflare:workers';
 import { BoundedMap } from '../bounded-map';
 import { type BucketPolicy, type BucketState, type TakeResult, take } from '../limits/bucket';
 import { ratePolicies } from '../limits/policy';
+import type { UsageEntry } from '../metering/metrics';
+import { BlockList, type BlockRecord } from './block-list';
 import { LeaseBook } from './lease-book';
+import { flushMs, MeterBook, type UsageQuery, type UsageRow } from './meter-book';
 import { type PermitOutcome, PermitPool } from './permit-pool';
 import { runBudgets, SPEND_SCHEMA, SpendBook, threadBudgets } from './spend-book';
 import {
@@ -38,6 +41,8 @@ export class TenantState extends DurableObject<Env> {
   private readonly pool = new PermitPool();
   private readonly leases: LeaseBook;
   private readonly spend: SpendBook;
+  private readonly blocks: BlockList;
+  private readonly meterBook: MeterBook;
   /** The alarm's time as last set (read once at start), so setting it needs no read. */
   private alarmAt: number | null = null;
   /**
@@ -55,6 +60,8 @@ export class TenantState extends DurableObject<Env> {
     this.sql.exec(SPEND_SCHEMA);
     this.spend = new SpendBook(this.sql);
     this.leases = new LeaseBook(ctx.storage);
+    this.blocks = new BlockList(this.sql);
+    this.meterBook = new MeterBook(ctx.storage, flushMs(env.METER_FLUSH_MS));
     void ctx.blockConcurrencyWhile(async () => {
       await this.leases.load();
       this.alarmAt = await ctx.storage.getAlarm();
@@ -63,7 +70,7 @@ export class TenantState extends DurableObject<Env> {
 
   /**
    * The gate every authenticated request passes, in an order that has no side effect
-   * before a refusal it could still meet: rate buckets, ownership, an upstream permit
+   * before a refusal it could still meet: a block by the operator, rate buckets, ownership, an upstream permit
    * (the only await: other calls may interleave there, so every count below is taken
    * after it), thread quota, stream lease, then the data the route wants.
    */
@@ -78,6 +85,8 @@ export class TenantState extends DurableObject<Env> {
       user: { remaining: userBucket.remaining, resetIn: userBucket.resetIn },
       tenant: { remaining: tenantBucket.remaining, resetIn: tenantBucket.resetIn },
     };
+    // A blocked user takes nothing, not even a token of the tenant's rate.
+    if (this.blocks.has(user)) return { ok: false, reason: 'blocked', rate };
     // Both buckets must have a token; a refused request takes from neither.
     if (!userBucket.allowed || !tenantBucket.allowed) {
       const reason = userBucket.allowed ? 'rate_tenant' : 'rate_user';
@@ -215,6 +224,31 @@ export class TenantState extends DurableObject<Env> {
   async releaseLease(leaseId: string, refund: SpendMark[] = []): Promise<void> {
     this.leases.release(leaseId);
     this.spend.refund(refund);
+  }
+
+  /** Blocks an end user (admin API): every request of theirs is refused from now on. */
+  async block(user: string): Promise<boolean> {
+    return this.blocks.block(user);
+  }
+
+  /** Lets a blocked end user back in. */
+  async unblock(user: string): Promise<boolean> {
+    return this.blocks.unblock(user);
+  }
+
+  /** The blocked end users. */
+  async blocked(): Promise<BlockRecord[]> {
+    return this.blocks.list();
+  }
+
+  /** Adds metered counts; resolves once they are written (objects/meter-book.ts). */
+  async meter(entries: UsageEntry[]): Promise<void> {
+    return this.meterBook.add(entries);
+  }
+
+  /** The written usage in `query`'s day range. */
+  async meteredUsage(query: UsageQuery): Promise<UsageRow[]> {
+    return this.meterBook.read(query);
   }
 
   /**

@@ -3,6 +3,7 @@ import type { Config, Tenant } from '../config';
 import type { AppEnv } from '../env';
 import { observe } from '../limits/observations';
 import { errorName, log } from '../log';
+import { UsageTally } from '../metering/usage';
 import type { TenantState } from '../objects/tenant-state';
 import { UpstreamClient } from '../upstream/client';
 import { createTokenSource, knownKeyOf } from '../upstream/tokens';
@@ -19,6 +20,8 @@ export interface RequestContext {
   requestId: string;
   upstream: UpstreamClient;
   state: DurableObjectStub<TenantState>;
+  /** What this request or job has metered so far (metering/usage.ts `meter`); sent when it ends. */
+  usage: UsageTally;
   /** Aborts when the caller goes away (or a job's time is up). */
   signal: AbortSignal;
   /** Keeps the request alive until `promise` settles (e.g. releasing a lease). */
@@ -59,6 +62,12 @@ export function createContext({
       onResponse: (res) => noteRateLimit(env, config, res, defer),
     }),
     state: env.TENANT_STATE.getByName(tenant.id),
+    usage: new UsageTally({
+      tenant: tenant.id,
+      user,
+      requestId,
+      stub: () => env.TENANT_STATE.getByName(tenant.id),
+    }),
     signal,
     defer,
   };

@@ -1,4 +1,5 @@
 import { ApiError } from '../errors';
+import { meter } from '../metering/usage';
 import type { FileRecord } from '../objects/tenant-state';
 import { UpstreamFileSchema } from '../upstream/schemas';
 import { projectScope, type RequestContext } from './context';
@@ -37,6 +38,7 @@ export async function uploadFile(ctx: RequestContext, file: File): Promise<FileR
     uploaded_at: uploaded.uploaded_at ?? new Date().toISOString(),
   };
   await ctx.state.recordFile(ctx.user, record);
+  meter(ctx, { upload_bytes: file.size });
   return record;
 }
 

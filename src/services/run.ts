@@ -1,7 +1,8 @@
 import { MAX_EVENT_BYTES } from '../config';
 import { ApiError } from '../errors';
+import { meter } from '../metering/usage';
 import { type RelayEvent, runFailure } from '../stream/events';
-import { type RelayOptions, relayEvents, relaySse } from '../stream/relay';
+import { type RelayEnd, type RelayOptions, relayEvents, relaySse } from '../stream/relay';
 import { collectRun, type RunResult } from '../stream/sse';
 import { discard } from '../upstream/http';
 import type { Hold } from './admission';
@@ -58,14 +59,17 @@ export async function startRun(
   }
 
   const leaseId = lease.claim();
+  const startedAt = Date.now();
+  meter(ctx, { runs_started: 1 });
   // Registered now, while the request is live: work chained on a stream's end after the
   // caller has hung up does not run unless the request was kept alive for it
-  // (shared/design/runtime-facts.md), so the slot is released through this promise.
+  // (shared/design/runtime-facts.md), so the slot is released (and the run's end metered)
+  // through this promise.
   let ended: () => void = () => undefined;
   ctx.defer(
     new Promise<void>((resolve) => {
       ended = resolve;
-    }).then(() => ctx.state.releaseLease(leaseId)),
+    }).then(() => Promise.all([ctx.state.releaseLease(leaseId), ctx.usage.ship()])),
   );
   const options: RelayOptions = {
     policy: ctx.tenant.tool_calls,
@@ -74,13 +78,24 @@ export async function startRun(
     maxEventBytes: MAX_EVENT_BYTES,
     requestId: ctx.requestId,
     callerSignal: ctx.signal,
-    onEnd: () => {
+    onEnd: (end) => {
       ctx.signal.removeEventListener('abort', onCallerGone);
       upstreamAbort.abort(new DOMException('The run stream ended.', 'AbortError'));
+      meterRunEnd(ctx, end, startedAt);
       ended();
     },
   };
   return sse ? relaySse(body, options, sse.pingMs) : relayEvents(body, options);
+}
+
+/**
+ * A run's end, metered: its events and time, and whether it completed (`done`) or was
+ * cancelled (its caller left before the end; an upstream failure is neither). The run
+ * object the gateway is moving to (durable runs) calls the same `meter`.
+ */
+function meterRunEnd(ctx: RequestContext, end: RelayEnd, startedAt: number): void {
+  const outcome = end.last === 'done' ? { runs_completed: 1 } : end.callerLeft ? { runs_cancelled: 1 } : {};
+  meter(ctx, { events: end.events, run_ms: Date.now() - startedAt, ...outcome });
 }
 
 /** How long a streaming run waits for the upstream's headers before it starts anyway. */

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { ApiError } from '../errors';
+import { meter } from '../metering/usage';
 import type { ThreadRecord } from '../objects/tenant-state';
 import type { MessageSchema as PublicMessageSchema } from '../routes/schemas';
 import {
@@ -81,6 +82,8 @@ export async function createThread(
     },
     UpstreamThreadSchema,
   );
+  // Metered when the upstream created (and billed) it, whatever happens next.
+  meter(ctx, { threads_created: 1 });
   const thread = publicThread(created, { name, assistant_id: assistantId });
   await ctx.state.commitThread(ctx.user, reservation.claim(), thread);
   return thread;

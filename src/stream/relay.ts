@@ -12,11 +12,21 @@ export interface RelayOptions {
   maxDurationMs: number;
   /** One event (bytes buffered before its blank line) may be at most this big. */
   maxEventBytes: number;
-  /** Called once when the stream ends, however it ends (release leases, abort the fetch). */
-  onEnd: () => void;
+  /** Called once when the stream ends, however it ends (release leases, abort the fetch, meter). */
+  onEnd: (end: RelayEnd) => void;
   requestId: string;
   /** The caller's request signal: when it has fired, an early end is the caller leaving. */
   callerSignal?: AbortSignal;
+}
+
+/** How a relayed stream ended, for metering. */
+export interface RelayEnd {
+  /** Events relayed (the final `done` or `error` included; pings are not events). */
+  events: number;
+  /** The final event's type. */
+  last: 'done' | 'error';
+  /** The caller had gone when it ended. */
+  callerLeft: boolean;
 }
 
 /**
@@ -69,6 +79,7 @@ function relay<T>(
   /** Bytes fed since the parser last completed an event: what it may be buffering. */
   let pendingBytes = 0;
   let dispatched = false;
+  let events = 0;
   let idleTimer: number | null = null;
   let pingTimer: number | null = null;
   let deadline: number | null = null;
@@ -82,11 +93,16 @@ function relay<T>(
     clearTimeout(pingTimer);
     try {
       controller?.enqueue(emit(last));
+      events += 1;
       controller?.terminate();
     } catch {
       // The caller is gone: nothing left to tell.
     }
-    options.onEnd();
+    options.onEnd({
+      events,
+      last: last.type === 'done' ? 'done' : 'error',
+      callerLeft: options.callerSignal?.aborted === true,
+    });
   };
   const fail = (code: RunErrorCode) => {
     if (!finished) {
@@ -133,7 +149,10 @@ function relay<T>(
       const event = toRelayEvent(message, options.policy);
       if (event === null) return;
       if (event.type === 'done') finish(event);
-      else send(emit(event));
+      else {
+        send(emit(event));
+        events += 1;
+      }
     },
     onComment() {
       dispatched = true;
