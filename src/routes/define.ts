@@ -38,6 +38,7 @@ const deadline = bodyDeadline();
 export const SECURITY = {
   session: [{ bearerAuth: [] }],
   webhook: [{ webhookSignature: [] }],
+  admin: [{ adminKey: [] }],
   public: [],
 } as const satisfies Record<string, Record<string, never[]>[]>;
 
