@@ -1,13 +1,17 @@
 import { errorName, log } from '../log';
-import type { TenantState } from '../objects/tenant-state';
 import { type Counts, isMetric, type UsageEntry, utcDay } from './metrics';
+
+/** What takes a tally's counts: the tenant's state object (objects/tenant-state.ts `meter`). */
+export interface MeterSink {
+  meter(entries: UsageEntry[]): Promise<unknown>;
+}
 
 /** Where a tally's counts go: the tenant's state object (a fresh stub for the one retry). */
 export interface TallyTarget {
   tenant: string;
   user: string;
   requestId: string;
-  stub: () => DurableObjectStub<TenantState>;
+  stub: () => MeterSink;
 }
 
 /**
