@@ -23,16 +23,3 @@ export interface AppEnv {
   Bindings: Env;
   Variables: Variables;
 }
-
-declare global {
-  /**
-   * Secrets that may be absent, which `wrangler types` cannot express (it types only the
-   * required ones, wrangler.toml `[secrets]`): read through src/config.ts's schema.
-   */
-  interface Env {
-    /** The tenant registry's seed (contract section 1); with `REGISTRY` bound it may be absent. */
-    TENANTS?: string;
-    /** SHA-256 hex digests of the operator keys, comma-separated (README, Operator's guide). */
-    ADMIN_KEY_HASHES?: string;
-  }
-}
