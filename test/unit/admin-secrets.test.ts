@@ -3,8 +3,8 @@ import { MaskError, mask, mergePatch, redact, unmask } from '../../src/admin/sec
 import { csvField, toCsv, toRecords } from '../../src/admin/usage';
 import { TenantSchema } from '../../src/config';
 
-const HS = 'h'.repeat(28) + 'AAAA';
-const HS_NEXT = 'k'.repeat(28) + 'BBBB';
+const HS = `${'h'.repeat(28)}AAAA`;
+const HS_NEXT = `${'k'.repeat(28)}BBBB`;
 const HOOK = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const stored = TenantSchema.parse({
   project_id: 'p',

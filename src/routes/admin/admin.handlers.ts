@@ -11,32 +11,42 @@ import type * as routes from './admin.routes';
 /** The operator on this request (set by the admin auth); never empty past it. */
 const operatorOf = (c: Context<AppEnv>) => c.var.operator ?? 'unknown';
 
+/** The registry to edit; a Worker run with `TENANTS` alone (no `REGISTRY`) has none. */
+function registry(c: Context<AppEnv>): D1Database {
+  if (!c.var.config.registry) {
+    throw new ApiError('REGISTRY_UNAVAILABLE', 'No tenant registry is bound (REGISTRY): TENANTS is fixed.');
+  }
+  return c.env.REGISTRY;
+}
+
 export const listTenantsHandler: AppRouteHandler<typeof routes.listTenants> = async (c) =>
-  c.json({ tenants: await listTenants(c.env.REGISTRY) }, 200);
+  c.json({ tenants: await listTenants(registry(c)) }, 200);
 
 export const getTenantHandler: AppRouteHandler<typeof routes.getTenant> = async (c) =>
-  c.json(await getTenant(c.env.REGISTRY, c.req.valid('param').tenant), 200);
+  c.json(await getTenant(registry(c), c.req.valid('param').tenant), 200);
 
 export const putTenantHandler: AppRouteHandler<typeof routes.putTenant> = async (c) => {
   const { tenant } = c.req.valid('param');
+  registry(c);
   const { view, created } = await putTenant(c.env, c.var.config, operatorOf(c), tenant, c.req.valid('json'));
   return created ? c.json(view, 201) : c.json(view, 200);
 };
 
-export const patchTenantHandler: AppRouteHandler<typeof routes.patchTenant> = async (c) =>
-  c.json(
-    await patchTenant(c.env, c.var.config, operatorOf(c), c.req.valid('param').tenant, c.req.valid('json')),
-    200,
-  );
+export const patchTenantHandler: AppRouteHandler<typeof routes.patchTenant> = async (c) => {
+  registry(c);
+  const { tenant } = c.req.valid('param');
+  return c.json(await patchTenant(c.env, c.var.config, operatorOf(c), tenant, c.req.valid('json')), 200);
+};
 
 export const deleteTenantHandler: AppRouteHandler<typeof routes.deleteTenant> = async (c) => {
+  registry(c);
   await removeTenant(c.env, operatorOf(c), c.req.valid('param').tenant);
   return c.body(null, 204);
 };
 
 /** A tenant the registry has (deleted ones have no users to block), or `404`. */
 async function existingTenant(c: Context<AppEnv>, id: string): Promise<string> {
-  const row = await readTenant(c.env.REGISTRY, id);
+  const row = await readTenant(registry(c), id);
   if (!row || row.deleted_at !== null) throw new ApiError('NOT_FOUND', 'No such tenant.');
   return id;
 }
@@ -51,7 +61,7 @@ async function setBlocked(c: Context<AppEnv>, tenantId: string, user: string, bl
   const state = c.env.TENANT_STATE.getByName(tenant);
   const changed = blocked ? await state.block(user) : await state.unblock(user);
   if (changed) {
-    await recordChange(c.env.REGISTRY, {
+    await recordChange(registry(c), {
       actor: operatorOf(c),
       action: blocked ? 'user.block' : 'user.unblock',
       tenant,
@@ -84,7 +94,7 @@ export const accountHandler: AppRouteHandler<typeof routes.account> = async (c) 
 
 export const auditHandler: AppRouteHandler<typeof routes.audit> = async (c) => {
   const { tenant, limit } = c.req.valid('query');
-  const rows = await readAudit(c.env.REGISTRY, limit, tenant);
+  const rows = await readAudit(registry(c), limit, tenant);
   const entries = rows.map((row) => ({
     ...row,
     detail: row.detail === null ? null : parseDetail(row.detail),
