@@ -1,11 +1,19 @@
-import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 import { buildEmulator } from './scripts/build-emulator.mjs';
-import { TENANTS, UPSTREAM_EMAIL, UPSTREAM_PASSWORD, UPSTREAM_URL } from './test/fixtures/tenants.ts';
+import {
+  ADMIN_KEY_HASH,
+  TENANTS,
+  UPSTREAM_EMAIL,
+  UPSTREAM_PASSWORD,
+  UPSTREAM_URL,
+} from './test/fixtures/tenants.ts';
 
 // The emulator runs as an auxiliary worker; every outbound fetch of the Worker under
 // test (and of the tests themselves) is routed to it, so nothing can reach a real host.
 const emulatorScript = buildEmulator('worker');
+// The registry's migrations, applied to the test D1 database by test/setup/migrations.ts.
+const migrations = await readD1Migrations('./migrations');
 
 export default defineConfig({
   plugins: [
@@ -19,6 +27,11 @@ export default defineConfig({
           TENANTS: JSON.stringify(TENANTS),
           // Webhook run/callback retries without waiting (the backoff itself: test/unit/webhook-*).
           WEBHOOK_RETRY_BASE_SECONDS: '0',
+          // Every request waits for its waitUntil work here: metered counts written at once.
+          METER_FLUSH_MS: '0',
+          // The operator key of the admin tests (test/fixtures/tenants.ts ADMIN_KEY).
+          ADMIN_KEY_HASHES: ADMIN_KEY_HASH,
+          TEST_MIGRATIONS: migrations,
         },
         outboundService: 'emulator',
         workers: [
@@ -29,6 +42,7 @@ export default defineConfig({
   ],
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['./test/setup/migrations.ts'],
     testTimeout: 20_000,
   },
 });

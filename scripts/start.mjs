@@ -1,6 +1,8 @@
 // `npm start`: the upstream emulator and the Worker (`wrangler dev`) wired together,
-// with a ready demo tenant and a session token to paste into curl. Offline by design.
+// with a ready demo tenant, a session token to paste into curl and an operator key for
+// the admin API and dashboard. The tenant registry (D1) is migrated first. Offline by design.
 import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { buildEmulator } from './build-emulator.mjs';
@@ -66,6 +68,36 @@ async function waitFor(url, timeoutMs) {
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
 }
 
+/** Runs a command to its end (output prefixed like the others); rejects on a non-zero exit. */
+function runToEnd(command, args, label) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: quietEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const prefix = (chunk) =>
+      chunk
+        .toString()
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => `[${label}] ${line}`)
+        .join('\n');
+    child.stdout.on('data', (chunk) => process.stdout.write(`${prefix(chunk)}\n`));
+    child.stderr.on('data', (chunk) => process.stderr.write(`${prefix(chunk)}\n`));
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${label} exited with code ${code}`)),
+    );
+  });
+}
+
+// The tenant registry's tables, in the local D1 database `wrangler dev` will use.
+await runToEnd(
+  'wrangler',
+  ['d1', 'migrations', 'apply', 'REGISTRY', '--local', ...(PERSIST_TO ? ['--persist-to', PERSIST_TO] : [])],
+  'migrate',
+).catch((error) => {
+  console.error(`[migrate] ${error.message}`);
+  process.exit(1);
+});
+
 const emulatorUrl = `http://127.0.0.1:${EMULATOR_PORT}`;
 run(process.execPath, [buildEmulator('node'), '--port', String(EMULATOR_PORT)], 'emulator');
 await waitFor(`${emulatorUrl}/__emulator/config`, 20_000);
@@ -79,11 +111,14 @@ await fetch(`${emulatorUrl}/__emulator/config`, {
 mkdirSync('.tmp', { recursive: true });
 // One env file per port, so a second stack (the browser test) does not rewrite this one's.
 const envFile = `.tmp/start-${WORKER_PORT}.env`;
+// A fresh operator key per start (EDGE_ADMIN_KEY to keep one): the Worker gets only its digest.
+const adminKey = process.env.EDGE_ADMIN_KEY || `eek_${randomBytes(24).toString('base64url')}`;
 const vars = {
   EPSIMO_BASE_URL: emulatorUrl,
   EPSIMO_EMAIL: 'ops@edge-canary.example',
   EPSIMO_PASSWORD: 'emulator-password',
   TENANTS: JSON.stringify({ [DEMO_TENANT.id]: DEMO_TENANT.config(WORKER_PORT, emulatorUrl) }),
+  ADMIN_KEY_HASHES: createHash('sha256').update(adminKey).digest('hex'),
 };
 // Single-quoted: dotenv takes those literally (in double quotes it keeps `\"` escaped,
 // which broke the TENANTS JSON).
@@ -147,6 +182,11 @@ or the chat built on the Vercel AI SDK (POST /v1/chat):
   ${chatUrl}
 API docs: ${workerUrl}/docs/
 
+Operator key (admin API and dashboard; the Worker holds only its SHA-256):
+  export EDGE_ADMIN_KEY=${adminKey}
+Dashboard: ${workerUrl}/admin/
+  npm run admin -- tenants        (EDGE_URL=${workerUrl} when not on port 8787)
+
 Try:
   curl ${workerUrl}/healthz
   curl -H "Authorization: Bearer $TOKEN" ${workerUrl}/v1/assistants
@@ -156,5 +196,5 @@ Ctrl-C stops both.
 `);
 // One machine-readable line for scripts that start the stack (test/browser/run.mjs).
 console.log(
-  `EDGE_READY ${JSON.stringify({ worker: workerUrl, emulator: emulatorUrl, token, idp_token: idpToken, demo: demoUrl, chat: chatUrl })}`,
+  `EDGE_READY ${JSON.stringify({ worker: workerUrl, emulator: emulatorUrl, token, idp_token: idpToken, demo: demoUrl, chat: chatUrl, admin_key: adminKey })}`,
 );

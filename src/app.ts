@@ -1,18 +1,22 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { createMiddleware } from 'hono/factory';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
+import { adminAuth } from './admin/auth';
 import type { AppEnv } from './env';
 import { ApiError, errorResponse } from './errors';
 import { errorName, log } from './log';
 import { accessLog } from './middleware/access-log';
 import { requireConfig } from './middleware/config';
 import { tenantCors } from './middleware/cors';
+import { adminRoutes } from './routes/admin';
 import { assistantRoutes } from './routes/assistants';
 import { chatRoutes } from './routes/chat';
 import { requestContext } from './routes/context';
 import { dbRoutes } from './routes/db';
+import { limitBody } from './routes/define';
 import { fileRoutes } from './routes/files';
 import { healthRoutes } from './routes/health';
 import { hookRoutes } from './routes/hooks';
@@ -27,7 +31,9 @@ import { rateOnly } from './services/admission';
  * errors included, carries `X-Request-Id`), secure headers, `/healthz` (answers even
  * when the configuration is invalid), the config gate, CORS. Authentication and body
  * caps are not decided here: each route declares them where it is defined
- * (routes/define.ts for session routes, routes/hooks for signed webhooks).
+ * (routes/define.ts for session routes, routes/hooks for signed webhooks). The operator's
+ * admin API (`/admin/v1`) has its own gate (admin/auth.ts), no CORS, and stays out of
+ * the typed client's `AppType`.
  */
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
@@ -47,10 +53,14 @@ export function createApp() {
   app.route('/', healthRoutes);
   app.use(requireConfig());
   app.use('/v1/*', tenantCors());
-  app.use('/v1/*', async function noStore(c, next) {
-    await next();
-    if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
-  });
+  app.use('/v1/*', noStore);
+  app.use(
+    '/admin/v1/*',
+    adminAuth(),
+    limitBody(ADMIN_BODY_LIMIT, 'Admin bodies are limited to 64 KiB.'),
+    noStore,
+  );
+  app.route('/admin/v1', adminRoutes);
 
   const routes = app
     .route('/v1', assistantRoutes)
@@ -72,6 +82,14 @@ export function createApp() {
   app.onError(async (err, c) => errorResponse(c, await withRateHeaders(c, toApiError(err, c.var.requestId))));
   return routes;
 }
+
+const ADMIN_BODY_LIMIT = 64 * 1024;
+
+/** API answers are never cached by anything between the gateway and its caller. */
+const noStore = createMiddleware<AppEnv>(async function noStore(c, next) {
+  await next();
+  if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
+});
 
 /**
  * A session request refused for its input (400, 408, 413, 415) never reached admission,

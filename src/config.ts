@@ -84,7 +84,8 @@ const WebhookSecretSchema = z
   .regex(/^whsec_[A-Za-z0-9+/]{16,}={0,2}$/, 'must be whsec_ followed by base64')
   .refine((secret) => decodesAsBase64(secret.slice('whsec_'.length)), 'must be whsec_ followed by base64');
 
-const TenantSchema = z
+/** One tenant entry: of `TENANTS`, and of the registry's admin API (the same schema). */
+export const TenantSchema = z
   .object({
     project_id: IdSchema,
     session_secret: HsSecretSchema.optional(),
@@ -131,9 +132,22 @@ export function webhookSecrets(tenant: Tenant): string[] {
   return all;
 }
 
-const TenantsSchema = z.record(TenantIdSchema, TenantSchema).refine((t) => Object.keys(t).length > 0, {
-  message: 'at least one tenant is required',
-});
+/** Tenant ids, as in `TENANTS` keys and admin API paths. */
+export const TenantKeySchema = TenantIdSchema;
+
+const TenantsSchema = z.record(TenantIdSchema, TenantSchema);
+
+/** `ADMIN_KEY_HASHES`: comma-separated SHA-256 hex digests of the operator keys (empty: no keys). */
+const AdminKeyHashesSchema = z
+  .string()
+  .default('')
+  .transform((value) =>
+    value
+      .split(',')
+      .map((part) => part.trim().toLowerCase())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string().regex(/^[0-9a-f]{64}$/, 'must be comma-separated SHA-256 hex digests')).max(16));
 
 /** A duration var (a string of milliseconds, 10 ms to 1 h) with its default. */
 const millis = (fallback: number) => z.coerce.number().int().min(10).max(3_600_000).default(fallback);
@@ -148,7 +162,8 @@ const BindingsSchema = z.object({
     .transform((url) => url.replace(/\/+$/, '')),
   EPSIMO_EMAIL: z.string().min(3),
   EPSIMO_PASSWORD: z.string().min(1),
-  TENANTS: z.string().min(2),
+  TENANTS: z.string().min(2).optional(),
+  ADMIN_KEY_HASHES: AdminKeyHashesSchema,
   UPSTREAM_TIMEOUT_MS: millis(10_000),
   STREAM_FIRST_BYTE_TIMEOUT_MS: millis(30_000),
   STREAM_IDLE_TIMEOUT_MS: millis(60_000),
@@ -171,9 +186,18 @@ export interface Config {
   bodyTimeoutMs: number;
   /** Thread creation and runs stop for every tenant at this many threads left (`ACCOUNT_THREAD_RESERVE`). */
   accountThreadReserve: number;
+  /** The tenants in force: `TENANTS`'s, or (with `REGISTRY` bound) the registry's (src/registry). */
   tenants: ReadonlyMap<string, Tenant>;
   /** Tenants with `auth.jwks`, by issuer: a token's `iss` (then `aud`) picks one. */
   issuers: ReadonlyMap<string, readonly Tenant[]>;
+  /** Whether the tenants come from the D1 registry (`REGISTRY` bound) rather than `TENANTS` alone. */
+  registry: boolean;
+  /** `TENANTS` as written (entries unparsed, for seeding the registry), when set. */
+  seed: { text: string; entries: Readonly<Record<string, unknown>> } | undefined;
+  /** SHA-256 hex digests of the operator keys (`ADMIN_KEY_HASHES`); none: the admin API refuses all. */
+  adminKeyDigests: readonly string[];
+  /** `LOCAL_DEV=true`: `http:` URLs allowed beyond loopback hosts (auth/schema.ts `secureEnough`). */
+  localDev: boolean;
 }
 
 const NUMERIC_VARS = [
@@ -196,6 +220,8 @@ export type RawBindings = Partial<
     | 'EPSIMO_PASSWORD'
     | 'TENANTS'
     | 'LOCAL_DEV'
+    | 'ADMIN_KEY_HASHES'
+    | 'REGISTRY'
     | (typeof NUMERIC_VARS)[number],
     unknown
   >
@@ -209,20 +235,29 @@ export function parseConfig(env: RawBindings): ConfigResult {
     EPSIMO_BASE_URL: env.EPSIMO_BASE_URL || undefined,
     EPSIMO_EMAIL: env.EPSIMO_EMAIL,
     EPSIMO_PASSWORD: env.EPSIMO_PASSWORD,
-    TENANTS: env.TENANTS,
+    TENANTS: env.TENANTS || undefined,
+    ADMIN_KEY_HASHES: env.ADMIN_KEY_HASHES || undefined,
     LOCAL_DEV: env.LOCAL_DEV || undefined,
     ...Object.fromEntries(NUMERIC_VARS.map((name) => [name, env[name] || undefined])),
   });
   if (!bindings.success) return { ok: false, problems: describe(bindings.error) };
 
+  // With a registry, TENANTS only seeds it and may be absent or `{}`; without one it is the registry.
+  const registry = env.REGISTRY !== undefined;
+  const text = bindings.data.TENANTS ?? (registry ? '{}' : undefined);
+  if (text === undefined) return { ok: false, problems: ['TENANTS: required when no REGISTRY is bound'] };
   let raw: unknown;
   try {
-    raw = JSON.parse(bindings.data.TENANTS);
+    raw = JSON.parse(text);
   } catch {
     return { ok: false, problems: ['TENANTS: not valid JSON'] };
   }
   const tenants = TenantsSchema.safeParse(raw);
   if (!tenants.success) return { ok: false, problems: describe(tenants.error, 'TENANTS') };
+  if (!registry && Object.keys(tenants.data).length === 0) {
+    return { ok: false, problems: ['TENANTS: at least one tenant is required'] };
+  }
+  const entries = z.record(z.string(), z.unknown()).parse(raw);
 
   const map = new Map<string, Tenant>();
   for (const [id, tenant] of Object.entries(tenants.data)) map.set(id, { ...tenant, id });
@@ -231,9 +266,8 @@ export function parseConfig(env: RawBindings): ConfigResult {
   if (!secureEnough(bindings.data.EPSIMO_BASE_URL, localDev))
     problems.push(`EPSIMO_BASE_URL: ${HTTP_PROBLEM}`);
   for (const tenant of map.values()) {
-    const uri = tenant.auth?.jwks?.uri;
-    if (uri && !secureEnough(uri, localDev))
-      problems.push(`TENANTS.${tenant.id}.auth.jwks.uri: ${HTTP_PROBLEM}`);
+    const problem = tenantProblem(tenant, localDev);
+    if (problem) problems.push(`TENANTS.${tenant.id}.${problem}`);
   }
   const issuers = issuerIndex(map, problems);
   if (problems.length > 0) return { ok: false, problems };
@@ -257,8 +291,21 @@ export function parseConfig(env: RawBindings): ConfigResult {
       accountThreadReserve: bindings.data.ACCOUNT_THREAD_RESERVE,
       tenants: map,
       issuers,
+      registry,
+      seed: bindings.data.TENANTS === undefined ? undefined : { text, entries },
+      adminKeyDigests: bindings.data.ADMIN_KEY_HASHES,
+      localDev,
     },
   };
+}
+
+/**
+ * What the schema cannot see in one parsed tenant: an IdP key URL that may not be
+ * fetched (plain `http:` outside local development). `undefined` when there is none.
+ */
+export function tenantProblem(tenant: Tenant, localDev: boolean): string | undefined {
+  const uri = tenant.auth?.jwks?.uri;
+  return uri && !secureEnough(uri, localDev) ? `auth.jwks.uri: ${HTTP_PROBLEM}` : undefined;
 }
 
 /** Issue paths and messages only: zod's `input` would echo secret values. */
@@ -283,6 +330,8 @@ export function loadConfig(env: RawBindings): ConfigResult {
     env.EPSIMO_PASSWORD,
     env.TENANTS,
     env.LOCAL_DEV,
+    env.ADMIN_KEY_HASHES,
+    env.REGISTRY !== undefined,
     ...NUMERIC_VARS.map((n) => env[n]),
   ];
   if (!cached || cached.raw.length !== raw.length || cached.raw.some((value, i) => value !== raw[i])) {

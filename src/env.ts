@@ -12,6 +12,8 @@ export interface Variables {
   user: string;
   /** The request's fixed service context, built on first use (services/context.ts). */
   context: RequestContext | undefined;
+  /** The operator on an admin route: the first 12 hex of their key's SHA-256 (admin/auth.ts). */
+  operator: string | undefined;
   /** What admission decided, for the access log: an outcome, a refusal reason, or why it did not run. */
   limiter: LimiterOutcome | DenyReason | 'error' | 'input_refused' | undefined;
 }

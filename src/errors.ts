@@ -10,6 +10,8 @@ const ERRORS = {
   BAD_REQUEST: { status: 400, retry: false },
   VALIDATION_ERROR: { status: 400, retry: false },
   UNAUTHORIZED: { status: 401, retry: false },
+  // The operator blocked this end user (admin API); only the operator lets them back in.
+  USER_BLOCKED: { status: 403, retry: false },
   NOT_FOUND: { status: 404, retry: false },
   METHOD_NOT_ALLOWED: { status: 405, retry: false },
   REQUEST_TIMEOUT: { status: 408, retry: false },
@@ -35,6 +37,7 @@ const ERRORS = {
   RUN_LOST: { status: 503, retry: true },
   LIMITER_UNAVAILABLE: { status: 503, retry: true },
   QUEUE_UNAVAILABLE: { status: 503, retry: true },
+  REGISTRY_UNAVAILABLE: { status: 503, retry: true },
   UPSTREAM_TIMEOUT: { status: 504, retry: true },
   INTERNAL: { status: 500, retry: true },
 } as const satisfies Record<string, { status: ContentfulStatusCode; retry: boolean }>;
@@ -51,6 +54,7 @@ export const retryable = (code: ErrorCode): boolean => ERRORS[code].retry;
 const TITLES: Partial<Record<ContentfulStatusCode, string>> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
   410: 'Gone',

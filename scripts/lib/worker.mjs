@@ -101,7 +101,8 @@ export async function serveWorker(spec, dir, opts = {}) {
 
 /**
  * Serves a bundle written by {@link bundleWorker} to `outdir` as `decl` (its wrangler
- * config) declares it: compatibility, `[vars]`, Durable Objects (state in `storageDir`),
+ * config) declares it: compatibility, `[vars]`, Durable Objects and D1 databases (a local
+ * stand-in, migrated at start; state of both in `storageDir`),
  * on a free port. `bindings` are text bindings on top (secrets, var overrides).
  * @param {{ service: string, outdir: string, decl: import('./workerd-config.mjs').WorkerDecl,
  *   bindings: Record<string, string>, storageDir: string, workDir: string, probePath?: string }} opts
@@ -119,6 +120,7 @@ export async function serveBundle(opts) {
       text: { ...text, ...opts.bindings },
       json,
       durableObjects: opts.decl.durableObjects,
+      d1Databases: opts.decl.d1Databases,
       storageDir: opts.storageDir,
     },
     opts.workDir,

@@ -2,14 +2,17 @@
 // workerd capnp config, so the bench and the process tests serve the production bundle
 // with `workerd serve` directly (wrangler dev adds ~10 ms of proxy layers; see
 // runtime-facts.md).
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
  * @typedef {{ binding: string, className: string, sqlite: boolean }} DurableObjectDecl
+ * @typedef {{ name: string, queries: string[] }} D1Migration
+ * @typedef {{ binding: string, migrations: D1Migration[] }} D1Decl
  * @typedef {{
  *   name: string, main: string, compatibilityDate: string, compatibilityFlags: string[],
- *   vars: Record<string, unknown>, durableObjects: DurableObjectDecl[], notes: string[],
+ *   vars: Record<string, unknown>, durableObjects: DurableObjectDecl[], d1Databases: D1Decl[],
+ *   notes: string[],
  * }} WorkerDecl
  * @typedef {{ name: string, type: 'esModule' | 'commonJsModule' | 'text' | 'data' | 'wasm' | 'json', file: string }} ModuleDecl
  */
@@ -18,7 +21,6 @@ import path from 'node:path';
 const UNSUPPORTED_KEYS = [
   'kv_namespaces',
   'r2_buckets',
-  'd1_databases',
   'services',
   'analytics_engine_datasets',
   'ai',
@@ -44,14 +46,42 @@ export async function readWorkerDecl(configPath) {
   const { experimental_readRawConfig } = await import('wrangler');
   /** @type {Record<string, any>} */
   const raw = experimental_readRawConfig({ config: configPath }).rawConfig;
-  return workerDeclFromRaw(raw);
+  return workerDeclFromRaw(raw, path.dirname(path.resolve(configPath)));
+}
+
+/**
+ * The migrations of a D1 database, as `wrangler d1 migrations apply` takes them: the
+ * `.sql` files of `dir` in name order, each split into statements (comments dropped;
+ * a statement ends with `;` at the end of a line).
+ * @param {string} dir
+ * @returns {D1Migration[]}
+ */
+export function readD1Migrations(dir) {
+  let files;
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.sql'));
+  } catch {
+    return [];
+  }
+  return files.sort().map((name) => {
+    const text = readFileSync(path.join(dir, name), 'utf8')
+      .split('\n')
+      .filter((line) => !line.trim().startsWith('--'))
+      .join('\n');
+    const queries = text
+      .split(/;\s*$/m)
+      .map((q) => q.trim())
+      .filter(Boolean);
+    return { name, queries };
+  });
 }
 
 /**
  * @param {Record<string, any>} raw the parsed top level of a wrangler config
+ * @param {string} [configDir] where the config lives (D1 `migrations_dir` is relative to it)
  * @returns {WorkerDecl}
  */
-export function workerDeclFromRaw(raw) {
+export function workerDeclFromRaw(raw, configDir = '.') {
   /** @type {string[]} */
   const notes = [];
 
@@ -87,6 +117,13 @@ export function workerDeclFromRaw(raw) {
     });
   }
 
+  // D1 databases are served by a local stand-in (d1-local.worker.js), migrated at start.
+  /** @type {D1Decl[]} */
+  const d1Databases = (raw.d1_databases ?? []).map((/** @type {Record<string, any>} */ d) => ({
+    binding: d.binding,
+    migrations: readD1Migrations(path.resolve(configDir, d.migrations_dir ?? 'migrations')),
+  }));
+
   for (const p of raw.queues?.producers ?? []) {
     notes.push(`queue producer ${p.binding} (queue ${p.queue}) skipped: workerd serve cannot provide Queues`);
   }
@@ -106,6 +143,7 @@ export function workerDeclFromRaw(raw) {
     compatibilityFlags: raw.compatibility_flags ?? [],
     vars: raw.vars ?? {},
     durableObjects,
+    d1Databases,
     notes,
   };
 }
@@ -173,7 +211,7 @@ export function capnpString(value) {
  * @typedef {{
  *   service: string, port: number, modules: ModuleDecl[], compatibilityDate: string,
  *   compatibilityFlags: string[], text?: Record<string, string>, json?: Record<string, unknown>,
- *   durableObjects?: DurableObjectDecl[], storageDir?: string,
+ *   durableObjects?: DurableObjectDecl[], d1Databases?: D1Decl[], storageDir?: string,
  * }} WorkerSpec
  */
 
@@ -188,7 +226,11 @@ export function renderCapnp(spec, configDir) {
   const s = spec.service;
   if (!/^[a-z][A-Za-z0-9]*$/.test(s)) throw new Error(`service name ${s} must be a capnp identifier`);
   const durableObjects = spec.durableObjects ?? [];
-  if (durableObjects.length > 0 && !spec.storageDir) throw new Error('durable objects need a storageDir');
+  const d1 = spec.d1Databases ?? [];
+  if ((durableObjects.length > 0 || d1.length > 0) && !spec.storageDir) {
+    throw new Error('durable objects and D1 databases need a storageDir');
+  }
+  const d1Service = (/** @type {number} */ i) => `${s}-d1-${i}`;
   const bindings = [
     ...Object.entries(spec.text ?? {}).map(
       ([k, v]) => `(name = ${capnpString(k)}, text = ${capnpString(v)})`,
@@ -199,6 +241,11 @@ export function renderCapnp(spec, configDir) {
     ...durableObjects.map(
       (d) =>
         `(name = ${capnpString(d.binding)}, durableObjectNamespace = (className = ${capnpString(d.className)}))`,
+    ),
+    // workerd's own D1 client, talking to the stand-in service.
+    ...d1.map(
+      (d, i) =>
+        `(name = ${capnpString(d.binding)}, wrapped = (moduleName = "cloudflare-internal:d1-api", innerBindings = [(name = "fetcher", service = ${capnpString(d1Service(i))})]))`,
     ),
   ];
   const modules = spec.modules.map((m) => {
@@ -218,11 +265,32 @@ export function renderCapnp(spec, configDir) {
     `(name = ${capnpString(s)}, worker = .${s}Worker)`,
     `(name = "${s}-internet", network = (allow = ["public", "private", "local"]))`,
   ];
-  if (classes.size > 0) {
+  if (classes.size > 0 || d1.length > 0) {
     services.push(
       `(name = "${s}-do-storage", disk = (path = ${capnpString(spec.storageDir ?? '')}, writable = true))`,
     );
   }
+  const standIn = path
+    .relative(configDir, path.join(path.dirname(new URL(import.meta.url).pathname), 'd1-local.worker.js'))
+    .split(path.sep)
+    .join('/');
+  const d1Workers = d1.map(
+    (d, i) => `
+const ${s}D1Worker${i} :Workerd.Worker = (
+  modules = [(name = "d1-local.worker.js", esModule = embed ${capnpString(standIn)})],
+  compatibilityDate = "2026-11-01",
+  bindings = [
+    (name = "DATABASE", durableObjectNamespace = "LocalD1"),
+    (name = "MIGRATIONS", json = ${capnpString(JSON.stringify(d.migrations))}),
+  ],
+  durableObjectNamespaces = [(className = "LocalD1", uniqueKey = ${capnpString(`${s}-d1-${d.binding}`)}, enableSql = true)],
+  durableObjectStorage = (localDisk = "${s}-do-storage"),
+);
+`,
+  );
+  d1.forEach((_, i) => {
+    services.push(`(name = ${capnpString(d1Service(i))}, worker = .${s}D1Worker${i})`);
+  });
   return `# Generated by scripts/lib/workerd-config.mjs; do not edit.
 using Workerd = import "/workerd/workerd.capnp";
 
@@ -246,7 +314,7 @@ const ${s}Worker :Workerd.Worker = (
       : ''
   }
 );
-`;
+${d1Workers.join('')}`;
 }
 
 /**

@@ -75,6 +75,7 @@ export interface Usage {
 }
 
 export type DenyReason =
+  | 'blocked'
   | 'rate_user'
   | 'rate_tenant'
   | 'not_found'

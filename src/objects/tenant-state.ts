@@ -2,9 +2,12 @@ import { DurableObject } from 'cloudflare:workers';
 import { BoundedMap } from '../bounded-map';
 import { type BucketPolicy, type BucketState, type TakeResult, take } from '../limits/bucket';
 import { ratePolicies } from '../limits/policy';
+import type { UsageEntry } from '../metering/metrics';
+import { BlockList, type BlockRecord } from './block-list';
 import { CHAT_SCHEMA, ChatBook } from './chat-book';
 import { FILE_SCHEMA, FileBook } from './file-book';
 import { LeaseBook } from './lease-book';
+import { flushMs, MeterBook, type UsageQuery, type UsageRow } from './meter-book';
 import { filePage, threadPage } from './pages';
 import { type PermitOutcome, PermitPool } from './permit-pool';
 import { runBudgets, SPEND_SCHEMA, SpendBook, threadBudgets } from './spend-book';
@@ -43,6 +46,8 @@ export class TenantState extends DurableObject<Env> {
   private readonly spend: SpendBook;
   private readonly chats: ChatBook;
   private readonly fileBook: FileBook;
+  private readonly blocks: BlockList;
+  private readonly meterBook: MeterBook;
   /** The alarm's time as last set (read once at start), so setting it needs no read. */
   private alarmAt: number | null = null;
   /**
@@ -64,6 +69,8 @@ export class TenantState extends DurableObject<Env> {
     this.chats = new ChatBook(this.sql);
     this.fileBook = new FileBook(this.sql);
     this.leases = new LeaseBook(ctx.storage);
+    this.blocks = new BlockList(this.sql);
+    this.meterBook = new MeterBook(ctx.storage, flushMs(env.METER_FLUSH_MS));
     void ctx.blockConcurrencyWhile(async () => {
       await this.leases.load();
       this.alarmAt = await ctx.storage.getAlarm();
@@ -72,7 +79,7 @@ export class TenantState extends DurableObject<Env> {
 
   /**
    * The gate every authenticated request passes, in an order that has no side effect
-   * before a refusal it could still meet: rate buckets, ownership, an upstream permit
+   * before a refusal it could still meet: a block by the operator, rate buckets, ownership, an upstream permit
    * (the only await: other calls may interleave there, so every count below is taken
    * after it), the chat's thread (or a reservation for it), thread and file quota, stream
    * lease, then the data the route wants.
@@ -88,6 +95,8 @@ export class TenantState extends DurableObject<Env> {
       user: { remaining: userBucket.remaining, resetIn: userBucket.resetIn },
       tenant: { remaining: tenantBucket.remaining, resetIn: tenantBucket.resetIn },
     };
+    // A blocked user takes nothing, not even a token of the tenant's rate.
+    if (this.blocks.has(user)) return { ok: false, reason: 'blocked', rate };
     // Both buckets must have a token; a refused request takes from neither.
     if (!userBucket.allowed || !tenantBucket.allowed) {
       const reason = userBucket.allowed ? 'rate_tenant' : 'rate_user';
@@ -273,6 +282,31 @@ export class TenantState extends DurableObject<Env> {
   async releaseLease(leaseId: string, refund: SpendMark[] = []): Promise<void> {
     this.leases.release(leaseId);
     this.spend.refund(refund);
+  }
+
+  /** Blocks an end user (admin API): every request of theirs is refused from now on. */
+  async block(user: string): Promise<boolean> {
+    return this.blocks.block(user);
+  }
+
+  /** Lets a blocked end user back in. */
+  async unblock(user: string): Promise<boolean> {
+    return this.blocks.unblock(user);
+  }
+
+  /** The blocked end users. */
+  async blocked(): Promise<BlockRecord[]> {
+    return this.blocks.list();
+  }
+
+  /** Adds metered counts; resolves once they are written (objects/meter-book.ts). */
+  async meter(entries: UsageEntry[]): Promise<void> {
+    return this.meterBook.add(entries);
+  }
+
+  /** The written usage in `query`'s day range. */
+  async meteredUsage(query: UsageQuery): Promise<UsageRow[]> {
+    return this.meterBook.read(query);
   }
 
   /**

@@ -2,6 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { MAX_EVENT_BYTES } from '../config';
 import { ApiError } from '../errors';
 import { errorName, log } from '../log';
+import { UsageTally } from '../metering/usage';
 import { Connection, isFinal } from '../runs/connection';
 import { RunLog, type RunRow, view } from '../runs/log';
 import type { AttachOutcome, RunConfig, RunView, StartOutcome, StartRun } from '../runs/schema';
@@ -20,6 +21,8 @@ interface LiveRun {
   /** Cancels the run once nobody came back within the detach grace. */
   grace: number | null;
   finished: boolean;
+  /** Its upstream calls so far, for the metering at its end. */
+  upstreamCalls: () => number;
 }
 
 /** How long the log of a run found lost is kept (its own settings died with it). */
@@ -92,6 +95,7 @@ export class ThreadRuns extends DurableObject<Env> {
       abort: new AbortController(),
       grace: null,
       finished: false,
+      upstreamCalls: () => 0,
     };
     this.live.set(runId, live);
     const connection = this.join(live, input.pingMs);
@@ -102,6 +106,7 @@ export class ThreadRuns extends DurableObject<Env> {
       tenant: input.tenant,
       config,
     };
+    live.upstreamCalls = () => ctx.upstream.upstreamCalls;
     const grace =
       input.pingMs > 0 ? Math.min(HEADER_GRACE_MS, input.pingMs) : config.stream.firstByteTimeoutMs;
     const opened = await openUpstream(ctx, input.threadId, input.message, live.abort.signal, grace);
@@ -234,8 +239,31 @@ export class ThreadRuns extends DurableObject<Env> {
     const error = event.type === 'error' ? event : undefined;
     this.log.finish(live.row, status, Date.now(), live.input.config.runs.retentionMs, error);
     this.live.delete(live.row.run_id);
-    await this.release(live.row);
+    await Promise.all([this.release(live.row), this.meterEnd(live.row, status, live.upstreamCalls())]);
     await this.keepAlive();
+  }
+
+  /**
+   * The run's end, metered where the fact is: completed (`done`) or cancelled (by a
+   * caller, or for want of one), its events, time and upstream calls; counted for the run's user in
+   * its tenant's state (written behind there, metering/usage.ts).
+   */
+  private async meterEnd(row: RunRow, status: RunRow['status'], upstreamCalls: number): Promise<void> {
+    const tally = new UsageTally({
+      tenant: row.tenant,
+      user: row.user,
+      requestId: row.run_id,
+      stub: () => this.env.TENANT_STATE.getByName(row.tenant),
+    });
+    const outcome =
+      status === 'done' ? { runs_completed: 1 } : status === 'cancelled' ? { runs_cancelled: 1 } : {};
+    tally.add({
+      events: row.events,
+      run_ms: Date.now() - row.created_at,
+      upstream_calls: upstreamCalls,
+      ...outcome,
+    });
+    await tally.ship();
   }
 
   /** Frees the run's stream slot in its tenant's state object. */

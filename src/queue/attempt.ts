@@ -73,7 +73,8 @@ export async function attemptRun(ticket: RunTicket, deps: AttemptDeps): Promise<
   } catch (error) {
     return classify(error, ticket.delivery_id);
   } finally {
-    await Promise.allSettled(deferred);
+    // What the attempt metered (a thread created, a run) is sent before it returns.
+    await Promise.allSettled([...deferred, ctx.usage.ship()]);
   }
 }
 

@@ -1,6 +1,7 @@
-import { type Config, loadConfig } from '../config';
+import type { Config } from '../config';
 import { errorName, log } from '../log';
 import type { Deliveries, Outcome } from '../objects/deliveries';
+import { currentConfig } from '../registry';
 import { leaseTtlMs } from '../services/admission';
 import { CallbackJobSchema, RunJobSchema } from '../webhooks/schemas';
 import { type Attempt, attemptRun } from './attempt';
@@ -51,8 +52,9 @@ function pick(body: unknown, deadLetters: boolean): Handler {
 const deliveries = (env: Env, tenant: string): DurableObjectStub<Deliveries> =>
   env.DELIVERIES.getByName(tenant);
 
-function config(env: Env): Config {
-  const result = loadConfig({ ...env });
+/** The configuration in force, the registry's tenants included (read like a request's). */
+async function config(env: Env): Promise<Config> {
+  const result = await currentConfig(env);
   if (!result.ok) throw new ConfigError();
   return result.config;
 }
@@ -64,7 +66,7 @@ class ConfigError extends Error {
 /** A run job: one attempt at the delivery, then ack, or retry with backoff. */
 const run: Handler = async (message, { env, base }) => {
   const job = RunJobSchema.parse(message.body);
-  const cfg = config(env);
+  const cfg = await config(env);
   const store = deliveries(env, job.tenant);
   const budgetMs = leaseTtlMs({ config: cfg });
   const begun = await store.begin(job.delivery_id, budgetMs);
@@ -122,7 +124,7 @@ const deadRun: Handler = async (message, { env }) => {
 /** A callback job: one attempt, then ack, or retry with backoff. */
 const callback: Handler = async (message, { env, base }) => {
   const job = CallbackJobSchema.parse(message.body);
-  const next = await attemptCallback(job, config(env), deliveries(env, job.tenant));
+  const next = await attemptCallback(job, await config(env), deliveries(env, job.tenant));
   if (next === 'done') return message.ack();
   message.retry({ delaySeconds: backoffSeconds(message.attempts, base) });
 };

@@ -45,6 +45,7 @@ const depth = jsonDepthLimit();
 export const SECURITY = {
   session: [{ bearerAuth: [] }],
   webhook: [],
+  admin: [{ adminKey: [] }],
   public: [],
 } as const satisfies Record<string, Record<string, never[]>[]>;
 

@@ -39,6 +39,13 @@ export function documentApp(app: OpenAPIHono<AppEnv>): void {
       'with `auth.jwks`, its identity provider’s own token (RS/PS/ES/EdDSA with a `kid`; the tenant is ' +
       'picked by `iss`/`aud`). `exp` at most 24 h ahead and after `iat`; optional `iat`/`nbf`.',
   });
+  registry.registerComponent('securitySchemes', 'adminKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description:
+      'An operator key (the admin API, `/admin/v1`): any secret string whose SHA-256 hex digest is listed ' +
+      'in `ADMIN_KEY_HASHES`. Session tokens are not operator keys.',
+  });
   registry.registerPath({
     method: 'get',
     path: OPENAPI_PATH,
@@ -58,6 +65,16 @@ export function documentApp(app: OpenAPIHono<AppEnv>): void {
     security: SECURITY.public,
     operationId: 'getDocsPage',
     summary: 'An interactive page for this document (static assets; `/docs` redirects to `/docs/`)',
+    [STATIC_ASSET_EXTENSION]: true,
+    responses: { 200: { description: 'The page', content: { 'text/html': { schema: z.string() } } } },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/admin',
+    operationId: 'getAdminDashboard',
+    security: SECURITY.public,
+    summary: 'The operator dashboard (static assets; it asks for an operator key and calls /admin/v1)',
     [STATIC_ASSET_EXTENSION]: true,
     responses: { 200: { description: 'The page', content: { 'text/html': { schema: z.string() } } } },
   });
@@ -83,6 +100,9 @@ export function documentApp(app: OpenAPIHono<AppEnv>): void {
 
 /** What each tag groups; a tag without a description here has none in the document (lint). */
 const TAG_DESCRIPTIONS: Record<string, string> = {
+  Admin:
+    'The operator plane (an operator key, never a session token): tenants, blocked users, metered ' +
+    'usage, the upstream account, the audit trail.',
   Assistants: 'The assistants the tenant allow-lists for its users (id and name only).',
   Chat:
     'The Vercel AI SDK chat protocol (`useChat`, assistant-ui): one chat is one thread of the caller, ' +
@@ -116,9 +136,9 @@ function finish(document: OpenApiDocument): OpenApiDocument {
   return document;
 }
 
-/** `/v1/threads/{thread_id}/run` → `Threads`; anything outside `/v1` → `Service`. */
+/** `/v1/threads/{thread_id}/run` → `Threads`; `/admin/...` → `Admin`; anything else → `Service`. */
 function tagOf(path: string): string {
   const [, prefix, resource] = path.split('/');
-  const name = prefix === 'v1' && resource ? resource : 'service';
+  const name = prefix === 'v1' && resource ? resource : prefix === 'admin' ? 'admin' : 'service';
   return name.charAt(0).toUpperCase() + name.slice(1);
 }

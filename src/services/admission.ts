@@ -2,6 +2,7 @@ import { ApiError } from '../errors';
 import { lastObservation } from '../limits/observations';
 import { rateLimitHeaders, ratePolicies } from '../limits/policy';
 import { errorName, log } from '../log';
+import { meter } from '../metering/usage';
 import type {
   Admission,
   AdmitRequest,
@@ -165,8 +166,6 @@ export async function admit(
     request.upstream = { account, costly: spec.governor === 'closed', seen: lastObservation(account) };
   }
   if (spec.limiter === 'closed') {
-    // What spends the operator's threads stops for everyone when the account runs low.
-    if (spec.reserve === 'thread' || spec.stream) await guardAccount(ctx);
     if (spec.owns && target !== undefined) request.owns = { kind: spec.owns, id: target };
     if (spec.chat && target !== undefined) request.chat = { id: target, open: spec.chat === 'open' };
     if (spec.reserve === 'thread') request.reserveThread = true;
@@ -198,6 +197,12 @@ export async function admit(
   if (result.files) grant.files = result.files;
   if (result.usage) grant.usage = result.usage;
   if (result.chatThread !== undefined) grant.chat = openedChat(result.chatThread, grant.reservation);
+  // What spends the operator's threads stops for everyone when the account runs low. Asked
+  // after the tenant's state admitted the request, so a caller it refuses (a blocked user,
+  // say) never makes the gateway log in or read the account; the holds go back if refused.
+  if (spec.limiter === 'closed' && (spec.reserve === 'thread' || spec.chat === 'open' || spec.stream)) {
+    await guardAccount(ctx).catch((error: unknown) => refusedBy(ctx, grant, error));
+  }
   return grant;
 }
 
@@ -249,6 +254,22 @@ export async function rateOnly(ctx: RequestContext): Promise<Record<string, stri
   }
 }
 
+/**
+ * The account guard refused (or failed): the grant's holds go back with their budget
+ * units (nothing was spent; the permit stays spent if the guard's own read used it), the
+ * refusal is metered (`refused.account`), and the error is thrown on.
+ */
+function refusedBy(ctx: RequestContext, grant: Grant, error: unknown): never {
+  const { reservation, lease } = grant;
+  const steps: Promise<unknown>[] = [];
+  if (grant.permit && ctx.upstream.upstreamCalls === 0) steps.push(ctx.state.refundPermit());
+  if (reservation) steps.push(ctx.state.releaseThread(ctx.user, reservation.claim(), [...reservation.spend]));
+  if (lease) steps.push(ctx.state.releaseLease(lease.claim(), [...lease.spend]));
+  ctx.defer(Promise.allSettled(steps));
+  if (error instanceof ApiError && error.code === 'ACCOUNT_EXHAUSTED') meter(ctx, { 'refused.account': 1 });
+  throw error;
+}
+
 function limiterDown(ctx: RequestContext, spec: AdmissionSpec, error: unknown): Grant {
   const fields = { request_id: ctx.requestId, tenant: ctx.tenant.id, error: errorName(error) };
   if (spec.limiter === 'open') {
@@ -266,6 +287,8 @@ function limiterDown(ctx: RequestContext, spec: AdmissionSpec, error: unknown): 
 function refusal(result: Extract<Admission, { ok: false }>): ApiError {
   const retry = result.retryAfter === undefined ? {} : { retryAfter: result.retryAfter };
   switch (result.reason) {
+    case 'blocked':
+      return new ApiError('USER_BLOCKED', 'This user is blocked by the operator.');
     case 'rate_user':
       return new ApiError('RATE_LIMITED', 'You are sending requests too fast.', retry);
     case 'rate_tenant':

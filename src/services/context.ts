@@ -1,4 +1,5 @@
 import type { Config, Tenant } from '../config';
+import { UsageTally } from '../metering/usage';
 import type { TenantState } from '../objects/tenant-state';
 import type { ThreadRuns } from '../objects/thread-runs';
 import type { UpstreamClient } from '../upstream/client';
@@ -20,6 +21,8 @@ export interface RequestContext {
   state: DurableObjectStub<TenantState>;
   /** The tenant's threads' runs objects, one per thread (services/run.ts). */
   runs: DurableObjectNamespace<ThreadRuns>;
+  /** What this request or job has metered so far (metering/usage.ts `meter`); sent when it ends. */
+  usage: UsageTally;
   /** Aborts when the caller goes away (or a job's time is up). */
   signal: AbortSignal;
   /** Keeps the request alive until `promise` settles (e.g. releasing a lease). */
@@ -55,6 +58,12 @@ export function createContext({
     upstream: createUpstream(env, config.upstream, requestId, defer),
     state: env.TENANT_STATE.getByName(tenant.id),
     runs: env.THREAD_RUNS,
+    usage: new UsageTally({
+      tenant: tenant.id,
+      user,
+      requestId,
+      stub: () => env.TENANT_STATE.getByName(tenant.id),
+    }),
     signal,
     defer,
   };

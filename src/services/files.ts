@@ -1,4 +1,5 @@
 import { ApiError } from '../errors';
+import { meter } from '../metering/usage';
 import { type FilePart, readFilePart } from '../multipart/read';
 import { multipartStream } from '../multipart/write';
 import type { FileRecord } from '../objects/tenant-state';
@@ -99,6 +100,7 @@ export async function uploadFile(
       uploaded_at: uploaded.uploaded_at ?? new Date().toISOString(),
     };
     await ctx.state.commitFile(ctx.user, hold.claim(), record);
+    meter(ctx, { upload_bytes: record.size });
     return record;
   } finally {
     ctx.signal.removeEventListener('abort', callerGone);

@@ -1,6 +1,7 @@
 import { createParser } from 'eventsource-parser';
 import { ApiError } from '../errors';
 import { sha256Hex } from '../hash';
+import { meter } from '../metering/usage';
 import type { ThreadRuns } from '../objects/thread-runs';
 import type { ResumePoint, RunView } from '../runs/schema';
 import { type RelayEvent, RelayEventSchema, runFailure } from '../stream/events';
@@ -83,6 +84,8 @@ export async function startRun(
   switch (outcome.kind) {
     case 'started':
       lease.claim();
+      // Its end (completed or cancelled, events, time) is metered by its object.
+      meter(ctx, { runs_started: 1 });
       return { runId: outcome.runId, frames: outcome.stream, attached: false };
     case 'attached':
       return { runId: outcome.runId, frames: outcome.stream, attached: true };

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { ApiError } from '../errors';
 import { log } from '../log';
+import { meter } from '../metering/usage';
 import type { ThreadRecord } from '../objects/tenant-state';
 import type { MessageSchema as PublicMessageSchema } from '../routes/schemas';
 import { badResponse } from '../upstream/errors';
@@ -83,6 +84,8 @@ export async function createThread(
     },
     UpstreamThreadSchema,
   );
+  // Metered when the upstream created (and billed) it, whatever happens next.
+  meter(ctx, { threads_created: 1 });
   const thread = publicThread(created, { name, assistant_id: assistantId });
   if ((await ctx.state.commitThread(ctx.user, reservation.id, thread)) === 'taken') {
     // The upstream handed out an id another user of this tenant already owns: answering

@@ -1,8 +1,23 @@
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import worker from '../../src/index';
 import { TENANTS } from '../fixtures/tenants';
 import { expectError } from '../helpers/assertions';
 import { testGateway } from '../helpers/gateway';
 import { deliveryCount, messageId, sendHook } from '../helpers/webhooks';
+import { testEnv } from '../helpers/worker';
+
+/**
+ * These tests are about what the ingress accepts, not the runs: the run queue is a stub
+ * that takes the jobs and starts nothing, so no background work outlives the file.
+ */
+const nothing = { backlogCount: 0, backlogBytes: 0, oldestMessageTimestamp: new Date(0) };
+const noQueue: Queue = {
+  metrics: () => env.RUNS.metrics(),
+  send: async () => ({ metadata: { metrics: nothing } }),
+  sendBatch: async () => ({ metadata: { metrics: nothing } }),
+};
 
 /** Webhook ingress limits: the tenant's rate, and one body per webhook-id. */
 function setup(limits: Record<string, number> = {}) {
@@ -10,7 +25,14 @@ function setup(limits: Record<string, number> = {}) {
     tenants: { acme: { ...TENANTS.acme, limits: { ...TENANTS.acme.limits, ...limits } } },
   });
   const tenant = gw.ids.acme ?? '';
-  const hook = (body: unknown, id = messageId()) => sendHook(tenant, body, { fetch: gw.fetch, id });
+  const fetch = async (path: string, init: RequestInit = {}) => {
+    const ctx = createExecutionContext();
+    const request = new Request(new URL(path, 'https://edge.test'), init);
+    const response = await worker.fetch(request, { ...testEnv(gw.overrides), RUNS: noQueue }, ctx);
+    await waitOnExecutionContext(ctx);
+    return response;
+  };
+  const hook = (body: unknown, id = messageId()) => sendHook(tenant, body, { fetch, id });
   return { tenant, hook };
 }
 

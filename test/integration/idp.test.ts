@@ -4,6 +4,7 @@ import { clearKeyCache } from '../../src/auth/jwks';
 import { b64urlJson, expectError, nowSeconds, watchUpstream } from '../helpers/assertions';
 import { testGateway } from '../helpers/gateway';
 import { advanceClock, idpTenant, TestIdp } from '../helpers/idp';
+import { callWorker } from '../helpers/worker';
 
 /**
  * IdP tokens (contract section 2, `auth.jwks`) through the real Worker entry point: keys
@@ -263,9 +264,19 @@ describe('IdP tenants: routing by issuer and audience', () => {
     const watch = await watchUpstream(gw.emulator);
     await expect401(await gw.fetch('/v1/threads', { headers: { authorization: `Bearer ${both}` } }));
 
-    // Another configuration (the same token string, cached as verified above) re-decides.
-    const other = testGateway({ tenants: { one: idpTenant(idp, { audience: 'api-three' }) } });
-    await expect401(await other.fetch('/v1/threads', { headers: { authorization: `Bearer ${one}` } }));
+    // Another configuration of the same tenants (TENANTS redeployed, so the registry's rows it
+    // owns are replaced): the same token string, cached as verified above, is decided again.
+    const changed = JSON.stringify({
+      [gw.ids.one ?? '']: idpTenant(idp, { audience: 'api-three' }),
+      [gw.ids.two ?? '']: idpTenant(idp, { audience: 'api-two' }),
+    });
+    await expect401(
+      await callWorker(
+        '/v1/threads',
+        { headers: { authorization: `Bearer ${one}` } },
+        { ...gw.overrides, TENANTS: changed },
+      ),
+    );
     await watch.expectNone();
   });
 

@@ -108,8 +108,8 @@ describe('GET /openapi.json', () => {
 
   it('serves the operations marked static assets from public/', async () => {
     const statics = operationsOf(await fetchDocument()).filter((op) => op.operation[STATIC_ASSET_EXTENSION]);
-    // `/docs` is not a Worker route: Workers static assets answer it before the Worker runs.
-    expect(statics.map((op) => `${op.method} ${op.path}`)).toEqual(['GET /docs']);
+    // `/docs` and `/admin` are not Worker routes: Workers static assets answer them.
+    expect(statics.map((op) => `${op.method} ${op.path}`).sort()).toEqual(['GET /admin', 'GET /docs']);
     for (const { path } of statics) {
       const res = await env.ASSETS.fetch(new URL(`${path}/`, 'https://edge.test'));
       expect(res.status).toBe(200);
@@ -149,9 +149,26 @@ describe('GET /openapi.json', () => {
     }
   });
 
-  it('declares the service operations outside /v1 public (`security: []`)', async () => {
+  it('declares every /admin/v1 operation as needing an operator key, and refuses it without one', async () => {
+    const admin = operationsOf(await fetchDocument()).filter((op) => op.path.startsWith('/admin/v1/'));
+    expect(admin.length).toBeGreaterThan(8);
+    for (const op of admin) {
+      const where = `${op.method} ${op.path}`;
+      const res = await callWorker(samplePath(op), { method: op.method });
+      expect({ where, security: op.operation.security, status: res.status }).toEqual({
+        where,
+        security: [{ adminKey: [] }],
+        status: 401,
+      });
+    }
+  });
+
+  it('declares the service operations outside /v1 and /admin/v1 public (`security: []`)', async () => {
     const service = operationsOf(await fetchDocument()).filter(
-      (op) => !op.path.startsWith('/v1/') && !op.operation[STATIC_ASSET_EXTENSION],
+      (op) =>
+        !op.path.startsWith('/v1/') &&
+        !op.path.startsWith('/admin/v1/') &&
+        !op.operation[STATIC_ASSET_EXTENSION],
     );
     expect(service.map((op) => op.path).sort()).toEqual(['/healthz', '/openapi.json']);
     for (const op of service) {

@@ -1,10 +1,11 @@
-import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../src/config';
 import { TENANTS } from '../fixtures/tenants';
 
 const limits = { ...DEFAULT_LIMITS, ...TENANTS.acme.limits, concurrent_streams: 1 };
+const baseLimits = limits;
 
 function freshTenant() {
   const tenant = `t-${crypto.randomUUID().slice(0, 8)}`;
@@ -85,5 +86,38 @@ describe('TenantState', () => {
     expect(
       await stub.admit({ tenant, user: 'alice', limits, owns: { kind: 'thread', id: admitted.reservation } }),
     ).toMatchObject({ ok: false, reason: 'not_found' });
+  });
+
+  it('refuses a blocked user before anything is taken, and lets them back in', async () => {
+    const { tenant, stub } = freshTenant();
+    // A bucket that refills too slowly to hide a token taken.
+    const limits = { ...baseLimits, requests_per_minute: 1, burst: 5 };
+    const before = await stub.admit({ tenant, user: 'u', limits });
+    if (!before.ok) throw new Error('not admitted');
+    expect(await stub.block('u')).toBe(true);
+    expect(await stub.block('u')).toBe(false);
+    const refused = await stub.admit({
+      tenant,
+      user: 'u',
+      limits,
+      reserveThread: true,
+      lease: { ttlMs: 60_000 },
+    });
+    expect(refused).toMatchObject({ ok: false, reason: 'blocked' });
+    expect(await stub.blocked()).toEqual([{ user: 'u', blocked_at: expect.any(String) }]);
+    // Another user of the tenant is not affected.
+    expect(await stub.admit({ tenant, user: 'v', limits })).toMatchObject({ ok: true });
+    expect(await stub.unblock('u')).toBe(true);
+    const after = await stub.admit({ tenant, user: 'u', limits, reserveThread: true });
+    // The refusal took no token of the user's bucket and no thread of quota.
+    expect(after).toMatchObject({ ok: true, reservation: expect.any(String) });
+    if (after.ok) expect(after.rate.user.remaining).toBe(before.rate.user.remaining - 1);
+  });
+
+  it('keeps a block when the object restarts', async () => {
+    const { tenant, stub } = freshTenant();
+    await stub.block('u');
+    await evictDurableObject(stub);
+    expect(await stub.admit({ tenant, user: 'u', limits })).toMatchObject({ ok: false, reason: 'blocked' });
   });
 });

@@ -7,7 +7,7 @@
 // A test file starts one stack in `before` and stops it in `after`; every child
 // process is also killed when the file's process exits or is signalled, and
 // `npm run test:process` (run.mjs) kills the whole process group at the end.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -88,26 +88,21 @@ export async function startStack(opts) {
     stack.emulator = new Emulator(emulator.url);
     // Fresh Durable Object state per stack, inside the stack's folder: the next run's
     // start removes whatever a killed run left behind.
+    // The D1 registry's stand-in keeps its database there too (scripts/lib/d1-local.worker.js).
     const storageDir = path.join(workDir, 'do-storage');
     stack.stoppers.push(async () => rmSync(storageDir, { recursive: true, force: true }));
-    const worker = await serveBundle({
-      service: 'edge',
-      outdir,
-      decl: await readWorkerDecl(WRANGLER_CONFIG),
-      bindings: {
-        EPSIMO_BASE_URL: emulator.url,
-        EPSIMO_EMAIL: EMULATOR_EMAIL,
-        EPSIMO_PASSWORD: EMULATOR_PASSWORD,
-        TENANTS: JSON.stringify(opts.tenants),
-        ...opts.vars,
-      },
-      storageDir,
-      workDir,
-    });
-    stack.stoppers.push(worker.stop);
-    stack.url = worker.url;
-    stack.workerPid = worker.pid;
-    stack.logFile = worker.logFile;
+    const decl = await readWorkerDecl(WRANGLER_CONFIG);
+    const bindings = {
+      EPSIMO_BASE_URL: emulator.url,
+      EPSIMO_EMAIL: EMULATOR_EMAIL,
+      EPSIMO_PASSWORD: EMULATOR_PASSWORD,
+      TENANTS: JSON.stringify(opts.tenants),
+      ADMIN_KEY_HASHES: createHash('sha256').update(stack.adminKey).digest('hex'),
+      ...opts.vars,
+    };
+    stack.serve = () => serveBundle({ service: 'edge', outdir, decl, bindings, storageDir, workDir });
+    stack.stoppers.push(() => stack.worker?.stop() ?? Promise.resolve());
+    await stack.startWorker();
     return stack;
   } catch (error) {
     await stack.stop();
@@ -134,6 +129,45 @@ export class Stack {
     /** @type {Set<{ destroy: () => void }>} connections a test opened: closed by stop() */
     this.open = new Set();
     this.stopped = false;
+    /** The operator key of this stack (its SHA-256 is the Worker's `ADMIN_KEY_HASHES`). */
+    this.adminKey = `eek_${randomBytes(24).toString('base64url')}`;
+    /** @type {(() => ReturnType<typeof serveBundle>) | undefined} starts workerd on the stack's storage */
+    this.serve = undefined;
+    /** @type {Awaited<ReturnType<typeof serveBundle>> | undefined} the running workerd */
+    this.worker = undefined;
+  }
+
+  /** Starts workerd (on the stack's Durable Object and D1 storage, which outlive it). */
+  async startWorker() {
+    if (!this.serve) throw new Error('the stack has no worker to start');
+    this.worker = await this.serve();
+    this.url = this.worker.url;
+    this.workerPid = this.worker.pid;
+    this.logFile = this.worker.logFile;
+  }
+
+  /**
+   * Stops the workerd process (SIGTERM, then SIGKILL) and starts a new one on the same
+   * storage and a new port: every Durable Object and isolate starts afresh from disk.
+   */
+  async restartWorker() {
+    for (const conn of this.open) conn.destroy();
+    this.open.clear();
+    await this.worker?.stop();
+    await this.startWorker();
+  }
+
+  /**
+   * One admin API call (`/admin/v1<route>`) with this stack's operator key (or `key`;
+   * `false`: none), read to the end.
+   * @param {string} method @param {string} route
+   * @param {{ json?: unknown, key?: string | false, headers?: Record<string, string> }} [opts]
+   * @returns {Promise<Answer>}
+   */
+  admin(method, route, opts = {}) {
+    const key = opts.key ?? this.adminKey;
+    const headers = { ...(key === false ? {} : { authorization: `Bearer ${key}` }), ...opts.headers };
+    return this.request(method, `/admin/v1${route}`, { json: opts.json, headers });
   }
 
   /** Stops everything this stack started; safe to call twice and after a failed start. */
@@ -159,6 +193,7 @@ export class Stack {
    * @param {string} tenant @param {string} sub
    */
   token(tenant, sub) {
+    // A tenant the test created through the admin API is added to `tenants` by the test.
     const secret = this.tenants[tenant]?.session_secret;
     if (typeof secret !== 'string') throw new Error(`no tenant ${tenant} in this stack`);
     return mintSessionToken(secret, tenant, sub, 3600);

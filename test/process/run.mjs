@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { build, PREBUILT_ENV, PROCESS_DIR } from './build.mjs';
 
-const TIME_LIMIT_MS = 110_000;
+const TIME_LIMIT_MS = 240_000;
 /** One test (a `test()` of a file) may take this long before the runner fails it. */
 const TEST_TIMEOUT_MS = 30_000;
 const started = Date.now();

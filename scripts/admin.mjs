@@ -1,0 +1,164 @@
+// `npm run admin -- <verb> [args]`: the common operations of the admin API (/admin/v1)
+// from a shell. The Worker's origin is EDGE_URL (default http://127.0.0.1:8787, what
+// `npm start` serves) and the operator key EDGE_ADMIN_KEY (never an argument, so it stays
+// out of shell history and process lists). Every verb is one or two plain HTTP calls; the
+// README shows the same with curl.
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+const USAGE = `usage: npm run admin -- <verb> [args]
+
+  tenants                               list the tenants (secrets masked)
+  tenant <id>                           show one tenant
+  add-tenant <id> <file.json | ->       create or replace a tenant from a TENANTS entry
+  patch-tenant <id> <file.json | ->     change some fields (JSON merge patch)
+  delete-tenant <id>                    delete a tenant (refused everywhere within 30 s)
+  rotate-secret <id> [--kid K] [--retire K]
+                                        add a new HS256 secret (printed once), keep the others
+                                        (--retire K drops one; K=session_secret drops that)
+  block <tenant> <sub>                  refuse one end user (403 USER_BLOCKED)
+  unblock <tenant> <sub>                let them back in
+  blocks <tenant>                       the blocked users of a tenant
+  usage [--tenant T] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--group user] [--format json|csv|ndjson]
+                                        export metered usage
+  account                               the upstream account and the governor's budget
+  audit [--tenant T] [--limit N]        the audit trail, newest first
+  hash-key [key]                        a new operator key (or the given one) and its SHA-256
+                                        for ADMIN_KEY_HASHES; no request is made
+
+env: EDGE_URL (default http://127.0.0.1:8787), EDGE_ADMIN_KEY (the operator key)`;
+
+const base = (process.env.EDGE_URL ?? 'http://127.0.0.1:8787').replace(/\/+$/, '');
+
+function fail(message) {
+  console.error(message);
+  process.exit(1);
+}
+
+/** `--name value` options and the positional arguments of `args`. */
+function parse(args) {
+  const options = {};
+  const positional = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i].startsWith('--')) options[args[i].slice(2)] = args[++i] ?? fail(`${args[i]} needs a value`);
+    else positional.push(args[i]);
+  }
+  return { options, positional };
+}
+
+/** One admin API call; prints the gateway's error and exits on a non-2xx answer. */
+async function api(method, path, body) {
+  const key = process.env.EDGE_ADMIN_KEY ?? fail('EDGE_ADMIN_KEY is not set (the operator key)');
+  const res = await fetch(`${base}/admin/v1${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${key}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  }).catch((error) => fail(`${base} cannot be reached: ${error.message}`));
+  const text = await res.text();
+  if (!res.ok) fail(`${method} /admin/v1${path}: HTTP ${res.status} ${text}`);
+  return text;
+}
+
+const show = (text) => {
+  try {
+    console.log(JSON.stringify(JSON.parse(text), null, 2));
+  } catch {
+    process.stdout.write(text);
+  }
+};
+
+const readJson = (file) => {
+  const text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    return fail(`${file}: not JSON`);
+  }
+};
+
+const need = (value, what) => value ?? fail(`missing ${what}\n\n${USAGE}`);
+const path = (value) => encodeURIComponent(value);
+
+const [verb, ...rest] = process.argv.slice(2);
+const { options, positional } = parse(rest);
+const [first, second] = positional;
+
+switch (verb) {
+  case 'tenants':
+    show(await api('GET', '/tenants'));
+    break;
+  case 'tenant':
+    show(await api('GET', `/tenants/${path(need(first, '<id>'))}`));
+    break;
+  case 'add-tenant':
+    show(
+      await api('PUT', `/tenants/${path(need(first, '<id>'))}`, readJson(need(second, '<file.json | ->'))),
+    );
+    break;
+  case 'patch-tenant':
+    show(
+      await api('PATCH', `/tenants/${path(need(first, '<id>'))}`, readJson(need(second, '<file.json | ->'))),
+    );
+    break;
+  case 'delete-tenant':
+    await api('DELETE', `/tenants/${path(need(first, '<id>'))}`);
+    console.log(`deleted ${first}`);
+    break;
+  case 'rotate-secret': {
+    const id = need(first, '<id>');
+    const current = JSON.parse(await api('GET', `/tenants/${path(id)}`)).config;
+    const kid = options.kid ?? `${new Date().toISOString().slice(0, 10)}-${randomBytes(2).toString('hex')}`;
+    const secret = randomBytes(32).toString('base64url');
+    // The masked entries stand for the stored secrets: they are kept as they are.
+    const kept = (current.auth?.hs256 ?? []).filter((key) => key.kid !== options.retire && key.kid !== kid);
+    const patch = { auth: { hs256: [{ kid, secret }, ...kept] } };
+    if (options.retire === 'session_secret') patch.session_secret = null;
+    await api('PATCH', `/tenants/${path(id)}`, patch);
+    console.log(
+      `tenant ${id}: new HS256 secret, kid ${kid} (shown once; sign tokens with this kid):\n${secret}`,
+    );
+    break;
+  }
+  case 'block':
+  case 'unblock':
+    show(
+      await api(
+        verb === 'block' ? 'POST' : 'DELETE',
+        `/tenants/${path(need(first, '<tenant>'))}/users/${path(need(second, '<sub>'))}/block`,
+      ),
+    );
+    break;
+  case 'blocks':
+    show(await api('GET', `/tenants/${path(need(first, '<tenant>'))}/blocks`));
+    break;
+  case 'usage': {
+    const query = new URLSearchParams(
+      Object.entries(options).filter(([name]) => ['tenant', 'from', 'to', 'group', 'format'].includes(name)),
+    );
+    const text = await api('GET', `/usage${query.size ? `?${query}` : ''}`);
+    if ((options.format ?? 'json') === 'json') show(text);
+    else process.stdout.write(text);
+    break;
+  }
+  case 'account':
+    show(await api('GET', '/account'));
+    break;
+  case 'audit': {
+    const query = new URLSearchParams(
+      Object.entries(options).filter(([name]) => ['tenant', 'limit'].includes(name)),
+    );
+    show(await api('GET', `/audit${query.size ? `?${query}` : ''}`));
+    break;
+  }
+  case 'hash-key': {
+    const key = first ?? `eek_${randomBytes(24).toString('base64url')}`;
+    if (!first) console.log(`operator key (keep it secret): ${key}`);
+    console.log(`ADMIN_KEY_HASHES entry: ${createHash('sha256').update(key).digest('hex')}`);
+    break;
+  }
+  default:
+    fail(USAGE);
+}

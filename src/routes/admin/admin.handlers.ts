@@ -1,0 +1,111 @@
+import type { Context } from 'hono';
+import { accountView } from '../../admin/account';
+import { exportUsage } from '../../admin/export';
+import { getTenant, listTenants, patchTenant, putTenant, removeTenant } from '../../admin/tenants';
+import type { AppEnv } from '../../env';
+import { ApiError } from '../../errors';
+import { readAudit, readTenant, recordChange } from '../../registry/store';
+import type { AppRouteHandler } from '../define';
+import type * as routes from './admin.routes';
+
+/** The operator on this request (set by the admin auth); never empty past it. */
+const operatorOf = (c: Context<AppEnv>) => c.var.operator ?? 'unknown';
+
+/** The registry to edit; a Worker run with `TENANTS` alone (no `REGISTRY`) has none. */
+function registry(c: Context<AppEnv>): D1Database {
+  if (!c.var.config.registry) {
+    throw new ApiError('REGISTRY_UNAVAILABLE', 'No tenant registry is bound (REGISTRY): TENANTS is fixed.');
+  }
+  return c.env.REGISTRY;
+}
+
+export const listTenantsHandler: AppRouteHandler<typeof routes.listTenants> = async (c) =>
+  c.json({ tenants: await listTenants(registry(c)) }, 200);
+
+export const getTenantHandler: AppRouteHandler<typeof routes.getTenant> = async (c) =>
+  c.json(await getTenant(registry(c), c.req.valid('param').tenant), 200);
+
+export const putTenantHandler: AppRouteHandler<typeof routes.putTenant> = async (c) => {
+  const { tenant } = c.req.valid('param');
+  registry(c);
+  const { view, created } = await putTenant(c.env, c.var.config, operatorOf(c), tenant, c.req.valid('json'));
+  return created ? c.json(view, 201) : c.json(view, 200);
+};
+
+export const patchTenantHandler: AppRouteHandler<typeof routes.patchTenant> = async (c) => {
+  registry(c);
+  const { tenant } = c.req.valid('param');
+  return c.json(await patchTenant(c.env, c.var.config, operatorOf(c), tenant, c.req.valid('json')), 200);
+};
+
+export const deleteTenantHandler: AppRouteHandler<typeof routes.deleteTenant> = async (c) => {
+  registry(c);
+  await removeTenant(c.env, operatorOf(c), c.req.valid('param').tenant);
+  return c.body(null, 204);
+};
+
+/** A tenant the registry has (deleted ones have no users to block), or `404`. */
+async function existingTenant(c: Context<AppEnv>, id: string): Promise<string> {
+  const row = await readTenant(registry(c), id);
+  if (!row || row.deleted_at !== null) throw new ApiError('NOT_FOUND', 'No such tenant.');
+  return id;
+}
+
+/**
+ * Blocks or lets back in one end user. The tenant's state object holds the block and
+ * admission checks it on every request, so it holds from this answer on; the audit
+ * row follows it.
+ */
+async function setBlocked(c: Context<AppEnv>, tenantId: string, user: string, blocked: boolean) {
+  const tenant = await existingTenant(c, tenantId);
+  const state = c.env.TENANT_STATE.getByName(tenant);
+  const changed = blocked ? await state.block(user) : await state.unblock(user);
+  if (changed) {
+    await recordChange(registry(c), {
+      actor: operatorOf(c),
+      action: blocked ? 'user.block' : 'user.unblock',
+      tenant,
+      subject: user,
+    });
+  }
+  return { tenant, user, blocked };
+}
+
+export const blockUserHandler: AppRouteHandler<typeof routes.blockUser> = async (c) => {
+  const { tenant, sub } = c.req.valid('param');
+  return c.json(await setBlocked(c, tenant, sub, true), 200);
+};
+
+export const unblockUserHandler: AppRouteHandler<typeof routes.unblockUser> = async (c) => {
+  const { tenant, sub } = c.req.valid('param');
+  return c.json(await setBlocked(c, tenant, sub, false), 200);
+};
+
+export const listBlocksHandler: AppRouteHandler<typeof routes.listBlocks> = async (c) => {
+  const tenant = await existingTenant(c, c.req.valid('param').tenant);
+  return c.json({ tenant, users: await c.env.TENANT_STATE.getByName(tenant).blocked() }, 200);
+};
+
+export const usageHandler: AppRouteHandler<typeof routes.usage> = async (c) =>
+  exportUsage(c, c.req.valid('query'));
+
+export const accountHandler: AppRouteHandler<typeof routes.account> = async (c) =>
+  c.json(await accountView(c.env, c.var.config, c.var.requestId), 200);
+
+export const auditHandler: AppRouteHandler<typeof routes.audit> = async (c) => {
+  const { tenant, limit } = c.req.valid('query');
+  const rows = await readAudit(registry(c), limit, tenant);
+  const entries = rows.map((row) => ({
+    ...row,
+    detail: row.detail === null ? null : parseDetail(row.detail),
+  }));
+  return c.json({ entries }, 200);
+};
+
+function parseDetail(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

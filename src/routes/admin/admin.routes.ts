@@ -1,0 +1,275 @@
+import { createRoute, type RouteConfig, z } from '@hono/zod-openapi';
+import { TenantKeySchema } from '../../config';
+import { COUNTERS, REFUSALS } from '../../metering/metrics';
+import { SECURITY } from '../define';
+import { ErrorSchema, jsonContent } from '../schemas';
+
+/** Operator route errors: the admin key (401), the admin rate limit (429), the registry (503). */
+function adminErrors(...statuses: number[]) {
+  const descriptions: Record<number, string> = {
+    400: 'Bad input (`field` names it)',
+    401: 'No or wrong operator key (a session token is not one)',
+    404: 'No such tenant',
+    413: 'Body over 64 KiB',
+    429: 'Over the admin API’s rate limit',
+    502: 'The upstream answered with something unusable',
+    503: 'The registry or the upstream cannot be reached',
+    504: 'The upstream did not answer in time',
+  };
+  const all = [...new Set([...statuses, 401, 429, 503])].sort();
+  return Object.fromEntries(
+    all.map((status) => [
+      status,
+      {
+        description: descriptions[status] ?? 'Error',
+        content: { 'application/json': { schema: ErrorSchema } },
+      },
+    ]),
+  );
+}
+
+/** An operator route: `Authorization: Bearer <operator key>` (its SHA-256 in `ADMIN_KEY_HASHES`). */
+const adminRoute = <const R extends RouteConfig>(config: R) =>
+  createRoute({ ...config, security: SECURITY.admin });
+
+const TenantParams = z
+  .object({ tenant: TenantKeySchema.openapi({ param: { name: 'tenant', in: 'path' }, example: 'acme' }) })
+  .strict();
+const UserParams = TenantParams.extend({
+  sub: z
+    .string()
+    .min(1)
+    .max(128)
+    .openapi({ param: { name: 'sub', in: 'path' }, example: 'user-42' }),
+}).strict();
+
+/** A tenant entry as written: validated after masked secrets are resolved, by the `TENANTS` schema. */
+const TenantEntryBody = z.looseObject({}).openapi('TenantEntry', {
+  description:
+    'One `TENANTS` entry (README, Configuration). A secret given as `****` + its last 4 characters ' +
+    '(as GET shows it) keeps the stored secret it stands for.',
+});
+
+const TenantViewSchema = z
+  .object({
+    id: z.string(),
+    source: z.enum(['TENANTS', 'api']),
+    created_at: z.string(),
+    updated_at: z.string(),
+    config: z.looseObject({}),
+  })
+  .openapi('TenantView', {
+    description: 'A tenant with every default filled in; each secret as `****` + its last 4 characters.',
+  });
+
+export const listTenants = adminRoute({
+  method: 'get',
+  path: '/tenants',
+  operationId: 'adminListTenants',
+  summary: 'The tenants of the registry (secrets masked)',
+  responses: {
+    200: jsonContent(z.object({ tenants: z.array(TenantViewSchema) }), 'Tenants'),
+    ...adminErrors(),
+  },
+});
+
+export const getTenant = adminRoute({
+  method: 'get',
+  path: '/tenants/{tenant}',
+  operationId: 'adminGetTenant',
+  summary: 'One tenant (secrets masked)',
+  request: { params: TenantParams },
+  responses: { 200: jsonContent(TenantViewSchema, 'The tenant'), ...adminErrors(400, 404) },
+});
+
+export const putTenant = adminRoute({
+  method: 'put',
+  path: '/tenants/{tenant}',
+  operationId: 'adminPutTenant',
+  summary: 'Create or replace a tenant; served by every isolate within 30 s',
+  request: {
+    params: TenantParams,
+    body: { content: { 'application/json': { schema: TenantEntryBody } }, required: true },
+  },
+  responses: {
+    200: jsonContent(TenantViewSchema, 'Replaced'),
+    201: jsonContent(TenantViewSchema, 'Created'),
+    ...adminErrors(400, 413),
+  },
+});
+
+export const patchTenant = adminRoute({
+  method: 'patch',
+  path: '/tenants/{tenant}',
+  operationId: 'adminPatchTenant',
+  summary: 'Change some fields of a tenant (JSON merge patch, RFC 7396)',
+  request: {
+    params: TenantParams,
+    body: {
+      content: {
+        'application/merge-patch+json': { schema: TenantEntryBody },
+        'application/json': { schema: TenantEntryBody },
+      },
+      required: true,
+    },
+  },
+  responses: {
+    200: jsonContent(TenantViewSchema, 'The tenant after the patch'),
+    ...adminErrors(400, 404, 413),
+  },
+});
+
+export const deleteTenant = adminRoute({
+  method: 'delete',
+  path: '/tenants/{tenant}',
+  operationId: 'adminDeleteTenant',
+  summary: 'Delete a tenant: its tokens, hooks and runs refused within 30 s',
+  request: { params: TenantParams },
+  responses: { 204: { description: 'Deleted' }, ...adminErrors(400, 404) },
+});
+
+const BlockSchema = z.object({ tenant: z.string(), user: z.string(), blocked: z.boolean() }).openapi('Block');
+
+export const blockUser = adminRoute({
+  method: 'post',
+  path: '/tenants/{tenant}/users/{sub}/block',
+  operationId: 'adminBlockUser',
+  summary: 'Block one end user (`403 USER_BLOCKED` on every request, at once)',
+  request: { params: UserParams },
+  responses: { 200: jsonContent(BlockSchema, 'Blocked'), ...adminErrors(400, 404) },
+});
+
+export const unblockUser = adminRoute({
+  method: 'delete',
+  path: '/tenants/{tenant}/users/{sub}/block',
+  operationId: 'adminUnblockUser',
+  summary: 'Let a blocked end user back in',
+  request: { params: UserParams },
+  responses: { 200: jsonContent(BlockSchema, 'Unblocked'), ...adminErrors(400, 404) },
+});
+
+export const listBlocks = adminRoute({
+  method: 'get',
+  path: '/tenants/{tenant}/blocks',
+  operationId: 'adminListBlocks',
+  summary: 'The blocked end users of a tenant',
+  request: { params: TenantParams },
+  responses: {
+    200: jsonContent(
+      z.object({
+        tenant: z.string(),
+        users: z.array(z.object({ user: z.string(), blocked_at: z.string() })),
+      }),
+      'Blocked users',
+    ),
+    ...adminErrors(400, 404),
+  },
+});
+
+const Day = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, YYYY-MM-DD')
+  .refine((day) => new Date(`${day}T00:00:00Z`).toISOString().startsWith(day), 'must be a date, YYYY-MM-DD');
+
+export const UsageQuerySchema = z
+  .object({
+    tenant: TenantKeySchema.optional(),
+    from: Day.optional().openapi({ description: 'First UTC day (default: 29 days before `to`)' }),
+    to: Day.optional().openapi({ description: 'Last UTC day, inclusive (default: today)' }),
+    group: z.enum(['tenant', 'user']).default('tenant'),
+    format: z.enum(['json', 'csv', 'ndjson']).default('json'),
+  })
+  .strict();
+
+const UsageRecordSchema = z
+  .object({
+    tenant: z.string(),
+    day: z.string(),
+    user: z.string().optional(),
+    ...Object.fromEntries(COUNTERS.filter((c) => c !== 'run_ms').map((c) => [c, z.number()])),
+    run_seconds: z.number(),
+    refused: z.object(Object.fromEntries(REFUSALS.map((r) => [r, z.number().optional()]))),
+  })
+  .openapi('UsageRecord');
+
+export const usage = adminRoute({
+  method: 'get',
+  path: '/usage',
+  operationId: 'adminExportUsage',
+  summary: 'Metered usage per tenant (or user) per UTC day, as JSON, CSV or NDJSON',
+  request: { query: UsageQuerySchema },
+  responses: {
+    200: {
+      description: 'The usage; written counts only (they lag the traffic by about a second)',
+      content: {
+        'application/json': {
+          schema: z.object({
+            from: z.string(),
+            to: z.string(),
+            group: z.enum(['tenant', 'user']),
+            rows: z.array(UsageRecordSchema),
+          }),
+        },
+        'text/csv': { schema: z.string() },
+        'application/x-ndjson': { schema: z.string() },
+      },
+    },
+    ...adminErrors(400),
+  },
+});
+
+const AccountSchema = z
+  .object({
+    thread_counter: z.number(),
+    thread_max: z.number(),
+    threads_remaining: z.number(),
+    tier: z.string().nullable(),
+    reserve: z.number(),
+    governor: z.object({
+      limit: z.number(),
+      synced: z.boolean(),
+      window: z.object({ reset_at: z.number(), budget: z.number(), used: z.number() }),
+      /** Epoch ms until which a 429 stops every grant; null when none. */
+      blocked_until: z.number().nullable(),
+    }),
+  })
+  .openapi('Account');
+
+export const account = adminRoute({
+  method: 'get',
+  path: '/account',
+  operationId: 'adminGetAccount',
+  summary: 'The upstream account (threads used and left, tier) and the governor’s learned budget',
+  responses: { 200: jsonContent(AccountSchema, 'The account'), ...adminErrors(502, 504) },
+});
+
+const AuditSchema = z
+  .object({
+    id: z.number(),
+    at: z.string(),
+    actor: z.string(),
+    action: z.string(),
+    tenant: z.string().nullable(),
+    subject: z.string().nullable(),
+    detail: z.unknown(),
+  })
+  .openapi('AuditEntry');
+
+export const audit = adminRoute({
+  method: 'get',
+  path: '/audit',
+  operationId: 'adminListAudit',
+  summary: 'The audit trail, newest first: who (key digest prefix), what, when',
+  request: {
+    query: z
+      .object({
+        tenant: TenantKeySchema.optional(),
+        limit: z.coerce.number().int().min(1).max(1000).default(100),
+      })
+      .strict(),
+  },
+  responses: {
+    200: jsonContent(z.object({ entries: z.array(AuditSchema) }), 'Audit entries'),
+    ...adminErrors(400),
+  },
+});
