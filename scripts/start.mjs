@@ -88,7 +88,13 @@ function runToEnd(command, args, label) {
   });
 }
 
-// The tenant registry's tables, in the local D1 database `wrangler dev` will use.
+// Only wrangler's own folder inside it (v3/: Durable Objects, caches, queues), so a
+// WRANGLER_PERSIST_TO pointing at a folder with other things in it loses nothing else.
+rmSync(join(PERSIST_TO, 'v3'), { recursive: true, force: true });
+mkdirSync(PERSIST_TO, { recursive: true });
+
+// The tenant registry's tables, in the local D1 database `wrangler dev` will use (after the
+// state was emptied above, so the registry starts from its migrations and TENANTS each time).
 await runToEnd(
   'wrangler',
   ['d1', 'migrations', 'apply', 'REGISTRY', '--local', ...(PERSIST_TO ? ['--persist-to', PERSIST_TO] : [])],
@@ -132,11 +138,6 @@ writeFileSync(
     .map(([key, value]) => `${key}=${dotenvValue(value)}`)
     .join('\n'),
 );
-
-// Only wrangler's own folder inside it (v3/: Durable Objects, caches, queues), so a
-// WRANGLER_PERSIST_TO pointing at a folder with other things in it loses nothing else.
-rmSync(join(PERSIST_TO, 'v3'), { recursive: true, force: true });
-mkdirSync(PERSIST_TO, { recursive: true });
 
 run(
   'wrangler',
