@@ -8,6 +8,7 @@ import { installCleanup, killAll } from '../scripts/lib/procs.mjs';
 import { bundleWorker, workerdBinary } from '../scripts/lib/worker.mjs';
 import { readWorkerDecl } from '../scripts/lib/workerd-config.mjs';
 import { upstreamFixtures } from './lib/emulator.mjs';
+import { computeGoals, renderGoals } from './lib/goals.mjs';
 import { computeRatios, renderTable, writeJson } from './lib/report.mjs';
 import { measureRow } from './lib/rows.mjs';
 import { limiterSummary, renderLimiter, renderSse, renderStreams } from './lib/sections-report.mjs';
@@ -249,10 +250,15 @@ if (runStreams) {
     `\n${'ok' in streams ? renderStreams(streams.ok) : `streams section failed: ${streams.error}`}\n`,
   );
 }
+const goals = computeGoals(rows, sections);
+console.log(`Targets (issues 13 and 17), this run:\n\n${renderGoals(goals)}\n`);
 writeJson(
   OUT_FILE,
   {
     date: new Date().toISOString(),
+    // A partial run (BENCH_ONLY) leaves targets unmeasured: the README is not generated from it.
+    partial: ONLY ? process.env.BENCH_ONLY : false,
+    targets: goals,
     settings: {
       seconds: SECONDS,
       warmupSeconds: WARMUP_SECONDS,
