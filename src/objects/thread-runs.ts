@@ -2,6 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { MAX_EVENT_BYTES } from '../config';
 import { ApiError } from '../errors';
 import { errorName, log } from '../log';
+import { LOG_BATCH_MAX, LogBatch } from '../runs/batch';
 import { Connection, isFinal } from '../runs/connection';
 import { RunLog, type RunRow, view } from '../runs/log';
 import type { AttachOutcome, RunConfig, RunView, StartOutcome, StartRun } from '../runs/schema';
@@ -20,6 +21,8 @@ interface LiveRun {
   /** Cancels the run once nobody came back within the detach grace. */
   grace: number | null;
   finished: boolean;
+  /** Events relayed and not yet written to the log. */
+  batch: LogBatch;
 }
 
 /** How long the log of a run found lost is kept (its own settings died with it). */
@@ -92,9 +95,15 @@ export class ThreadRuns extends DurableObject<Env> {
       abort: new AbortController(),
       grace: null,
       finished: false,
+      batch: new LogBatch((events) => this.log.append(row, events)),
     };
     this.live.set(runId, live);
     const connection = this.join(live, input.pingMs);
+    // The run's row, its idempotency key and the wake-up alarm are written in this one
+    // turn: one commit, which the upstream request waits for (a run is never started
+    // upstream before it is recorded), and nothing after it on the way to the first event.
+    const alarmed = this.keepAlive();
+    alarmed.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
 
     const defer = (promise: Promise<unknown>) => this.ctx.waitUntil(promise.catch(() => undefined));
     const ctx = {
@@ -109,20 +118,23 @@ export class ThreadRuns extends DurableObject<Env> {
       // Refused before it began: no run happened, and the caller's admission gives the slot back.
       this.live.delete(runId);
       this.log.forget(runId, input.user, input.idempotency?.key);
+      await alarmed;
       return refused(opened.error, input.requestId);
     }
     this.ctx.waitUntil(this.pump(live, opened.body, config));
-    await this.keepAlive();
+    await alarmed;
     return { kind: 'started', runId, stream: connection.stream };
   }
 
   /** The events of a run after `after`, then live to its end. */
   async attach(runId: string, user: string, after: number, pingMs: number): Promise<AttachOutcome> {
+    const live = this.live.get(runId);
+    // What was relayed so far is in the log before it is replayed.
+    live?.batch.flush();
     const row = this.log.get(runId);
     if (!row || row.user !== user) return { kind: 'not_found' };
     const replay = this.log.replay(row, after);
     if (!replay) return { kind: 'gone' };
-    const live = this.live.get(runId);
     if (!live) {
       const connection = new Connection(runId, 0, () => undefined);
       for (const logged of replay) connection.send(logged);
@@ -208,19 +220,25 @@ export class ThreadRuns extends DurableObject<Env> {
     if (!live.finished) await this.emit(live, runError('UPSTREAM_FAILED'));
   }
 
-  /** Logs one event and sends it to every attached caller; the final one ends the run. */
+  /**
+   * Sends one event to every attached caller and queues it for the log (written in
+   * batches, see `LogBatch`); the final one is logged at once and ends the run.
+   */
   private async emit(live: LiveRun, relayed: RelayEvent): Promise<void> {
     if (live.finished) return;
     // The caller sees the gateway's run id, never the upstream's.
     const event: RelayEvent = relayed.type === 'start' ? { type: 'start', run_id: live.row.run_id } : relayed;
     const logged = { n: live.row.events + 1, event };
-    this.log.append(live.row, logged.n, event);
+    live.row.events = logged.n;
+    live.batch.add(logged);
     for (const connection of live.connections) connection.send(logged);
     if (isFinal(event)) await this.finish(live, event);
   }
 
   private async finish(live: LiveRun, event: RelayEvent): Promise<void> {
     live.finished = true;
+    // In the same turn as the final frame: it reaches callers once the log holding it is committed.
+    live.batch.flush();
     clearTimeout(live.grace);
     live.abort.abort(new DOMException('The run ended.', 'AbortError'));
     const status =
@@ -254,7 +272,9 @@ export class ThreadRuns extends DurableObject<Env> {
   private async recoverLost(): Promise<void> {
     for (let row = this.log.running(); row; row = this.log.running()) {
       const event = runError('RUN_LOST');
-      this.log.append(row, row.events + 1, event);
+      // Past any event relayed and not yet logged when the instance died.
+      row.events += LOG_BATCH_MAX + 1;
+      this.log.append(row, [{ n: row.events, event }]);
       this.log.finish(row, 'error', Date.now(), LOST_RETENTION_MS, event);
       log('warn', 'run lost with its object', { run_id: row.run_id });
       await this.release(row);

@@ -154,25 +154,30 @@ export class RunLog {
       .map(toRun);
   }
 
-  /** Appends event `n`; false once the log is full (the event is not kept for replay). */
-  append(run: RunRow, n: number, event: RelayEvent): boolean {
-    const text = JSON.stringify(event);
-    const full = run.log_complete === 0 || run.log_bytes + text.length > MAX_LOG_BYTES;
-    if (full) {
-      this.sql.exec('UPDATE runs SET events = ?, log_complete = 0 WHERE run_id = ?', n, run.run_id);
-      run.log_complete = 0;
-    } else {
-      this.sql.exec('INSERT INTO run_events (run_id, n, event) VALUES (?, ?, ?)', run.run_id, n, text);
-      this.sql.exec(
-        'UPDATE runs SET events = ?, log_bytes = log_bytes + ? WHERE run_id = ?',
-        n,
-        text.length,
-        run.run_id,
-      );
-      run.log_bytes += text.length;
+  /**
+   * Appends a batch of events (one statement per event, one update of the run, all in the
+   * caller's turn: one commit). Past {@link MAX_LOG_BYTES} events are no longer kept for
+   * replay and the log is marked incomplete.
+   */
+  append(run: RunRow, events: readonly LoggedEvent[]): void {
+    const last = events.at(-1);
+    if (!last) return;
+    for (const { n, event } of events) {
+      if (run.log_complete === 0) break;
+      const text = JSON.stringify(event);
+      if (run.log_bytes + text.length > MAX_LOG_BYTES) run.log_complete = 0;
+      else {
+        this.sql.exec('INSERT INTO run_events (run_id, n, event) VALUES (?, ?, ?)', run.run_id, n, text);
+        run.log_bytes += text.length;
+      }
     }
-    run.events = n;
-    return !full;
+    this.sql.exec(
+      'UPDATE runs SET events = ?, log_bytes = ?, log_complete = ? WHERE run_id = ?',
+      last.n,
+      run.log_bytes,
+      run.log_complete,
+      run.run_id,
+    );
   }
 
   /** Logged events after `after`, in order; `undefined` if some of them are not retained. */
