@@ -111,7 +111,7 @@ function render(r) {
         'waits that long first), paced p50:',
       '',
       grid(
-        ['route', 'proxy', `proxy, DO +${distance.delayMs} ms`, 'rise', 'DO calls it waits on'],
+        ['route', 'proxy', `proxy, DO +${distance.delayMs} ms`, 'rise', 'round trips (rise / delay)'],
         distance.rows.map((/** @type {any} */ d) => [
           d.name,
           ms(d.p50),

@@ -174,3 +174,25 @@ export function renderLimiter(summary) {
     ),
   ].join('\n');
 }
+
+/** @param {Awaited<ReturnType<typeof import('../distance.mjs').measureDistance>>} d */
+export function renderDistance(d) {
+  return [
+    `Distance: a second proxy whose every Durable Object call waits ${d.delayMs} ms first (BENCH_DO_DELAY_MS).`,
+    'Paced p50 of the same route on both; round trips = rise / delay (what the route waits on objects).',
+    '',
+    grid(
+      ['route', 'p50', `p50, DO +${d.delayMs} ms`, 'rise', 'round trips', 'errors'],
+      d.rows.map((r) => [
+        r.name,
+        ms(r.p50 ?? undefined),
+        ms(r.delayedP50 ?? undefined),
+        signed(r.rise),
+        r.calls,
+        String(r.errors),
+      ]),
+    ),
+    '',
+    `target: a read's p50 rises < 2 ms with the delay -> ${signed(d.readRiseP50 ?? undefined)}: ${verdict((d.readRiseP50 ?? Number.POSITIVE_INFINITY) < 2)}`,
+  ].join('\n');
+}
