@@ -130,7 +130,8 @@ function moduleLines(file) {
       .split('\n')
       .forEach((text, line) => {
         const m = /^\/\/ (?:\.\.\/[\w.-]+\/)?((?:src|node_modules|test)\/\S+)$/.exec(text);
-        if (m?.[1]) starts.push({ line, module: m[1].replace(/^node_modules\//, '').replace(/\/dist\/.*$/, '') });
+        if (m?.[1])
+          starts.push({ line, module: m[1].replace(/^node_modules\//, '').replace(/\/dist\/.*$/, '') });
       });
   } catch {}
   return (/** @type {number} */ line) => {
