@@ -5,7 +5,7 @@ import { errorName, log } from '../log';
 import { LOG_BATCH_MAX, LogBatch } from '../runs/batch';
 import { Connection, isFinal } from '../runs/connection';
 import { RunLog, type RunRow, view } from '../runs/log';
-import type { AttachOutcome, RunConfig, RunView, StartOutcome, StartRun } from '../runs/schema';
+import type { AttachOutcome, RunAddress, RunConfig, RunView, StartOutcome, StartRun } from '../runs/schema';
 import { HEADER_GRACE_MS, openUpstream } from '../runs/upstream';
 import { createUpstream } from '../services/context';
 import { type RelayEvent, runError } from '../stream/events';
@@ -32,12 +32,13 @@ const LOST_RETENTION_MS = 15 * 60_000;
 const KEEPALIVE_MS = 60_000;
 
 /**
- * One object per thread (`<tenant>:<thread_id>`): the thread's runs. A run belongs to
- * this object, not to the request that started it: the object opens the upstream
- * stream, parses it with the relay (timeouts, size cap, tool-call policy), appends every
- * event to the run's log in its SQLite storage and fans it out to every attached caller.
- * A caller may leave and come back (`Last-Event-ID`); the run's stream slot is released
- * here, whatever ended the run, within a second of its end. One run at a time per thread.
+ * One object per shard of a tenant's threads (`<tenant>:runs:<shard>`, see `runShard`):
+ * their runs. A run belongs to this object, not to the request that started it: the
+ * object opens the upstream stream, parses it with the relay (timeouts, size cap,
+ * tool-call policy), logs every event in its SQLite storage and fans it out to every
+ * attached caller. A caller may leave and come back (`Last-Event-ID`); the run's stream
+ * slot is released here, whatever ended the run, within a second of its end. One run at a
+ * time per thread; every call names its thread and user, and sees only their runs.
  */
 export class ThreadRuns extends DurableObject<Env> {
   private readonly log: RunLog;
@@ -56,15 +57,17 @@ export class ThreadRuns extends DurableObject<Env> {
   /** Starts a run, or attaches to the one an idempotency key or a resume point names. */
   async start(input: StartRun): Promise<StartOutcome> {
     const now = Date.now();
-    const known = input.idempotency && this.log.idempotent(input.user, input.idempotency.key, now);
+    // Keys are the user's on this thread (the object holds a shard of the tenant's threads).
+    const key = input.idempotency && `${input.threadId}\n${input.idempotency.key}`;
+    const known = key !== undefined && this.log.idempotent(input.user, key, now);
     if (known && input.idempotency) {
       if (known.bodyHash !== input.idempotency.bodyHash) return { kind: 'conflict' };
       return this.reattach(known.runId, input, 0);
     }
-    if (input.resume && this.log.get(input.resume.runId)?.user === input.user) {
+    if (input.resume && this.owned(input, input.resume.runId)) {
       return this.reattach(input.resume.runId, input, input.resume.after);
     }
-    const running = this.log.running();
+    const running = this.log.running(input.threadId);
     if (running) return { kind: 'busy', runId: running.run_id };
 
     const { config } = input;
@@ -86,8 +89,8 @@ export class ThreadRuns extends DurableObject<Env> {
     };
     // Written before the first await: a concurrent start sees this run and is told busy.
     this.log.create(row);
-    if (input.idempotency)
-      this.log.remember(input.user, input.idempotency.key, input.idempotency.bodyHash, runId, now);
+    if (key !== undefined && input.idempotency)
+      this.log.remember(input.user, key, input.idempotency.bodyHash, runId, now);
     const live: LiveRun = {
       row,
       input,
@@ -117,7 +120,7 @@ export class ThreadRuns extends DurableObject<Env> {
     if (!opened.ok) {
       // Refused before it began: no run happened, and the caller's admission gives the slot back.
       this.live.delete(runId);
-      this.log.forget(runId, input.user, input.idempotency?.key);
+      this.log.forget(runId, input.user, key);
       await alarmed;
       return refused(opened.error, input.requestId);
     }
@@ -127,12 +130,12 @@ export class ThreadRuns extends DurableObject<Env> {
   }
 
   /** The events of a run after `after`, then live to its end. */
-  async attach(runId: string, user: string, after: number, pingMs: number): Promise<AttachOutcome> {
+  async attach(at: RunAddress, runId: string, after: number, pingMs: number): Promise<AttachOutcome> {
     const live = this.live.get(runId);
     // What was relayed so far is in the log before it is replayed.
     live?.batch.flush();
-    const row = this.log.get(runId);
-    if (!row || row.user !== user) return { kind: 'not_found' };
+    const row = this.owned(at, runId);
+    if (!row) return { kind: 'not_found' };
     const replay = this.log.replay(row, after);
     if (!replay) return { kind: 'gone' };
     if (!live) {
@@ -147,27 +150,33 @@ export class ThreadRuns extends DurableObject<Env> {
   }
 
   /** Cancels a running run of `user`: the upstream is aborted, attached callers get `RUN_CANCELLED`. */
-  async cancel(runId: string, user: string): Promise<RunView | null> {
-    const row = this.log.get(runId);
-    if (!row || row.user !== user) return null;
+  async cancel(at: RunAddress, runId: string): Promise<RunView | null> {
+    const row = this.owned(at, runId);
+    if (!row) return null;
     const live = this.live.get(runId);
     if (live) await this.emit(live, runError('RUN_CANCELLED'));
     return view(this.log.get(runId) ?? row);
   }
 
-  async get(runId: string, user: string): Promise<RunView | null> {
-    const row = this.log.get(runId);
-    return row && row.user === user ? view(row) : null;
+  async get(at: RunAddress, runId: string): Promise<RunView | null> {
+    const row = this.owned(at, runId);
+    return row ? view(row) : null;
   }
 
-  async list(user: string): Promise<RunView[]> {
-    return this.log.list(user).map(view);
+  async list(at: RunAddress): Promise<RunView[]> {
+    return this.log.list(at.user, at.threadId).map(view);
   }
 
   /** The thread's running run of `user`, if any (the chat protocol's resume). */
-  async active(user: string): Promise<string | null> {
-    const row = this.log.running();
-    return row && row.user === user ? row.run_id : null;
+  async active(at: RunAddress): Promise<string | null> {
+    const row = this.log.running(at.threadId);
+    return row && row.user === at.user ? row.run_id : null;
+  }
+
+  /** The run, if it is `at.user`'s on `at.threadId` (another thread's run is not found here). */
+  private owned(at: RunAddress, runId: string): RunRow | undefined {
+    const row = this.log.get(runId);
+    return row && row.user === at.user && row.thread_id === at.threadId ? row : undefined;
   }
 
   override async alarm(): Promise<void> {
@@ -184,7 +193,7 @@ export class ThreadRuns extends DurableObject<Env> {
   }
 
   private async reattach(runId: string, input: StartRun, after: number): Promise<StartOutcome> {
-    const attached = await this.attach(runId, input.user, after, input.pingMs);
+    const attached = await this.attach(input, runId, after, input.pingMs);
     if (attached.kind === 'attached') return { kind: 'attached', runId, stream: attached.stream };
     const detail = 'The run’s events are no longer retained.';
     return { kind: 'refused', code: attached.kind === 'gone' ? 'RESUME_GONE' : 'NOT_FOUND', detail };

@@ -140,16 +140,24 @@ export class RunLog {
     return row ? toRun(row) : undefined;
   }
 
-  /** The thread's running run, if any (at most one). */
-  running(): RunRow | undefined {
-    const row = this.sql.exec("SELECT * FROM runs WHERE status = 'running' LIMIT 1").toArray()[0];
+  /** The thread's running run, if any (at most one); without a thread, any running run here. */
+  running(threadId?: string): RunRow | undefined {
+    const row = (
+      threadId === undefined
+        ? this.sql.exec("SELECT * FROM runs WHERE status = 'running' LIMIT 1")
+        : this.sql.exec("SELECT * FROM runs WHERE status = 'running' AND thread_id = ? LIMIT 1", threadId)
+    ).toArray()[0];
     return row ? toRun(row) : undefined;
   }
 
-  /** Every retained run of `user`, newest first. */
-  list(user: string): RunRow[] {
+  /** Every retained run of `user` on the thread, newest first. */
+  list(user: string, threadId: string): RunRow[] {
     return this.sql
-      .exec('SELECT * FROM runs WHERE user = ? ORDER BY created_at DESC, run_id DESC', user)
+      .exec(
+        'SELECT * FROM runs WHERE user = ? AND thread_id = ? ORDER BY created_at DESC, run_id DESC',
+        user,
+        threadId,
+      )
       .toArray()
       .map(toRun);
   }
