@@ -9,7 +9,7 @@ import type { AttachOutcome, RunAddress, RunConfig, RunView, StartOutcome, Start
 import { HEADER_GRACE_MS, openUpstream } from '../runs/upstream';
 import { createUpstream } from '../services/context';
 import { type RelayEvent, runError } from '../stream/events';
-import { relayEvents } from '../stream/relay';
+import { relayInto } from '../stream/relay';
 
 /** A run this object is reading from the upstream now. */
 interface LiveRun {
@@ -213,16 +213,19 @@ export class ThreadRuns extends DurableObject<Env> {
 
   /** Reads the upstream's events into the run, to the end; never throws. */
   private async pump(live: LiveRun, body: ReadableStream<Uint8Array>, config: RunConfig): Promise<void> {
-    const events = relayEvents(body, {
-      policy: live.input.tenant.tool_calls,
-      idleTimeoutMs: config.stream.idleTimeoutMs,
-      maxDurationMs: config.stream.maxDurationMs,
-      maxEventBytes: MAX_EVENT_BYTES,
-      requestId: live.input.requestId,
-      onEnd: () => live.abort.abort(new DOMException('The run ended.', 'AbortError')),
-    });
     try {
-      await events.pipeTo(new WritableStream({ write: (event) => this.emit(live, event) }));
+      await relayInto(
+        body,
+        {
+          policy: live.input.tenant.tool_calls,
+          idleTimeoutMs: config.stream.idleTimeoutMs,
+          maxDurationMs: config.stream.maxDurationMs,
+          maxEventBytes: MAX_EVENT_BYTES,
+          requestId: live.input.requestId,
+          onEnd: () => live.abort.abort(new DOMException('The run ended.', 'AbortError')),
+        },
+        (event) => this.emit(live, event),
+      );
     } catch (error) {
       log('warn', 'run pump failed', { run_id: live.row.run_id, error: errorName(error) });
     }

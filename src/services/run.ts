@@ -23,13 +23,34 @@ export interface RunRequest {
 /**
  * A run's frames for the caller's response. The caller's request signal is tied to
  * them: a caller that went away while nothing was being written (a stalled upstream)
- * is detached at once, not at the next heartbeat.
+ * is detached at once, not at the next heartbeat. One stream read on demand (not a
+ * pipe through a TransformStream: two streams and a pipe more for every open run).
  */
 export function callerFrames(
   ctx: RequestContext,
   frames: ReadableStream<Uint8Array>,
 ): ReadableStream<Uint8Array> {
-  return frames.pipeThrough(new TransformStream<Uint8Array, Uint8Array>(), { signal: ctx.signal });
+  const reader = frames.getReader();
+  const leave = () => {
+    reader.cancel(ctx.signal.reason).catch(() => undefined);
+  };
+  if (ctx.signal.aborted) leave();
+  else ctx.signal.addEventListener('abort', leave, { once: true });
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const next = await reader.read();
+        if (!next.done) return controller.enqueue(next.value);
+        ctx.signal.removeEventListener('abort', leave);
+        controller.close();
+      },
+      cancel(reason) {
+        ctx.signal.removeEventListener('abort', leave);
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 /** A run to read: its id, its SSE frames, and whether it was already running. */
