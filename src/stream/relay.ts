@@ -52,7 +52,7 @@ export function relayInto(
   options: RelayOptions,
   onEvent: (event: RelayEvent) => Promise<void> | undefined,
 ): Promise<void> {
-  const stop = new AbortController();
+  let sink: WritableStreamDefaultController | undefined;
   let last: Promise<void> | undefined;
   let resolve: () => void = () => undefined;
   const settled = new Promise<void>((done) => {
@@ -63,13 +63,22 @@ export function relayInto(
       last = onEvent(event);
     },
     end: () => {
-      stop.abort();
+      // Errors the sink, so the pipe cancels the upstream body (as a terminated transform does).
+      sink?.error(new TypeError('The relay ended.'));
       Promise.resolve(last).then(resolve, resolve);
     },
   });
-  relayed.start();
   body
-    .pipeTo(new WritableStream({ write: relayed.write, close: relayed.close }), { signal: stop.signal })
+    .pipeTo(
+      new WritableStream<Uint8Array>({
+        start(controller) {
+          sink = controller;
+          relayed.start();
+        },
+        write: relayed.write,
+        close: relayed.close,
+      }),
+    )
     .then(relayed.ended, relayed.ended);
   return settled;
 }
