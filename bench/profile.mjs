@@ -7,7 +7,8 @@
 //         path) and `first` (two-word runs, pace 0, one after another: the first-event
 //         path). Self time by function, top PROFILE_TOP, and by module.
 //   heap  a heap snapshot with nothing open, then one with PROFILE_STREAMS runs open at
-//         once (each on a thread of its own): retained size by constructor, per open run.
+//         once (each on a thread of its own, events PROFILE_PACE_MS apart): retained size
+//         by constructor, per open run.
 //
 // Profiles go to .tmp/profile/*.cpuprofile and *.heapsnapshot (open them in Chrome
 // DevTools). Contacts nothing but 127.0.0.1. See bench/README.md.
@@ -35,6 +36,7 @@ const WORDS = num('PROFILE_WORDS', 100);
 const FIRST_RUNS = num('PROFILE_FIRST_RUNS', 300);
 const STREAMS = num('PROFILE_STREAMS', 1000);
 const TOP = num('PROFILE_TOP', 25);
+const PACE_MS = num('PROFILE_PACE_MS', 1000);
 const WORK_DIR = path.resolve('.tmp/profile');
 
 installCleanup(removeStorageDirs);
@@ -118,7 +120,7 @@ try {
     const before = await inspector.heapSnapshot();
     const rssBefore = await rssBytes(proxy.pid);
     writeFileSync(path.join(WORK_DIR, 'idle.heapsnapshot'), before.text);
-    await setKnobs(emulator.url, { reply: words(10), stream: { pace_ms: 3000 } });
+    await setKnobs(emulator.url, { reply: words(10), stream: { pace_ms: PACE_MS } });
     const agent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
     let open = 0;
     const runs = Promise.all(
