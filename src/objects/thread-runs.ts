@@ -4,9 +4,10 @@ import { ApiError } from '../errors';
 import { errorName, log } from '../log';
 import { LOG_BATCH_MAX, LogBatch } from '../runs/batch';
 import { Connection, isFinal } from '../runs/connection';
-import { RunLog, type RunRow, view } from '../runs/log';
+import { IDEMPOTENCY_TTL_MS, RunLog, type RunRow, view } from '../runs/log';
 import type { AttachOutcome, RunAddress, RunConfig, RunView, StartOutcome, StartRun } from '../runs/schema';
 import { HEADER_GRACE_MS, openUpstream } from '../runs/upstream';
+import { Wakeups } from '../runs/wakeups';
 import { createUpstream } from '../services/context';
 import { type RelayEvent, runError } from '../stream/events';
 import { relayInto } from '../stream/relay';
@@ -28,9 +29,6 @@ interface LiveRun {
 /** How long the log of a run found lost is kept (its own settings died with it). */
 const LOST_RETENTION_MS = 15 * 60_000;
 
-/** While a run is live the object wakes this often: after a crash, the wake-up finds it lost. */
-const KEEPALIVE_MS = 60_000;
-
 /**
  * One object per shard of a tenant's threads (`<tenant>:runs:<shard>`, see `runShard`):
  * their runs. A run belongs to this object, not to the request that started it: the
@@ -43,13 +41,14 @@ const KEEPALIVE_MS = 60_000;
 export class ThreadRuns extends DurableObject<Env> {
   private readonly log: RunLog;
   private readonly live = new Map<string, LiveRun>();
-  private alarmAt: number | null = null;
+  private readonly wakeups: Wakeups;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.log = new RunLog(ctx.storage.sql);
+    this.wakeups = new Wakeups(ctx.storage, this.log);
     void ctx.blockConcurrencyWhile(async () => {
-      this.alarmAt = await ctx.storage.getAlarm();
+      await this.wakeups.load();
       await this.recoverLost();
     });
   }
@@ -89,8 +88,10 @@ export class ThreadRuns extends DurableObject<Env> {
     };
     // Written before the first await: a concurrent start sees this run and is told busy.
     this.log.create(row);
-    if (key !== undefined && input.idempotency)
+    if (key !== undefined && input.idempotency) {
       this.log.remember(input.user, key, input.idempotency.bodyHash, runId, now);
+      this.wakeups.due(now + IDEMPOTENCY_TTL_MS);
+    }
     const live: LiveRun = {
       row,
       input,
@@ -180,7 +181,7 @@ export class ThreadRuns extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    this.alarmAt = null;
+    this.wakeups.fired();
     await this.keepAlive();
   }
 
@@ -260,7 +261,9 @@ export class ThreadRuns extends DurableObject<Env> {
           ? 'cancelled'
           : 'error';
     const error = event.type === 'error' ? event : undefined;
-    this.log.finish(live.row, status, Date.now(), live.input.config.runs.retentionMs, error);
+    const at = Date.now();
+    this.log.finish(live.row, status, at, live.input.config.runs.retentionMs, error);
+    this.wakeups.due(at + live.input.config.runs.retentionMs);
     this.live.delete(live.row.run_id);
     await this.release(live.row);
     await this.keepAlive();
@@ -287,25 +290,16 @@ export class ThreadRuns extends DurableObject<Env> {
       // Past any event relayed and not yet logged when the instance died.
       row.events += LOG_BATCH_MAX + 1;
       this.log.append(row, [{ n: row.events, event }]);
-      this.log.finish(row, 'error', Date.now(), LOST_RETENTION_MS, event);
+      const at = Date.now();
+      this.log.finish(row, 'error', at, LOST_RETENTION_MS, event);
+      this.wakeups.due(at + LOST_RETENTION_MS);
       log('warn', 'run lost with its object', { run_id: row.run_id });
       await this.release(row);
     }
   }
 
-  /** Wakes while runs are live (to find them lost after a crash) and when logs expire. */
-  private async keepAlive(): Promise<void> {
-    const now = Date.now();
-    const prune = this.log.prune(now);
-    const live = this.live.size > 0 ? now + KEEPALIVE_MS : null;
-    const next = prune === null ? live : live === null ? prune : Math.min(prune, live);
-    if (next === null) {
-      if (this.alarmAt !== null) await this.ctx.storage.deleteAlarm();
-      this.alarmAt = null;
-    } else if (this.alarmAt === null || this.alarmAt > next || this.alarmAt <= now) {
-      await this.ctx.storage.setAlarm(next);
-      this.alarmAt = next;
-    }
+  private keepAlive(): Promise<void> {
+    return this.wakeups.keepAlive(this.live.size > 0);
   }
 }
 

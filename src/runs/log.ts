@@ -37,6 +37,11 @@ export const RUNS_SCHEMA = `
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (user, key)
   );
+  -- An object holds a shard of a tenant's threads: thousands of retained runs, not a few.
+  CREATE INDEX IF NOT EXISTS runs_by_thread ON runs (thread_id, status);
+  CREATE INDEX IF NOT EXISTS runs_by_retention ON runs (log_pruned, retain_until);
+  CREATE INDEX IF NOT EXISTS runs_by_end ON runs (ended_at);
+  CREATE INDEX IF NOT EXISTS idempotency_by_expiry ON idempotency (expires_at);
 `;
 
 export interface RunRow {
