@@ -7,10 +7,18 @@ import { startEmulator } from '../scripts/lib/emulator.mjs';
 import { installCleanup, killAll } from '../scripts/lib/procs.mjs';
 import { bundleWorker, workerdBinary } from '../scripts/lib/worker.mjs';
 import { readWorkerDecl } from '../scripts/lib/workerd-config.mjs';
+import { measureDistance } from './distance.mjs';
 import { upstreamFixtures } from './lib/emulator.mjs';
+import { computeGoals, renderGoals } from './lib/goals.mjs';
 import { computeRatios, renderTable, writeJson } from './lib/report.mjs';
 import { measureRow } from './lib/rows.mjs';
-import { limiterSummary, renderLimiter, renderSse, renderStreams } from './lib/sections-report.mjs';
+import {
+  limiterSummary,
+  renderDistance,
+  renderLimiter,
+  renderSse,
+  renderStreams,
+} from './lib/sections-report.mjs';
 import { removeStorageDirs, serveBare, serveProxy } from './lib/targets.mjs';
 import { ensureWrk } from './lib/wrk.mjs';
 import {
@@ -47,6 +55,11 @@ const STREAMS = {
   paceMs: envNumber('BENCH_STREAM_PACE_MS', 1000),
   events: envNumber('BENCH_STREAM_EVENTS', 12),
 };
+const DISTANCE = {
+  delayMs: envNumber('BENCH_DO_DELAY_MS', 20),
+  requests: envNumber('BENCH_DISTANCE_REQUESTS', 500),
+  runs: envNumber('BENCH_DISTANCE_RUNS', 50),
+};
 const BARE = 'bare pass-through';
 const WORK_DIR = path.resolve('.tmp/bench');
 const OUT_FILE = path.resolve('bench/out/latest.json');
@@ -59,6 +72,7 @@ const allRows = selected.filter(
 );
 const runSse = !ONLY || ONLY.test('sse');
 const runStreams = !ONLY || ONLY.test('streams');
+const runDistance = !ONLY || ONLY.test('distance');
 // Paced runs stop at whichever comes first: the request count or this wall-clock budget.
 const PACED_BUDGET_MS = Math.max(30_000, SECONDS * 6000);
 const PER_ROW_MS = (WARMUP_SECONDS + SECONDS + 2 * 15) * 1000 + 2 * PACED_BUDGET_MS;
@@ -66,7 +80,11 @@ const SSE_MS = 60_000 + SSE.ttfeRuns * 3 * 200 + SSE.runs * 3 * (SSE.words + 2) 
 const STREAMS_MS = 2 * (120_000 + 2 * STREAMS.paceMs * STREAMS.events);
 const MAX_MS =
   envNumber('BENCH_MAX_SECONDS', 0) * 1000 ||
-  240_000 + allRows.length * PER_ROW_MS + (runSse ? SSE_MS : 0) + (runStreams ? STREAMS_MS : 0);
+  240_000 +
+    allRows.length * PER_ROW_MS +
+    (runSse ? SSE_MS : 0) +
+    (runStreams ? STREAMS_MS : 0) +
+    (runDistance ? 8 * 30_000 + DISTANCE.runs * 2 * (DISTANCE.delayMs * 4 + 200) : 0);
 
 installCleanup(removeStorageDirs);
 // Whatever happens, the bench ends: children are killed and the process exits.
@@ -127,8 +145,8 @@ const bare =
     : emulator;
 
 const outdir = path.join(WORK_DIR, 'proxy');
-/** @param {string} service @param {string} upstream */
-const proxyOn = (service, upstream) =>
+/** @param {string} service @param {string} upstream @param {number} [doDelayMs] */
+const proxyOn = (service, upstream, doDelayMs = 0) =>
   'ok' in decl
     ? serveProxy({
         service,
@@ -138,6 +156,7 @@ const proxyOn = (service, upstream) =>
         outdir,
         decl: decl.ok,
         tenants: BENCH_TENANTS,
+        doDelayMs,
       })
     : Promise.reject(new Error(decl.error));
 const proxy =
@@ -249,10 +268,30 @@ if (runStreams) {
     `\n${'ok' in streams ? renderStreams(streams.ok) : `streams section failed: ${streams.error}`}\n`,
   );
 }
+if (runDistance) {
+  const distance = ready
+    ? await attempt(`section distance: Durable Object calls delayed ${DISTANCE.delayMs} ms`, () =>
+        measureDistance({
+          ctx,
+          ...DISTANCE,
+          serveFar: () => proxyOn('proxyFar', emulatorUrl, DISTANCE.delayMs),
+        }),
+      )
+    : { error: 'the emulator, the fixtures or a Worker did not start' };
+  sections.distance = 'ok' in distance ? distance.ok : distance;
+  console.log(
+    `\n${'ok' in distance ? renderDistance(distance.ok) : `distance section failed: ${distance.error}`}\n`,
+  );
+}
+const goals = computeGoals(rows, sections);
+console.log(`Targets (issues 13 and 17), this run:\n\n${renderGoals(goals)}\n`);
 writeJson(
   OUT_FILE,
   {
     date: new Date().toISOString(),
+    // A partial run (BENCH_ONLY) leaves targets unmeasured: the README is not generated from it.
+    partial: ONLY ? process.env.BENCH_ONLY : false,
+    targets: goals,
     settings: {
       seconds: SECONDS,
       warmupSeconds: WARMUP_SECONDS,
@@ -261,6 +300,7 @@ writeJson(
       threads: THREADS,
       sse: SSE,
       streams: STREAMS,
+      distance: DISTANCE,
     },
     machine: { cpus: os.cpus().length, node: process.version, workerd: workerdBinary() },
   },

@@ -5,20 +5,28 @@ import { mintSessionJwt } from './lib/jwt.mjs';
 
 /**
  * The tenant the proxy is configured with for the bench (the TENANTS binding). Limits
- * are out of the way: the bench measures the proxy's cost, not its rate limiter's 429s.
+ * are out of the way: the bench measures the proxy's cost, not its rate limiter's 429s
+ * nor its budgets (the streams section opens 1,000 runs of one user at once, each on a
+ * thread of its own, and the SSE section runs a few hundred more).
  */
+const UNLIMITED = 1_000_000_000;
 export const BENCH_TENANT_ID = 'bench';
 export const BENCH_TENANT = {
   project_id: 'proj_acme',
   session_secret: 'bench-session-secret-0123456789abcdef0123456789abcdef',
   assistants: ['asst_support'],
   limits: {
-    requests_per_minute: 1_000_000_000,
-    burst: 1_000_000_000,
-    tenant_requests_per_minute: 1_000_000_000,
+    requests_per_minute: UNLIMITED,
+    burst: UNLIMITED,
+    tenant_requests_per_minute: UNLIMITED,
     concurrent_streams: 10_000,
+    streams_per_user: 10_000,
     threads_per_user: 1_000_000,
     threads_total: 1_000_000,
+    threads_per_user_per_day: UNLIMITED,
+    threads_per_day: UNLIMITED,
+    threads_per_month: UNLIMITED,
+    runs_per_user_per_day: UNLIMITED,
   },
 };
 

@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { emulatorStats, proxyThread, runTargets, setKnobs, words } from './lib/runs.mjs';
+import { emulatorStats, onThread, proxyThreads, runTargets, setKnobs, words } from './lib/runs.mjs';
 import { streamRun, summarize } from './lib/sse-client.mjs';
 import { rssBytes } from './lib/targets.mjs';
 
@@ -43,25 +43,35 @@ export async function measureStreams(o) {
 async function measure(o, pair) {
   const { ctx } = o;
   const jwt = await ctx.sessionJwt();
+  // One thread per concurrent run (one running run per thread), made before any is opened.
+  const threads = await proxyThreads(pair.proxy.url, jwt, o.streams);
   const [, bare, proxy] = runTargets({
     emulator: ctx.urls.emulator,
     bare: pair.bare.url,
     proxy: pair.proxy.url,
     projectToken: ctx.upstream.projectToken,
     threadId: ctx.upstream.threadId,
-    proxyThreadId: await proxyThread(pair.proxy.url, jwt),
+    proxyThreadId: threads[0] ?? '',
     jwt,
   });
   const reply = words(Math.max(1, o.events - 2));
+  /** @typedef {import('./lib/runs.mjs').RunTarget} RunTarget */
+  const bareRun = /** @type {RunTarget} */ (bare);
+  const proxyRun = /** @type {RunTarget} */ (proxy);
+  // The bare pass-through relays to the emulator, which runs a thread's runs side by side.
   const targets = [
-    { target: /** @type {import('./lib/runs.mjs').RunTarget} */ (bare), pid: pair.bare.pid },
-    { target: /** @type {import('./lib/runs.mjs').RunTarget} */ (proxy), pid: pair.proxy.pid },
+    { target: bareRun, at: () => bareRun, pid: pair.bare.pid },
+    {
+      target: proxyRun,
+      at: (/** @type {number} */ i) => onThread(proxyRun, pair.proxy.url, threads[i] ?? ''),
+      pid: pair.proxy.pid,
+    },
   ];
   const results = [];
-  for (const { target, pid } of targets) {
+  for (const { target, at, pid } of targets) {
     // Warm the isolate (and the proxy's token cache) with a quick burst, then let it settle.
     await setKnobs(ctx.urls.emulator, { reply, tool_calls: [], stream: { pace_ms: 0 } });
-    await openAll(target, 20, 20_000);
+    await openAll(at, Math.min(20, o.streams), 20_000);
     await setKnobs(ctx.urls.emulator, { stream: { pace_ms: o.paceMs } });
     await pause(1000);
     const before = await rssBytes(pid);
@@ -79,7 +89,7 @@ async function measure(o, pair) {
       }
     })();
     const timeoutMs = 60_000 + o.paceMs * o.events * 2;
-    const runs = await openAll(target, o.streams, timeoutMs, (type) => {
+    const runs = await openAll(at, o.streams, timeoutMs, (type) => {
       if (type === 'start') open++;
       else if (type === 'done' || type === 'error') open--;
     });
@@ -126,15 +136,18 @@ async function measure(o, pair) {
 }
 
 /**
- * Opens `n` streams at once and waits for all of them to end.
- * @param {import('./lib/runs.mjs').RunTarget} target @param {number} n @param {number} timeoutMs
- * @param {(type: string) => void} [onEvent]
+ * Opens `n` streams at once (stream `i` is `targetAt(i)`) and waits for all of them to end.
+ * @param {(i: number) => import('./lib/runs.mjs').RunTarget} targetAt @param {number} n
+ * @param {number} timeoutMs @param {(type: string) => void} [onEvent]
  */
-async function openAll(target, n, timeoutMs, onEvent) {
+async function openAll(targetAt, n, timeoutMs, onEvent) {
   const agent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
   try {
     return await Promise.all(
-      Array.from({ length: n }, () => streamRun(target.url, target, { agent, timeoutMs, onEvent })),
+      Array.from({ length: n }, (_, i) => {
+        const target = targetAt(i);
+        return streamRun(target.url, target, { agent, timeoutMs, onEvent });
+      }),
     );
   } finally {
     agent.destroy();

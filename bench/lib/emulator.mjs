@@ -3,13 +3,21 @@
 import { EMULATOR_EMAIL, EMULATOR_PASSWORD } from '../../scripts/lib/emulator.mjs';
 
 /**
- * Logs in, fetches the project token of `projectId` and creates one thread, as the
- * direct-baseline request needs them.
+ * The account's `thread_max` in the bench: the streams section alone creates over 1,000
+ * threads (one per concurrent run), and the proxy's account guard refuses creations and
+ * runs once at most 10 are left.
+ */
+export const BENCH_THREAD_MAX = 1_000_000_000;
+
+/**
+ * Raises the account's thread allowance, logs in, fetches the project token of
+ * `projectId` and creates one thread, as the direct-baseline request needs them.
  * @param {string} url the emulator's origin
  * @param {string} projectId
  * @returns {Promise<{ accountToken: string, projectToken: string, threadId: string }>}
  */
 export async function upstreamFixtures(url, projectId) {
+  await call(url, 'POST', '/__emulator/account', undefined, { thread_max: BENCH_THREAD_MAX });
   const login = await call(url, 'POST', '/auth/login', undefined, {
     email: EMULATOR_EMAIL,
     password: EMULATOR_PASSWORD,

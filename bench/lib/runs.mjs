@@ -49,6 +49,33 @@ export async function proxyThread(proxyUrl, jwt) {
 }
 
 /**
+ * Creates `n` threads through the proxy, `concurrency` at a time: one per run that is to
+ * be open at once (a thread has at most one running run; a second is 409 RUN_IN_PROGRESS).
+ * @param {string} proxyUrl @param {string} jwt @param {number} n @param {number} [concurrency]
+ * @returns {Promise<string[]>} the thread ids
+ */
+export async function proxyThreads(proxyUrl, jwt, n, concurrency = 8) {
+  /** @type {string[]} */
+  const ids = new Array(n);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < n; i = next++) ids[i] = await proxyThread(proxyUrl, jwt);
+  };
+  await Promise.all(Array.from({ length: Math.min(n, concurrency) }, worker));
+  return ids;
+}
+
+/**
+ * The proxy target of `runTargets` on another thread of the same user.
+ * @param {RunTarget} proxy @param {string} proxyUrl @param {string} threadId
+ * @returns {RunTarget}
+ */
+export const onThread = (proxy, proxyUrl, threadId) => ({
+  ...proxy,
+  url: `${proxyUrl}/v1/threads/${threadId}/run`,
+});
+
+/**
  * @typedef {{ name: string, url: string, headers: Record<string, string>, body: string }} RunTarget
  *   one streamed run, ready for streamRun (POST)
  */

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { EMULATOR_EMAIL, EMULATOR_PASSWORD } from '../../scripts/lib/emulator.mjs';
 import { freePort } from '../../scripts/lib/procs.mjs';
 import { serveBundle, serveWorker } from '../../scripts/lib/worker.mjs';
+import { writeDelayModule } from './do-delay.mjs';
 
 /** @type {Set<string>} Durable Object storage directories, removed at the end or on abort. */
 const storageDirs = new Set();
@@ -42,9 +43,11 @@ export async function serveBare(opts) {
 
 /**
  * Serves the already bundled proxy (`outdir`) against `upstream`, with the bench's
- * secrets and a fresh Durable Object storage directory.
+ * secrets and a fresh Durable Object storage directory. `doDelayMs` > 0 serves it behind
+ * the bench's wrapper that delays every Durable Object call that long (lib/do-delay.mjs).
  * @param {{ service: string, upstream: string, compat: Compat, workDir: string, outdir: string,
- *   decl: import('../../scripts/lib/workerd-config.mjs').WorkerDecl, tenants: Record<string, unknown> }} opts
+ *   decl: import('../../scripts/lib/workerd-config.mjs').WorkerDecl, tenants: Record<string, unknown>,
+ *   doDelayMs?: number, inspectorPort?: number }} opts
  * @returns {Promise<Served>}
  */
 export async function serveProxy(opts) {
@@ -53,7 +56,17 @@ export async function serveProxy(opts) {
   const parent = process.env.BENCH_DO_STORAGE_DIR || os.tmpdir();
   const storageDir = mkdtempSync(path.join(parent, 'epsimo-bench-do-'));
   storageDirs.add(storageDir);
+  const delayMs = opts.doDelayMs ?? 0;
+  const bundleMain = path.basename(opts.decl.main).replace(/\.[cm]?[jt]sx?$/, '.js');
+  const main =
+    delayMs > 0
+      ? writeDelayModule(storageDir, bundleMain, [
+          ...new Set(opts.decl.durableObjects.map((d) => d.className)),
+        ])
+      : undefined;
   return serveBundle({
+    ...(main ? { main } : {}),
+    ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
     service: opts.service,
     outdir: opts.outdir,
     decl: { ...opts.decl, ...opts.compat },
@@ -62,6 +75,7 @@ export async function serveProxy(opts) {
       EPSIMO_EMAIL: EMULATOR_EMAIL,
       EPSIMO_PASSWORD: EMULATOR_PASSWORD,
       TENANTS: JSON.stringify(opts.tenants),
+      ...(delayMs > 0 ? { BENCH_DO_DELAY_MS: String(delayMs) } : {}),
     },
     storageDir,
     workDir: opts.workDir,

@@ -73,7 +73,8 @@ export async function bundleWorker(configPath, outdir, timeoutMs = 120_000) {
  * Resolves once the socket answers HTTP.
  * @param {import('./workerd-config.mjs').WorkerSpec} spec
  * @param {string} dir holds the config and the log
- * @param {{ probePath?: string, timeoutMs?: number }} [opts]
+ * @param {{ probePath?: string, timeoutMs?: number, inspectorPort?: number }} [opts]
+ *   `inspectorPort`: workerd's V8 inspector on 127.0.0.1 (the bench's profiler uses it)
  */
 export async function serveWorker(spec, dir, opts = {}) {
   mkdirSync(dir, { recursive: true });
@@ -83,9 +84,13 @@ export async function serveWorker(spec, dir, opts = {}) {
   const logFile = path.join(dir, `${spec.service}.workerd.log`);
   // workerd prints nothing when it is up, so readiness is "the socket answers".
   // --verbose makes uncaught exceptions in the Worker show up in the log.
-  const proc = await startProcess(spec.service, workerdBinary(), ['serve', configFile, '--verbose'], {
-    logFile,
-  });
+  const inspector = opts.inspectorPort ? [`--inspector-addr=127.0.0.1:${opts.inspectorPort}`] : [];
+  const proc = await startProcess(
+    spec.service,
+    workerdBinary(),
+    ['serve', configFile, '--verbose', ...inspector],
+    { logFile },
+  );
   const url = `http://127.0.0.1:${spec.port}`;
   try {
     await Promise.race([
@@ -102,10 +107,13 @@ export async function serveWorker(spec, dir, opts = {}) {
 /**
  * Serves a bundle written by {@link bundleWorker} to `outdir` as `decl` (its wrangler
  * config) declares it: compatibility, `[vars]`, Durable Objects and D1 databases (a local
- * stand-in, migrated at start; state of both in `storageDir`),
- * on a free port. `bindings` are text bindings on top (secrets, var overrides).
+ * stand-in, migrated at start; state of both in `storageDir`), on a free port. `bindings`
+ * are text bindings on top (secrets, var overrides). `main`, if given, is served as the main
+ * module in front of the bundle's (which it imports): the bench's Durable Object delay wraps
+ * the Worker so.
  * @param {{ service: string, outdir: string, decl: import('./workerd-config.mjs').WorkerDecl,
- *   bindings: Record<string, string>, storageDir: string, workDir: string, probePath?: string }} opts
+ *   bindings: Record<string, string>, storageDir: string, workDir: string, probePath?: string,
+ *   main?: import('./workerd-config.mjs').ModuleDecl, inspectorPort?: number }} opts
  */
 export async function serveBundle(opts) {
   const { text, json } = splitVars(opts.decl.vars);
@@ -114,7 +122,7 @@ export async function serveBundle(opts) {
     {
       service: opts.service,
       port: await freePort(),
-      modules: collectModules(opts.outdir, opts.decl.main),
+      modules: [...(opts.main ? [opts.main] : []), ...collectModules(opts.outdir, opts.decl.main)],
       compatibilityDate: opts.decl.compatibilityDate,
       compatibilityFlags: opts.decl.compatibilityFlags,
       text: { ...text, ...opts.bindings },
@@ -124,6 +132,9 @@ export async function serveBundle(opts) {
       storageDir: opts.storageDir,
     },
     opts.workDir,
-    { probePath: opts.probePath ?? '/healthz' },
+    {
+      probePath: opts.probePath ?? '/healthz',
+      ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
+    },
   );
 }

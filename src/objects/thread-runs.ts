@@ -3,12 +3,14 @@ import { MAX_EVENT_BYTES } from '../config';
 import { ApiError } from '../errors';
 import { errorName, log } from '../log';
 import { UsageTally } from '../metering/usage';
+import { LOG_BATCH_MAX, LogBatch } from '../runs/batch';
 import { Connection, isFinal } from '../runs/connection';
-import { RunLog, type RunRow, view } from '../runs/log';
-import type { AttachOutcome, RunConfig, RunView, StartOutcome, StartRun } from '../runs/schema';
+import { IDEMPOTENCY_TTL_MS, RunLog, type RunRow, view } from '../runs/log';
+import type { AttachOutcome, RunAddress, RunConfig, RunView, StartOutcome, StartRun } from '../runs/schema';
 import { HEADER_GRACE_MS, openUpstream } from '../runs/upstream';
+import { Wakeups } from '../runs/wakeups';
 import { type RelayEvent, runError } from '../stream/events';
-import { relayEvents } from '../stream/relay';
+import { relayInto } from '../stream/relay';
 import { createUpstream } from '../upstream/factory';
 
 /** A run this object is reading from the upstream now. */
@@ -21,6 +23,8 @@ interface LiveRun {
   /** Cancels the run once nobody came back within the detach grace. */
   grace: number | null;
   finished: boolean;
+  /** Events relayed and not yet written to the log. */
+  batch: LogBatch;
   /** Its upstream calls so far, for the metering at its end. */
   upstreamCalls: () => number;
 }
@@ -28,27 +32,26 @@ interface LiveRun {
 /** How long the log of a run found lost is kept (its own settings died with it). */
 const LOST_RETENTION_MS = 15 * 60_000;
 
-/** While a run is live the object wakes this often: after a crash, the wake-up finds it lost. */
-const KEEPALIVE_MS = 60_000;
-
 /**
- * One object per thread (`<tenant>:<thread_id>`): the thread's runs. A run belongs to
- * this object, not to the request that started it: the object opens the upstream
- * stream, parses it with the relay (timeouts, size cap, tool-call policy), appends every
- * event to the run's log in its SQLite storage and fans it out to every attached caller.
- * A caller may leave and come back (`Last-Event-ID`); the run's stream slot is released
- * here, whatever ended the run, within a second of its end. One run at a time per thread.
+ * One object per shard of a tenant's threads (`<tenant>:runs:<shard>`, see `runShard`):
+ * their runs. A run belongs to this object, not to the request that started it: the
+ * object opens the upstream stream, parses it with the relay (timeouts, size cap,
+ * tool-call policy), logs every event in its SQLite storage and fans it out to every
+ * attached caller. A caller may leave and come back (`Last-Event-ID`); the run's stream
+ * slot is released here, whatever ended the run, within a second of its end. One run at a
+ * time per thread; every call names its thread and user, and sees only their runs.
  */
 export class ThreadRuns extends DurableObject<Env> {
   private readonly log: RunLog;
   private readonly live = new Map<string, LiveRun>();
-  private alarmAt: number | null = null;
+  private readonly wakeups: Wakeups;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.log = new RunLog(ctx.storage.sql);
+    this.wakeups = new Wakeups(ctx.storage, this.log);
     void ctx.blockConcurrencyWhile(async () => {
-      this.alarmAt = await ctx.storage.getAlarm();
+      await this.wakeups.load();
       await this.recoverLost();
     });
   }
@@ -56,15 +59,17 @@ export class ThreadRuns extends DurableObject<Env> {
   /** Starts a run, or attaches to the one an idempotency key or a resume point names. */
   async start(input: StartRun): Promise<StartOutcome> {
     const now = Date.now();
-    const known = input.idempotency && this.log.idempotent(input.user, input.idempotency.key, now);
+    // Keys are the user's on this thread (the object holds a shard of the tenant's threads).
+    const key = input.idempotency && `${input.threadId}\n${input.idempotency.key}`;
+    const known = key !== undefined && this.log.idempotent(input.user, key, now);
     if (known && input.idempotency) {
       if (known.bodyHash !== input.idempotency.bodyHash) return { kind: 'conflict' };
       return this.reattach(known.runId, input, 0);
     }
-    if (input.resume && this.log.get(input.resume.runId)?.user === input.user) {
+    if (input.resume && this.owned(input, input.resume.runId)) {
       return this.reattach(input.resume.runId, input, input.resume.after);
     }
-    const running = this.log.running();
+    const running = this.log.running(input.threadId);
     if (running) return { kind: 'busy', runId: running.run_id };
 
     const { config } = input;
@@ -86,8 +91,10 @@ export class ThreadRuns extends DurableObject<Env> {
     };
     // Written before the first await: a concurrent start sees this run and is told busy.
     this.log.create(row);
-    if (input.idempotency)
-      this.log.remember(input.user, input.idempotency.key, input.idempotency.bodyHash, runId, now);
+    if (key !== undefined && input.idempotency) {
+      this.log.remember(input.user, key, input.idempotency.bodyHash, runId, now);
+      this.wakeups.due(now + IDEMPOTENCY_TTL_MS);
+    }
     const live: LiveRun = {
       row,
       input,
@@ -95,10 +102,16 @@ export class ThreadRuns extends DurableObject<Env> {
       abort: new AbortController(),
       grace: null,
       finished: false,
+      batch: new LogBatch((events) => this.log.append(row, events)),
       upstreamCalls: () => 0,
     };
     this.live.set(runId, live);
     const connection = this.join(live, input.pingMs);
+    // The run's row, its idempotency key and the wake-up alarm are written in this one
+    // turn: one commit, which the upstream request waits for (a run is never started
+    // upstream before it is recorded), and nothing after it on the way to the first event.
+    const alarmed = this.keepAlive();
+    alarmed.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
 
     const defer = (promise: Promise<unknown>) => this.ctx.waitUntil(promise.catch(() => undefined));
     const ctx = {
@@ -115,21 +128,24 @@ export class ThreadRuns extends DurableObject<Env> {
       // A caller that attached meanwhile (an idempotent retry) is told nothing more: its stream ends.
       this.live.delete(runId);
       for (const attached of live.connections) attached.close();
-      this.log.forget(runId, input.user, input.idempotency?.key);
+      this.log.forget(runId, input.user, key);
+      await alarmed;
       return refused(opened.error, input.requestId);
     }
     this.ctx.waitUntil(this.pump(live, opened.body, config));
-    await this.keepAlive();
+    await alarmed;
     return { kind: 'started', runId, stream: connection.stream };
   }
 
   /** The events of a run after `after`, then live to its end. */
-  async attach(runId: string, user: string, after: number, pingMs: number): Promise<AttachOutcome> {
-    const row = this.log.get(runId);
-    if (!row || row.user !== user) return { kind: 'not_found' };
+  async attach(at: RunAddress, runId: string, after: number, pingMs: number): Promise<AttachOutcome> {
+    const live = this.live.get(runId);
+    // What was relayed so far is in the log before it is replayed.
+    live?.batch.flush();
+    const row = this.owned(at, runId);
+    if (!row) return { kind: 'not_found' };
     const replay = this.log.replay(row, after);
     if (!replay) return { kind: 'gone' };
-    const live = this.live.get(runId);
     if (!live) {
       const connection = new Connection(runId, 0, () => undefined);
       for (const logged of replay) connection.send(logged);
@@ -142,31 +158,37 @@ export class ThreadRuns extends DurableObject<Env> {
   }
 
   /** Cancels a running run of `user`: the upstream is aborted, attached callers get `RUN_CANCELLED`. */
-  async cancel(runId: string, user: string): Promise<RunView | null> {
-    const row = this.log.get(runId);
-    if (!row || row.user !== user) return null;
+  async cancel(at: RunAddress, runId: string): Promise<RunView | null> {
+    const row = this.owned(at, runId);
+    if (!row) return null;
     const live = this.live.get(runId);
     if (live) await this.emit(live, runError('RUN_CANCELLED'));
     return view(this.log.get(runId) ?? row);
   }
 
-  async get(runId: string, user: string): Promise<RunView | null> {
-    const row = this.log.get(runId);
-    return row && row.user === user ? view(row) : null;
+  async get(at: RunAddress, runId: string): Promise<RunView | null> {
+    const row = this.owned(at, runId);
+    return row ? view(row) : null;
   }
 
-  async list(user: string): Promise<RunView[]> {
-    return this.log.list(user).map(view);
+  async list(at: RunAddress): Promise<RunView[]> {
+    return this.log.list(at.user, at.threadId).map(view);
   }
 
   /** The thread's running run of `user`, if any (the chat protocol's resume). */
-  async active(user: string): Promise<string | null> {
-    const row = this.log.running();
-    return row && row.user === user ? row.run_id : null;
+  async active(at: RunAddress): Promise<string | null> {
+    const row = this.log.running(at.threadId);
+    return row && row.user === at.user ? row.run_id : null;
+  }
+
+  /** The run, if it is `at.user`'s on `at.threadId` (another thread's run is not found here). */
+  private owned(at: RunAddress, runId: string): RunRow | undefined {
+    const row = this.log.get(runId);
+    return row && row.user === at.user && row.thread_id === at.threadId ? row : undefined;
   }
 
   override async alarm(): Promise<void> {
-    this.alarmAt = null;
+    this.wakeups.fired();
     await this.keepAlive();
   }
 
@@ -179,7 +201,7 @@ export class ThreadRuns extends DurableObject<Env> {
   }
 
   private async reattach(runId: string, input: StartRun, after: number): Promise<StartOutcome> {
-    const attached = await this.attach(runId, input.user, after, input.pingMs);
+    const attached = await this.attach(input, runId, after, input.pingMs);
     if (attached.kind === 'attached') return { kind: 'attached', runId, stream: attached.stream };
     const detail = 'The run’s events are no longer retained.';
     return { kind: 'refused', code: attached.kind === 'gone' ? 'RESUME_GONE' : 'NOT_FOUND', detail };
@@ -199,35 +221,44 @@ export class ThreadRuns extends DurableObject<Env> {
 
   /** Reads the upstream's events into the run, to the end; never throws. */
   private async pump(live: LiveRun, body: ReadableStream<Uint8Array>, config: RunConfig): Promise<void> {
-    const events = relayEvents(body, {
-      policy: live.input.tenant.tool_calls,
-      idleTimeoutMs: config.stream.idleTimeoutMs,
-      maxDurationMs: config.stream.maxDurationMs,
-      maxEventBytes: MAX_EVENT_BYTES,
-      requestId: live.input.requestId,
-      onEnd: () => live.abort.abort(new DOMException('The run ended.', 'AbortError')),
-    });
     try {
-      await events.pipeTo(new WritableStream({ write: (event) => this.emit(live, event) }));
+      await relayInto(
+        body,
+        {
+          policy: live.input.tenant.tool_calls,
+          idleTimeoutMs: config.stream.idleTimeoutMs,
+          maxDurationMs: config.stream.maxDurationMs,
+          maxEventBytes: MAX_EVENT_BYTES,
+          requestId: live.input.requestId,
+          onEnd: () => live.abort.abort(new DOMException('The run ended.', 'AbortError')),
+        },
+        (event) => this.emit(live, event),
+      );
     } catch (error) {
       log('warn', 'run pump failed', { run_id: live.row.run_id, error: errorName(error) });
     }
     if (!live.finished) await this.emit(live, runError('UPSTREAM_FAILED'));
   }
 
-  /** Logs one event and sends it to every attached caller; the final one ends the run. */
+  /**
+   * Sends one event to every attached caller and queues it for the log (written in
+   * batches, see `LogBatch`); the final one is logged at once and ends the run.
+   */
   private async emit(live: LiveRun, relayed: RelayEvent): Promise<void> {
     if (live.finished) return;
     // The caller sees the gateway's run id, never the upstream's.
     const event: RelayEvent = relayed.type === 'start' ? { type: 'start', run_id: live.row.run_id } : relayed;
     const logged = { n: live.row.events + 1, event };
-    this.log.append(live.row, logged.n, event);
+    live.row.events = logged.n;
+    live.batch.add(logged);
     for (const connection of live.connections) connection.send(logged);
     if (isFinal(event)) await this.finish(live, event);
   }
 
   private async finish(live: LiveRun, event: RelayEvent): Promise<void> {
     live.finished = true;
+    // In the same turn as the final frame: it reaches callers once the log holding it is committed.
+    live.batch.flush();
     clearTimeout(live.grace);
     live.abort.abort(new DOMException('The run ended.', 'AbortError'));
     const status =
@@ -237,7 +268,9 @@ export class ThreadRuns extends DurableObject<Env> {
           ? 'cancelled'
           : 'error';
     const error = event.type === 'error' ? event : undefined;
-    this.log.finish(live.row, status, Date.now(), live.input.config.runs.retentionMs, error);
+    const at = Date.now();
+    this.log.finish(live.row, status, at, live.input.config.runs.retentionMs, error);
+    this.wakeups.due(at + live.input.config.runs.retentionMs);
     this.live.delete(live.row.run_id);
     await Promise.all([this.release(live.row), this.meterEnd(live.row, status, live.upstreamCalls())]);
     await this.keepAlive();
@@ -284,26 +317,19 @@ export class ThreadRuns extends DurableObject<Env> {
   private async recoverLost(): Promise<void> {
     for (let row = this.log.running(); row; row = this.log.running()) {
       const event = runError('RUN_LOST');
-      this.log.append(row, row.events + 1, event);
-      this.log.finish(row, 'error', Date.now(), LOST_RETENTION_MS, event);
+      // Past any event relayed and not yet logged when the instance died.
+      row.events += LOG_BATCH_MAX + 1;
+      this.log.append(row, [{ n: row.events, event }]);
+      const at = Date.now();
+      this.log.finish(row, 'error', at, LOST_RETENTION_MS, event);
+      this.wakeups.due(at + LOST_RETENTION_MS);
       log('warn', 'run lost with its object', { run_id: row.run_id });
       await this.release(row);
     }
   }
 
-  /** Wakes while runs are live (to find them lost after a crash) and when logs expire. */
-  private async keepAlive(): Promise<void> {
-    const now = Date.now();
-    const prune = this.log.prune(now);
-    const live = this.live.size > 0 ? now + KEEPALIVE_MS : null;
-    const next = prune === null ? live : live === null ? prune : Math.min(prune, live);
-    if (next === null) {
-      if (this.alarmAt !== null) await this.ctx.storage.deleteAlarm();
-      this.alarmAt = null;
-    } else if (this.alarmAt === null || this.alarmAt > next || this.alarmAt <= now) {
-      await this.ctx.storage.setAlarm(next);
-      this.alarmAt = next;
-    }
+  private keepAlive(): Promise<void> {
+    return this.wakeups.keepAlive(this.live.size > 0);
   }
 }
 

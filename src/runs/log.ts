@@ -37,6 +37,11 @@ export const RUNS_SCHEMA = `
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (user, key)
   );
+  -- An object holds a shard of a tenant's threads: thousands of retained runs, not a few.
+  CREATE INDEX IF NOT EXISTS runs_by_thread ON runs (thread_id, status);
+  CREATE INDEX IF NOT EXISTS runs_by_retention ON runs (log_pruned, retain_until);
+  CREATE INDEX IF NOT EXISTS runs_by_end ON runs (ended_at);
+  CREATE INDEX IF NOT EXISTS idempotency_by_expiry ON idempotency (expires_at);
 `;
 
 export interface RunRow {
@@ -140,39 +145,52 @@ export class RunLog {
     return row ? toRun(row) : undefined;
   }
 
-  /** The thread's running run, if any (at most one). */
-  running(): RunRow | undefined {
-    const row = this.sql.exec("SELECT * FROM runs WHERE status = 'running' LIMIT 1").toArray()[0];
+  /** The thread's running run, if any (at most one); without a thread, any running run here. */
+  running(threadId?: string): RunRow | undefined {
+    const row = (
+      threadId === undefined
+        ? this.sql.exec("SELECT * FROM runs WHERE status = 'running' LIMIT 1")
+        : this.sql.exec("SELECT * FROM runs WHERE status = 'running' AND thread_id = ? LIMIT 1", threadId)
+    ).toArray()[0];
     return row ? toRun(row) : undefined;
   }
 
-  /** Every retained run of `user`, newest first. */
-  list(user: string): RunRow[] {
+  /** Every retained run of `user` on the thread, newest first. */
+  list(user: string, threadId: string): RunRow[] {
     return this.sql
-      .exec('SELECT * FROM runs WHERE user = ? ORDER BY created_at DESC, run_id DESC', user)
+      .exec(
+        'SELECT * FROM runs WHERE user = ? AND thread_id = ? ORDER BY created_at DESC, run_id DESC',
+        user,
+        threadId,
+      )
       .toArray()
       .map(toRun);
   }
 
-  /** Appends event `n`; false once the log is full (the event is not kept for replay). */
-  append(run: RunRow, n: number, event: RelayEvent): boolean {
-    const text = JSON.stringify(event);
-    const full = run.log_complete === 0 || run.log_bytes + text.length > MAX_LOG_BYTES;
-    if (full) {
-      this.sql.exec('UPDATE runs SET events = ?, log_complete = 0 WHERE run_id = ?', n, run.run_id);
-      run.log_complete = 0;
-    } else {
-      this.sql.exec('INSERT INTO run_events (run_id, n, event) VALUES (?, ?, ?)', run.run_id, n, text);
-      this.sql.exec(
-        'UPDATE runs SET events = ?, log_bytes = log_bytes + ? WHERE run_id = ?',
-        n,
-        text.length,
-        run.run_id,
-      );
-      run.log_bytes += text.length;
+  /**
+   * Appends a batch of events (one statement per event, one update of the run, all in the
+   * caller's turn: one commit). Past {@link MAX_LOG_BYTES} events are no longer kept for
+   * replay and the log is marked incomplete.
+   */
+  append(run: RunRow, events: readonly LoggedEvent[]): void {
+    const last = events.at(-1);
+    if (!last) return;
+    for (const { n, event } of events) {
+      if (run.log_complete === 0) break;
+      const text = JSON.stringify(event);
+      if (run.log_bytes + text.length > MAX_LOG_BYTES) run.log_complete = 0;
+      else {
+        this.sql.exec('INSERT INTO run_events (run_id, n, event) VALUES (?, ?, ?)', run.run_id, n, text);
+        run.log_bytes += text.length;
+      }
     }
-    run.events = n;
-    return !full;
+    this.sql.exec(
+      'UPDATE runs SET events = ?, log_bytes = ?, log_complete = ? WHERE run_id = ?',
+      last.n,
+      run.log_bytes,
+      run.log_complete,
+      run.run_id,
+    );
   }
 
   /** Logged events after `after`, in order; `undefined` if some of them are not retained. */

@@ -21,12 +21,16 @@ export interface RunView {
  */
 export type RunConfig = Pick<Config, 'upstream' | 'stream' | 'runs'>;
 
+/** Whose runs on which thread a call is about (a runs object holds many threads). */
+export interface RunAddress {
+  threadId: string;
+  user: string;
+}
+
 /** What a Worker asks of a thread's runs object to start (or attach to) a run. */
-export interface StartRun {
+export interface StartRun extends RunAddress {
   config: RunConfig;
   tenant: Pick<Tenant, 'id' | 'project_id' | 'tool_calls'>;
-  user: string;
-  threadId: string;
   message: string;
   requestId: string;
   /** The stream slot admission took: the run holds it to its end, then releases it. */

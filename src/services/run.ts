@@ -24,13 +24,34 @@ export interface RunRequest {
 /**
  * A run's frames for the caller's response. The caller's request signal is tied to
  * them: a caller that went away while nothing was being written (a stalled upstream)
- * is detached at once, not at the next heartbeat.
+ * is detached at once, not at the next heartbeat. One stream read on demand (not a
+ * pipe through a TransformStream: two streams and a pipe more for every open run).
  */
 export function callerFrames(
   ctx: RequestContext,
   frames: ReadableStream<Uint8Array>,
 ): ReadableStream<Uint8Array> {
-  return frames.pipeThrough(new TransformStream<Uint8Array, Uint8Array>(), { signal: ctx.signal });
+  const reader = frames.getReader();
+  const leave = () => {
+    reader.cancel(ctx.signal.reason).catch(() => undefined);
+  };
+  if (ctx.signal.aborted) leave();
+  else ctx.signal.addEventListener('abort', leave, { once: true });
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const next = await reader.read();
+        if (!next.done) return controller.enqueue(next.value);
+        ctx.signal.removeEventListener('abort', leave);
+        controller.close();
+      },
+      cancel(reason) {
+        ctx.signal.removeEventListener('abort', leave);
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 /** A run to read: its id, its SSE frames, and whether it was already running. */
@@ -40,11 +61,32 @@ export interface RunStream {
   attached: boolean;
 }
 
-/** The thread's runs object. */
+/**
+ * How many runs objects hold a tenant's threads. Not one per thread: an object instance
+ * costs more memory than the run it holds (measured under workerd: a stream relayed from
+ * its own object about 350 KiB, from a shared one about 130 KiB, a bare pass-through about
+ * 100 KiB), and each active object is billed on its own. 16 keeps a busy tenant's runs
+ * spread over several objects (each relays its runs' events on one thread). Changing it
+ * moves threads to other objects, where their retained runs are not: a migration, not a
+ * setting.
+ */
+export const RUN_SHARDS = 16;
+
+/** The shard of a thread: FNV-1a of its id, so a thread always maps to the same object. */
+export function runShard(threadId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < threadId.length; i++) {
+    hash ^= threadId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % RUN_SHARDS;
+}
+
+/** The runs object of the thread's shard (`<tenant>:runs:<shard>`). */
 const runsOf = (
   ctx: Pick<RequestContext, 'runs' | 'tenant'>,
   threadId: string,
-): DurableObjectStub<ThreadRuns> => ctx.runs.getByName(`${ctx.tenant.id}:${threadId}`);
+): DurableObjectStub<ThreadRuns> => ctx.runs.getByName(`${ctx.tenant.id}:runs:${runShard(threadId)}`);
 
 /**
  * Starts a run on the caller's thread, or attaches to the one its idempotency key or
@@ -109,7 +151,12 @@ export async function runFrames(
   runId: string,
   after: number,
 ): Promise<ReadableStream<Uint8Array>> {
-  const outcome = await runsOf(ctx, threadId).attach(runId, ctx.user, after, ctx.config.stream.pingMs);
+  const outcome = await runsOf(ctx, threadId).attach(
+    { threadId, user: ctx.user },
+    runId,
+    after,
+    ctx.config.stream.pingMs,
+  );
   if (outcome.kind === 'not_found') throw new ApiError('NOT_FOUND', 'Not found.');
   if (outcome.kind === 'gone') throw new ApiError('RESUME_GONE', 'The run’s events are no longer retained.');
   return outcome.stream;
@@ -123,29 +170,29 @@ export async function runToEnd(ctx: RequestContext, lease: Hold, request: RunReq
   // The collector gave up on a run that is still going (its result grew too large): stop
   // it now rather than after the detach grace, so its slot is free when the caller hears.
   if (outcome.error.code === 'RESULT_TOO_LARGE')
-    await runsOf(ctx, request.threadId).cancel(run.runId, ctx.user);
+    await runsOf(ctx, request.threadId).cancel({ threadId: request.threadId, user: ctx.user }, run.runId);
   throw runFailure(outcome.error.code);
 }
 
 export async function listRuns(ctx: RequestContext, threadId: string): Promise<RunView[]> {
-  return runsOf(ctx, threadId).list(ctx.user);
+  return runsOf(ctx, threadId).list({ threadId, user: ctx.user });
 }
 
 export async function getRun(ctx: RequestContext, threadId: string, runId: string): Promise<RunView> {
-  const run = await runsOf(ctx, threadId).get(runId, ctx.user);
+  const run = await runsOf(ctx, threadId).get({ threadId, user: ctx.user }, runId);
   if (!run) throw new ApiError('NOT_FOUND', 'Not found.');
   return run;
 }
 
 export async function cancelRun(ctx: RequestContext, threadId: string, runId: string): Promise<RunView> {
-  const run = await runsOf(ctx, threadId).cancel(runId, ctx.user);
+  const run = await runsOf(ctx, threadId).cancel({ threadId, user: ctx.user }, runId);
   if (!run) throw new ApiError('NOT_FOUND', 'Not found.');
   return run;
 }
 
 /** The caller's running run on the thread, if any. */
 export async function activeRun(ctx: RequestContext, threadId: string): Promise<string | null> {
-  return runsOf(ctx, threadId).active(ctx.user);
+  return runsOf(ctx, threadId).active({ threadId, user: ctx.user });
 }
 
 /**

@@ -37,7 +37,50 @@ export function relayEvents(
   body: ReadableStream<Uint8Array>,
   options: RelayOptions,
 ): ReadableStream<RelayEvent> {
-  return relay(body, options, (event) => event);
+  return asStream(body, (out) => relay(options, (event) => event, out));
+}
+
+/**
+ * The same relay, each event handed to `onEvent` as it is parsed, with no stream of
+ * events in between: the body is piped into one WritableStream (a run's object relays
+ * every event of every run it holds this way). Resolves once the final event's
+ * `onEvent` has settled; the body is cancelled when the relay ends first (timeouts,
+ * size cap).
+ */
+export function relayInto(
+  body: ReadableStream<Uint8Array>,
+  options: RelayOptions,
+  onEvent: (event: RelayEvent) => Promise<void> | undefined,
+): Promise<void> {
+  let sink: WritableStreamDefaultController | undefined;
+  let last: Promise<void> | undefined;
+  let resolve: () => void = () => undefined;
+  const settled = new Promise<void>((done) => {
+    resolve = done;
+  });
+  const relayed = relay(options, (event) => event, {
+    enqueue: (event) => {
+      last = onEvent(event);
+    },
+    end: () => {
+      // Errors the sink, so the pipe cancels the upstream body (as a terminated transform does).
+      sink?.error(new TypeError('The relay ended.'));
+      Promise.resolve(last).then(resolve, resolve);
+    },
+  });
+  body
+    .pipeTo(
+      new WritableStream<Uint8Array>({
+        start(controller) {
+          sink = controller;
+          relayed.start();
+        },
+        write: relayed.write,
+        close: relayed.close,
+      }),
+    )
+    .then(relayed.ended, relayed.ended);
+  return settled;
 }
 
 /**
@@ -52,10 +95,48 @@ export function relaySse(
   pingMs: number,
 ): ReadableStream<Uint8Array> {
   let id = 0;
-  return relay(body, options, (event) => encoder.encode(formatEvent(++id, event)), {
-    ms: pingMs,
-    chunk: PING,
+  return asStream(body, (out) =>
+    relay(options, (event) => encoder.encode(formatEvent(++id, event)), out, { ms: pingMs, chunk: PING }),
+  );
+}
+
+/** Where the relay writes: a stream's controller, or a consumer's callback. */
+interface Output<T> {
+  enqueue(chunk: T): void;
+  /** After the final chunk: nothing more is read or written. */
+  end(): void;
+}
+
+/** The relay's steps, for the stream (or sink) the body is piped into. */
+interface Relay {
+  start(): void;
+  write(chunk: Uint8Array): void;
+  close(): void;
+  /** The body's pipe settled (ended, failed, or cancelled because the caller left). */
+  ended(): void;
+}
+
+/**
+ * The relay as a TransformStream the body is piped into with `preventAbort`: an upstream
+ * failure becomes one `error` event and a clean close; a caller who cancels errors the
+ * transform, and the pipe cancels the upstream body.
+ */
+function asStream<T>(body: ReadableStream<Uint8Array>, make: (out: Output<T>) => Relay): ReadableStream<T> {
+  let controller: TransformStreamDefaultController<T> | undefined;
+  const relayed = make({
+    enqueue: (chunk) => controller?.enqueue(chunk),
+    end: () => controller?.terminate(),
   });
+  const transform = new TransformStream<Uint8Array, T>({
+    start(c) {
+      controller = c;
+      relayed.start();
+    },
+    transform: relayed.write,
+    flush: relayed.close,
+  });
+  body.pipeTo(transform.writable, { preventAbort: true }).then(relayed.ended, relayed.ended);
+  return transform.readable;
 }
 
 const encoder = new TextEncoder();
@@ -65,12 +146,11 @@ const PING = encoder.encode(': ping\n\n');
 const FEED_SLICE = 16 * 1024;
 
 function relay<T>(
-  body: ReadableStream<Uint8Array>,
   options: RelayOptions,
   emit: (event: RelayEvent) => T,
+  out: Output<T>,
   ping?: { ms: number; chunk: T },
-): ReadableStream<T> {
-  let controller: TransformStreamDefaultController<T> | undefined;
+): Relay {
   let finished = false;
   /**
    * Characters fed since the parser last dispatched an event: an upper bound of what it
@@ -91,8 +171,8 @@ function relay<T>(
     clearTimeout(deadline);
     clearTimeout(pingTimer);
     try {
-      controller?.enqueue(emit(last));
-      controller?.terminate();
+      out.enqueue(emit(last));
+      out.end();
     } catch {
       // The caller is gone: nothing left to tell.
     }
@@ -113,7 +193,7 @@ function relay<T>(
   let lastSent = Date.now();
   let lastChunk = Date.now();
   const send = (chunk: T) => {
-    controller?.enqueue(chunk);
+    out.enqueue(chunk);
     lastSent = Date.now();
   };
   const heartbeat = (ms: number, chunk: T) => {
@@ -161,14 +241,13 @@ function relay<T>(
     },
   });
 
-  const transform = new TransformStream<Uint8Array, T>({
-    start(c) {
-      controller = c;
+  return {
+    start() {
       idleTimer = setTimeout(watchIdle, options.idleTimeoutMs);
       if (ping) pingTimer = setTimeout(() => heartbeat(ping.ms, ping.chunk), ping.ms);
       deadline = setTimeout(() => fail('STREAM_TOO_LONG'), options.maxDurationMs);
     },
-    transform(chunk) {
+    write(chunk) {
       if (finished) return;
       lastChunk = Date.now();
       const text = decoder.decode(chunk, { stream: true });
@@ -187,7 +266,7 @@ function relay<T>(
         if (pending > options.maxEventBytes) return fail('EVENT_TOO_LARGE');
       }
     },
-    flush() {
+    close() {
       try {
         parser.feed(decoder.decode());
         parser.reset({ consume: true });
@@ -197,11 +276,8 @@ function relay<T>(
       // The upstream closed without `done`: the run did not finish.
       fail('UPSTREAM_FAILED');
     },
-  });
-
-  // Settles when the upstream ends, fails, or is cancelled because the caller left; a
-  // stream that was not already finished by then did not complete.
-  const ended = () => fail('UPSTREAM_FAILED');
-  body.pipeTo(transform.writable, { preventAbort: true }).then(ended, ended);
-  return transform.readable;
+    // Settles when the upstream ends, fails, or is cancelled because the caller left; a
+    // stream that was not already finished by then did not complete.
+    ended: () => fail('UPSTREAM_FAILED'),
+  };
 }

@@ -34,11 +34,12 @@ describe('ThreadRuns: runs lost with their object', () => {
       await instance['recoverLost']();
     });
 
-    expect(await runs.get(runId, 'u')).toMatchObject({
+    const at = { threadId: 'thread_1', user: 'u' };
+    expect(await runs.get(at, runId)).toMatchObject({
       status: 'error',
       error: { code: 'RUN_LOST' },
     });
-    const replay = await runs.attach(runId, 'u', 0, 0);
+    const replay = await runs.attach(at, runId, 0, 0);
     expect(replay.kind).toBe('attached');
     if (replay.kind === 'attached')
       expect(await new Response(replay.stream).text()).toMatch(/event: error\ndata: \{"code":"RUN_LOST"/);
