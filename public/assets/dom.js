@@ -96,3 +96,12 @@ export function tokenOfferView({ offered, current, onAccept, onDismiss }) {
   };
   return box;
 }
+
+/**
+ * Puts the token offer at the top of the page. Enter then keeps what the tab has:
+ * replacing a token takes a deliberate choice.
+ */
+export function offerToken({ offered, current, onAccept }) {
+  document.body.prepend(tokenOfferView({ offered, current, onAccept, onDismiss: () => {} }));
+  document.getElementById(current ? 'token-offer-dismiss' : 'token-offer-accept')?.focus();
+}

@@ -2,7 +2,7 @@
 // `DefaultChatTransport`, bundled from the `ai` npm package into ./vendor/ai.js by
 // scripts/build-chat.mjs) against the gateway's `POST /v1/chat`, the way a `useChat`
 // frontend is. `resume: true` is what `useChat` does on mount: `chat.resumeStream()`.
-import { errorView, fill, h, tokenOfferView } from '../assets/dom.js';
+import { errorView, fill, h, offerToken } from '../assets/dom.js';
 import { describeToken, rememberToken, takeToken, tokenClaims } from '../assets/edge.js';
 import { AbstractChat, AI_VERSION, DefaultChatTransport } from './vendor/ai.js';
 
@@ -236,26 +236,22 @@ function wire() {
 }
 
 /** A token from a link is used only once the reader says so, as on the demo page. */
-function offerToken(offered) {
-  document.body.prepend(
-    tokenOfferView({
-      offered: describeToken(offered),
-      current: page.token ? describeToken(page.token) : null,
-      onAccept: () => {
-        page.token = offered;
-        rememberToken(offered);
-        $('token').value = offered;
-        $('token-panel').open = false;
-        applyToken();
-        redraw();
-      },
-      onDismiss: () => {},
-    }),
-  );
-  document.getElementById(page.token ? 'token-offer-dismiss' : 'token-offer-accept')?.focus();
+function askToUse(offered) {
+  offerToken({
+    offered: describeToken(offered),
+    current: page.token ? describeToken(page.token) : null,
+    onAccept: () => {
+      page.token = offered;
+      rememberToken(offered);
+      $('token').value = offered;
+      $('token-panel').open = false;
+      applyToken();
+      redraw();
+    },
+  });
 }
 
 wire();
 startChat(loadChat());
 applyToken();
-if (taken.offered) offerToken(taken.offered);
+if (taken.offered) askToUse(taken.offered);

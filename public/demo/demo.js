@@ -1,7 +1,7 @@
 // The /demo chat page: a session token from the URL fragment or a paste box, an
 // allow-listed assistant, a thread, and a run whose reply streams in token by token.
 // fetch() + a stream reader rather than EventSource, which cannot send Authorization.
-import { errorView, fill, h, tokenOfferView } from '../assets/dom.js';
+import { errorView, fill, h, offerToken } from '../assets/dom.js';
 import {
   describeToken,
   parseRateLimit,
@@ -274,27 +274,22 @@ function wire() {
 }
 
 /** A token from a link is used only once the reader says so (see takeToken). */
-function offerToken(offered) {
-  document.body.prepend(
-    tokenOfferView({
-      offered: describeToken(offered),
-      current: state.token ? describeToken(state.token) : null,
-      onAccept: () => {
-        state.token = offered;
-        rememberToken(offered);
-        $('token').value = offered;
-        $('token-panel').open = false;
-        state.threadId = null;
-        fill($('thread-id'), 'none yet');
-        applyToken();
-      },
-      onDismiss: () => {},
-    }),
-  );
-  // Enter keeps what the tab has: replacing a token takes a deliberate choice.
-  $(state.token ? 'token-offer-dismiss' : 'token-offer-accept').focus();
+function askToUse(offered) {
+  offerToken({
+    offered: describeToken(offered),
+    current: state.token ? describeToken(state.token) : null,
+    onAccept: () => {
+      state.token = offered;
+      rememberToken(offered);
+      $('token').value = offered;
+      $('token-panel').open = false;
+      state.threadId = null;
+      fill($('thread-id'), 'none yet');
+      applyToken();
+    },
+  });
 }
 
 wire();
 applyToken();
-if (taken.offered) offerToken(taken.offered);
+if (taken.offered) askToUse(taken.offered);
