@@ -5,6 +5,7 @@
  */
 import { type CryptoKey, exportJWK, exportSPKI, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { vi } from 'vitest';
+import { JsonObject, parseJson } from '../helpers/json';
 import { nowSeconds } from './assertions';
 
 export type TestAlg = 'RS256' | 'ES256' | 'PS256' | 'EdDSA';
@@ -27,7 +28,7 @@ async function control(url: string, body?: unknown): Promise<Record<string, unkn
       : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
   });
   if (!res.ok) throw new Error(`idp control ${url}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as Record<string, unknown>;
+  return await parseJson(res, JsonObject);
 }
 
 export class TestIdp {

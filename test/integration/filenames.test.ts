@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { bearer, loginAndGetProjectToken } from '../helpers/emulator';
 import { testGateway } from '../helpers/gateway';
+import { parseJson } from '../helpers/json';
 
 /**
  * Upload file names (issue 12, item 6): what a listing, a download dialog or a log
@@ -29,11 +31,12 @@ describe('upload file names', () => {
     data.append('file', new File(['x'], given, { type: 'text/plain' }));
     const res = await alice.request('POST', '/v1/files', { body: data });
     expect(res.status).toBe(201);
-    const file = (await res.json()) as { file_id: string; filename: string };
+    const file = await parseJson(res, z.object({ file_id: z.string(), filename: z.string() }));
     expect(file.filename).toBe(expected);
-    const listed = (await (await alice.request('GET', '/v1/files')).json()) as {
-      files: { filename: string }[];
-    };
+    const listed = await parseJson(
+      await alice.request('GET', '/v1/files'),
+      z.object({ files: z.array(z.object({ filename: z.string() })) }),
+    );
     expect(listed.files.map((f) => f.filename)).toEqual([expected]);
     // The upstream got the cleaned name too, never the original.
     const { projectToken } = await loginAndGetProjectToken(gw.emulator.baseUrl, 'proj_acme');
@@ -49,6 +52,6 @@ describe('upload file names', () => {
     data.append('file', new File(['x'], '\u202E\u200B\u2028', { type: 'text/plain' }));
     const res = await alice.request('POST', '/v1/files', { body: data });
     expect(res.status).toBe(201);
-    expect(((await res.json()) as { filename: string }).filename).toBe('upload');
+    expect((await parseJson(res, z.object({ filename: z.string() }))).filename).toBe('upload');
   });
 });

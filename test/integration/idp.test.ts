@@ -1,9 +1,11 @@
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
 import { clearKeyCache } from '../../src/auth/jwks';
 import { b64urlJson, expectError, nowSeconds, watchUpstream } from '../helpers/assertions';
 import { testGateway } from '../helpers/gateway';
 import { advanceClock, idpTenant, TestIdp } from '../helpers/idp';
+import { parseJson } from '../helpers/json';
 import { callWorker } from '../helpers/worker';
 
 /**
@@ -47,9 +49,15 @@ describe('IdP tokens: accepted', () => {
       body: '{}',
     });
     expect(created.status).toBe(201);
-    const { thread_id } = (await created.json()) as { thread_id: string };
-    const mine = (await (await call(rs)).json()) as { threads: { thread_id: string }[] };
-    const theirs = (await (await call(es)).json()) as { threads: { thread_id: string }[] };
+    const { thread_id } = await parseJson(created, z.object({ thread_id: z.string() }));
+    const mine = await parseJson(
+      await call(rs),
+      z.object({ threads: z.array(z.object({ thread_id: z.string() })) }),
+    );
+    const theirs = await parseJson(
+      await call(es),
+      z.object({ threads: z.array(z.object({ thread_id: z.string() })) }),
+    );
     expect(mine.threads.map((t) => t.thread_id)).toEqual([thread_id]);
     expect(theirs.threads).toEqual([]);
     // Both keys came from one fetch of the document.
@@ -257,7 +265,7 @@ describe('IdP tenants: routing by issuer and audience', () => {
     // Same sub, two tenants: each sees its own thread only.
     for (const token of [one, two]) {
       const res = await gw.fetch('/v1/threads', { headers: { authorization: `Bearer ${token}` } });
-      expect(((await res.json()) as { threads: unknown[] }).threads).toHaveLength(1);
+      expect((await parseJson(res, z.object({ threads: z.array(z.unknown()) }))).threads).toHaveLength(1);
     }
     // Addressed to both tenants' audiences: it belongs to neither.
     const both = await idp.sign({ aud: ['api-one', 'api-two'] });

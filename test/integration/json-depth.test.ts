@@ -1,8 +1,10 @@
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
 import { createApp } from '../../src/app';
 import { expectError, watchUpstream } from '../helpers/assertions';
 import { type Caller, testGateway } from '../helpers/gateway';
+import { parseJson } from '../helpers/json';
 import { deliveryCount, sendHook } from '../helpers/webhooks';
 
 /** `n` nested arrays: `[[[...]]]`, n levels deep. */
@@ -11,7 +13,7 @@ const nested = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
 async function newThread(caller: Caller): Promise<string> {
   const res = await caller.request('POST', '/v1/threads', { json: {} });
   expect(res.status).toBe(201);
-  return ((await res.json()) as { thread_id: string }).thread_id;
+  return (await parseJson(res, z.object({ thread_id: z.string() }))).thread_id;
 }
 
 const send = (caller: Caller, method: string, path: string, body: string) =>
@@ -44,10 +46,10 @@ describe('JSON nesting depth (contract §5: deeper than 64 levels is 400)', () =
     }
     await watch.expectNone();
     // Nothing was reserved or leased for the refused thread and run.
-    const usage = (await (await alice.request('GET', '/v1/usage')).json()) as {
-      threads: { yours: number };
-      streams: { active: number };
-    };
+    const usage = await parseJson(
+      await alice.request('GET', '/v1/usage'),
+      z.object({ threads: z.object({ yours: z.number() }), streams: z.object({ active: z.number() }) }),
+    );
     expect([usage.threads.yours, usage.streams.active]).toEqual([1, 0]);
   });
 

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { TENANTS } from '../fixtures/tenants';
 import { expectError } from '../helpers/assertions';
 import { type Caller, testGateway } from '../helpers/gateway';
+import { parseJson } from '../helpers/json';
 import { eventsOf, SseReader } from '../helpers/sse';
 
 /**
@@ -13,7 +15,7 @@ import { eventsOf, SseReader } from '../helpers/sse';
 async function newThread(caller: Caller): Promise<string> {
   const res = await caller.request('POST', '/v1/threads', { json: {} });
   expect(res.status).toBe(201);
-  return ((await res.json()) as { thread_id: string }).thread_id;
+  return (await parseJson(res, z.object({ thread_id: z.string() }))).thread_id;
 }
 
 const START = 'data: {"type":"start","run_id":"run_x"}\n\n';
@@ -30,8 +32,12 @@ async function upstreamSends(raw: string[], policy: 'none' | 'name' | 'full' = '
   const run = (stream = true) =>
     alice.request('POST', `/v1/threads/${threadId}/run`, { json: { message: 'x', stream } });
   const streamsActive = async () =>
-    ((await (await alice.request('GET', '/v1/usage')).json()) as { streams: { active: number } }).streams
-      .active;
+    (
+      await parseJson(
+        await alice.request('GET', '/v1/usage'),
+        z.object({ streams: z.object({ active: z.number() }) }),
+      )
+    ).streams.active;
   return { gw, run, streamsActive };
 }
 
@@ -93,7 +99,9 @@ describe('relay: tool call arguments', () => {
     const { run } = await upstreamSends([START, deep, DONE], 'name');
     const res = await run(false);
     expect(res.status).toBe(200);
-    expect(((await res.json()) as { tool_calls: unknown[] }).tool_calls).toEqual([{ name: 'lookup_order' }]);
+    expect((await parseJson(res, z.object({ tool_calls: z.array(z.unknown()) }))).tool_calls).toEqual([
+      { name: 'lookup_order' },
+    ]);
   });
 
   it('ends the stream with one error when the arguments nest too deep to relay (policy "full")', async () => {

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
 import { expectError } from '../helpers/assertions';
 import { testGateway } from '../helpers/gateway';
+import { parseJson } from '../helpers/json';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -17,7 +19,7 @@ describe('an upstream thread id the gateway already holds', () => {
     const create = (caller: typeof alice) => caller.request('POST', '/v1/threads', { json: {} });
     const first = await create(alice);
     expect(first.status).toBe(201);
-    const { thread_id } = (await first.json()) as { thread_id: string };
+    const { thread_id } = await parseJson(first, z.object({ thread_id: z.string() }));
 
     // The upstream forgets everything and numbers its threads from 1 again.
     await gw.emulator.reset();
@@ -28,19 +30,24 @@ describe('an upstream thread id the gateway already holds', () => {
     expect(logged.some((line) => line.includes('thread id already held'))).toBe(true);
     // Bob got nothing of Alice's, and his reservation was given back.
     expect(
-      ((await (await bob.request('GET', '/v1/threads')).json()) as { threads: unknown[] }).threads,
+      (await parseJson(await bob.request('GET', '/v1/threads'), z.object({ threads: z.array(z.unknown()) })))
+        .threads,
     ).toEqual([]);
     await expectError(await bob.request('GET', `/v1/threads/${thread_id}`), 404, 'NOT_FOUND');
-    const usage = (await (await bob.request('GET', '/v1/usage')).json()) as { threads: { yours: number } };
+    const usage = await parseJson(
+      await bob.request('GET', '/v1/usage'),
+      z.object({ threads: z.object({ yours: z.number() }) }),
+    );
     expect(usage.threads.yours).toBe(0);
 
     await gw.emulator.reset();
     const again = await create(alice);
     expect(again.status).toBe(201);
-    expect(((await again.json()) as { thread_id: string }).thread_id).toBe(thread_id);
-    const mine = (await (await alice.request('GET', '/v1/threads')).json()) as {
-      threads: { thread_id: string }[];
-    };
+    expect((await parseJson(again, z.object({ thread_id: z.string() }))).thread_id).toBe(thread_id);
+    const mine = await parseJson(
+      await alice.request('GET', '/v1/threads'),
+      z.object({ threads: z.array(z.object({ thread_id: z.string() })) }),
+    );
     expect(mine.threads.map((t) => t.thread_id)).toEqual([thread_id]);
   });
 });
