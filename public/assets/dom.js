@@ -105,3 +105,13 @@ export function offerToken({ offered, current, onAccept }) {
   document.body.prepend(tokenOfferView({ offered, current, onAccept, onDismiss: () => {} }));
   document.getElementById(current ? 'token-offer-dismiss' : 'token-offer-accept')?.focus();
 }
+
+/** Enter sends the message (Shift+Enter is a new line), as chat boxes do. */
+export function submitOnEnter(textarea, form) {
+  textarea.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+}

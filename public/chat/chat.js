@@ -2,7 +2,7 @@
 // `DefaultChatTransport`, bundled from the `ai` npm package into ./vendor/ai.js by
 // scripts/build-chat.mjs) against the gateway's `POST /v1/chat`, the way a `useChat`
 // frontend is. `resume: true` is what `useChat` does on mount: `chat.resumeStream()`.
-import { errorView, fill, h, offerToken } from '../assets/dom.js';
+import { errorView, fill, h, offerToken, submitOnEnter } from '../assets/dom.js';
 import { describeToken, rememberToken, takeToken, tokenClaims } from '../assets/edge.js';
 import { AbstractChat, AI_VERSION, DefaultChatTransport } from './vendor/ai.js';
 
@@ -227,12 +227,7 @@ function wire() {
     $('message').value = '';
     page.chat.sendMessage({ text });
   });
-  $('message').addEventListener('keydown', (event) => {
-    if (event.key === 'Enter' && !event.shiftKey) {
-      event.preventDefault();
-      $('composer').requestSubmit();
-    }
-  });
+  submitOnEnter($('message'), $('composer'));
 }
 
 /** A token from a link is used only once the reader says so, as on the demo page. */

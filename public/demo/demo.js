@@ -1,7 +1,7 @@
 // The /demo chat page: a session token from the URL fragment or a paste box, an
 // allow-listed assistant, a thread, and a run whose reply streams in token by token.
 // fetch() + a stream reader rather than EventSource, which cannot send Authorization.
-import { errorView, fill, h, offerToken } from '../assets/dom.js';
+import { errorView, fill, h, offerToken, submitOnEnter } from '../assets/dom.js';
 import {
   describeToken,
   parseRateLimit,
@@ -265,12 +265,7 @@ function wire() {
     $('message').value = '';
     send(message);
   });
-  $('message').addEventListener('keydown', (event) => {
-    if (event.key === 'Enter' && !event.shiftKey) {
-      event.preventDefault();
-      $('composer').requestSubmit();
-    }
-  });
+  submitOnEnter($('message'), $('composer'));
 }
 
 /** A token from a link is used only once the reader says so (see takeToken). */
