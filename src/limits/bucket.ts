@@ -21,16 +21,22 @@ export interface TakeResult {
   resetIn: number;
 }
 
-/**
- * Takes one token from a bucket (lazily refilled to `now`). Pure: the caller stores
- * the returned state. A refused request takes nothing.
- */
-export function take(state: BucketState | undefined, policy: BucketPolicy, now: number): TakeResult {
+/** Tokens a bucket holds at `now` (lazily refilled; fractional). */
+export function available(state: BucketState | undefined, policy: BucketPolicy, now: number): number {
   const perMs = policy.perMinute / 60_000;
   const elapsed = state ? Math.max(0, now - state.updatedAt) : 0;
-  const tokens = state ? Math.min(policy.capacity, state.tokens + elapsed * perMs) : policy.capacity;
-  const allowed = tokens >= 1;
-  const left = allowed ? tokens - 1 : tokens;
+  return state ? Math.min(policy.capacity, state.tokens + elapsed * perMs) : policy.capacity;
+}
+
+/**
+ * Takes `n` tokens (default one) from a bucket (lazily refilled to `now`), all or none.
+ * Pure: the caller stores the returned state. A refused request takes nothing.
+ */
+export function take(state: BucketState | undefined, policy: BucketPolicy, now: number, n = 1): TakeResult {
+  const perMs = policy.perMinute / 60_000;
+  const tokens = available(state, policy, now);
+  const allowed = tokens >= n;
+  const left = allowed ? tokens - n : tokens;
   return {
     allowed,
     state: { tokens: left, updatedAt: now },

@@ -12,6 +12,8 @@ export interface TallyTarget {
   user: string;
   requestId: string;
   stub: () => MeterSink;
+  /** A request's counts: sent with the isolate's other requests' to this tenant (see {@link UsageTally.ship}). */
+  coalesce?: boolean;
 }
 
 /**
@@ -41,36 +43,124 @@ export class UsageTally {
 
   /**
    * Sends what was counted so far (nothing when nothing was) and starts afresh. Resolves
-   * once the tenant's state has written it; a call lost to an object reset is sent once
-   * more on a fresh stub, and counts that still cannot be delivered are logged (summed,
-   * without the user), never dropped in silence. Never throws.
+   * once the tenant's state has written it; never throws. A tally made with `coalesce`
+   * (a request's) joins the isolate's delivery to that tenant when one is in flight
+   * ({@link Outbox}), so under load one call carries many requests' counts.
    */
-  async ship(): Promise<void> {
+  ship(): Promise<void> {
     const entries: UsageEntry[] = [];
     for (const [day, counts] of this.#days) {
       if (Object.keys(counts).length > 0) entries.push({ day, user: this.#target.user, counts });
     }
     this.#days = new Map();
-    if (entries.length === 0) return;
-    const { tenant, requestId, stub } = this.#target;
-    let failure: unknown;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await stub().meter(entries);
-        return;
-      } catch (error) {
-        failure = error;
-        // Only a reset object (its counts never written) is worth a second try.
-        if (Reflect.get(Object(error), 'retryable') !== true) break;
-      }
-    }
-    log('error', 'usage not recorded', {
-      request_id: requestId,
-      tenant,
-      error: errorName(failure),
-      counts: JSON.stringify(entries.map((entry) => ({ day: entry.day, ...entry.counts }))),
-    });
+    if (entries.length === 0) return Promise.resolve();
+    return this.#target.coalesce ? outbox.send(this.#target, entries) : deliver(this.#target, entries);
   }
+}
+
+/**
+ * Sends `entries` to the tenant's state; a call lost to an object reset is sent once more
+ * on a fresh stub, and counts that still cannot be delivered are logged (summed, without
+ * the user), never dropped in silence. Never throws.
+ */
+async function deliver(target: TallyTarget, entries: UsageEntry[]): Promise<void> {
+  const { tenant, requestId, stub } = target;
+  let failure: unknown;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await stub().meter(entries);
+      return;
+    } catch (error) {
+      failure = error;
+      // Only a reset object (its counts never written) is worth a second try.
+      if (Reflect.get(Object(error), 'retryable') !== true) break;
+    }
+  }
+  log('error', 'usage not recorded', {
+    request_id: requestId,
+    tenant,
+    error: errorName(failure),
+    counts: JSON.stringify(entries.map((entry) => ({ day: entry.day, ...entry.counts }))),
+  });
+}
+
+/** A sender hands its tenant's deliveries on after this long (its `waitUntil` has 30 s). */
+const HANDOFF_MS = 5_000;
+/** A sender silent this long is taken for gone (its request was cut off) and replaced. */
+const STALE_MS = 15_000;
+
+interface Waiting {
+  entries: UsageEntry[];
+  /** Each waiting request's own promise (made in its own request), settled when sent. */
+  done: (() => void)[];
+}
+
+/**
+ * An isolate's deliveries of request counts, one sender per tenant. The request that
+ * finds no delivery in flight sends its counts itself; requests that end meanwhile leave
+ * theirs here, and the sender sends them (merged) when its call returns, until nothing
+ * waits or it has sent for {@link HANDOFF_MS}; the next request then sends. Each waiting
+ * request's `waitUntil` holds a promise of its own that the sender settles, so no
+ * request's counts outlive every request that could send them.
+ */
+class Outbox {
+  readonly #waiting = new Map<string, Waiting>();
+  readonly #senders = new Map<string, { since: number }>();
+
+  send(target: TallyTarget, entries: UsageEntry[]): Promise<void> {
+    const sender = this.#senders.get(target.tenant);
+    if (sender !== undefined && Date.now() - sender.since < STALE_MS) {
+      const waiting = this.#waiting.get(target.tenant) ?? { entries: [], done: [] };
+      waiting.entries.push(...entries);
+      this.#waiting.set(target.tenant, waiting);
+      return new Promise<void>((resolve) => waiting.done.push(resolve));
+    }
+    return this.#run(target, entries);
+  }
+
+  async #run(target: TallyTarget, first: UsageEntry[]): Promise<void> {
+    const me = { since: Date.now() };
+    const started = me.since;
+    this.#senders.set(target.tenant, me);
+    try {
+      await deliver(target, first);
+      for (;;) {
+        if (this.#senders.get(target.tenant) !== me) return; // replaced: another request sends
+        const waiting = this.#waiting.get(target.tenant);
+        if (!waiting) return;
+        this.#waiting.delete(target.tenant);
+        const last = Date.now() - started >= HANDOFF_MS;
+        // The last round gives up the sender's place first: counts that arrive meanwhile go
+        // with the request that brings them.
+        if (last) this.#senders.delete(target.tenant);
+        else me.since = Date.now();
+        await deliver(target, merged(waiting.entries));
+        for (const done of waiting.done) done();
+        if (last) return;
+      }
+    } finally {
+      if (this.#senders.get(target.tenant) === me) this.#senders.delete(target.tenant);
+    }
+  }
+}
+
+const outbox = new Outbox();
+
+/** Entries of one day and user summed into one. */
+function merged(entries: UsageEntry[]): UsageEntry[] {
+  const byKey = new Map<string, UsageEntry>();
+  for (const entry of entries) {
+    const key = `${entry.day}\u0000${entry.user}`;
+    const into = byKey.get(key);
+    if (!into) {
+      byKey.set(key, { day: entry.day, user: entry.user, counts: { ...entry.counts } });
+      continue;
+    }
+    for (const [metric, n] of Object.entries(entry.counts)) {
+      if (isMetric(metric) && n !== undefined) into.counts[metric] = (into.counts[metric] ?? 0) + n;
+    }
+  }
+  return [...byKey.values()];
 }
 
 /** Something metered: a request's context, or whatever else carries a tally (a run object). */

@@ -29,6 +29,11 @@ export type PermitOutcome =
   | { ok: true; taken: boolean }
   | { ok: false; reason: 'upstream_budget' | 'limiter'; retryAfter: number };
 
+/** {@link PermitPool.takeUpTo}'s answer: how many permits, or the refusal. */
+export type PermitsOutcome =
+  | { ok: true; count: number }
+  | { ok: false; reason: 'upstream_budget' | 'limiter'; retryAfter: number };
+
 /** What one refill brought: permits, a refusal, or no answer from the governor. */
 type Refill = { kind: 'granted' } | { kind: 'refused'; retryAfter: number } | { kind: 'failed' };
 
@@ -83,6 +88,20 @@ export class PermitPool {
     } finally {
       this.waiting -= 1;
     }
+  }
+
+  /**
+   * Up to `n` permits for a read lease (services/reads.ts): one as {@link take} gives it,
+   * and as many more as the pool holds then, so a lease never waits on a second refill.
+   * `count` 0: the governor did not answer and the reads go ahead, as `take` lets them.
+   */
+  async takeUpTo(n: number, acquire: Acquire, release?: Release): Promise<PermitsOutcome> {
+    const first = await this.take(false, acquire, release);
+    if (!first.ok) return first;
+    if (!first.taken) return { ok: true, count: 0 };
+    const more = this.clock.now() < this.expiresAt ? Math.min(n - 1, this.count) : 0;
+    this.count -= more;
+    return { ok: true, count: 1 + more };
   }
 
   /** Returns a permit a refused request did not use. */

@@ -56,6 +56,12 @@ export interface AdmitRequest {
   /** The page of `threads` or `files` wanted (default: the newest 50). */
   page?: PageRequest;
   /**
+   * A read lease (services/reads.ts): take up to `want` tokens of both rate buckets (as
+   * many as they hold, at least one) and as many upstream permits, so that one isolate
+   * admits that many of the user's reads without asking again. Nothing else is taken.
+   */
+  reads?: { want: number };
+  /**
    * The request will call the upstream: take a permit from the account's governor.
    * `costly` requests fail closed when the governor cannot answer; others pass.
    */
@@ -112,6 +118,8 @@ export type Admission =
       threads?: Page<ThreadRecord>;
       files?: Page<FileRecord>;
       usage?: Usage;
+      /** With `reads`: the reads leased, and how many of them carry an upstream permit. */
+      reads?: { granted: number; permits: number };
       /** With `chat`: the thread the chat names, or `null` (then, when opened, `reservation`). */
       chatThread?: string | null;
     }

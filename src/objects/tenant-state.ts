@@ -1,6 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import { BoundedMap } from '../bounded-map';
-import { type BucketPolicy, type BucketState, type TakeResult, take } from '../limits/bucket';
+import { available, type BucketPolicy, type BucketState, type TakeResult, take } from '../limits/bucket';
 import { ratePolicies } from '../limits/policy';
 import type { UsageEntry } from '../metering/metrics';
 import { BlockList, type BlockRecord } from './block-list';
@@ -88,9 +88,11 @@ export class TenantState extends DurableObject<Env> {
     const { user, limits } = request;
     const now = Date.now();
     const policies = ratePolicies(limits);
-    const tenantBucket = this.peek('tenant', policies.tenant, now);
     const userKey = request.tenantOnly ? undefined : `user:${user}`;
-    const userBucket = userKey === undefined ? tenantBucket : this.peek(userKey, policies.user, now);
+    // A read lease takes as many tokens as it asked for and both buckets hold (at least one).
+    const n = request.reads ? this.readable(request.reads.want, policies, userKey, now) : 1;
+    const tenantBucket = this.peek('tenant', policies.tenant, now, n);
+    const userBucket = userKey === undefined ? tenantBucket : this.peek(userKey, policies.user, now, n);
     const rate: RateSnapshot = {
       user: { remaining: userBucket.remaining, resetIn: userBucket.resetIn },
       tenant: { remaining: tenantBucket.remaining, resetIn: tenantBucket.resetIn },
@@ -113,6 +115,7 @@ export class TenantState extends DurableObject<Env> {
     if (request.owns && !this.owns(user, request.owns.kind, request.owns.id)) {
       return { ok: false, reason: 'not_found', rate };
     }
+    if (request.reads) return this.leaseReads(request, n, userKey, rate);
     const permit = request.upstream ? await this.permit(request.tenant, request.upstream) : undefined;
     if (permit && !permit.ok)
       return { ok: false, reason: permit.reason, retryAfter: permit.retryAfter, rate };
@@ -354,6 +357,55 @@ export class TenantState extends DurableObject<Env> {
     );
   }
 
+  /**
+   * The rest of a read lease, after its `n` tokens were taken: as many upstream permits
+   * (fewer when the pool holds fewer: the tokens without one go back), none when the
+   * governor does not answer (reads go ahead, as any read does then).
+   */
+  private async leaseReads(
+    request: AdmitRequest,
+    n: number,
+    userKey: string | undefined,
+    rate: RateSnapshot,
+  ): Promise<Admission> {
+    let permits = 0;
+    if (request.upstream) {
+      const upstream = request.upstream;
+      const governor = () => this.env.GOVERNOR.getByName(upstream.account);
+      const got = await this.pool.takeUpTo(
+        n,
+        (want, returned) => governor().acquire(request.tenant, want, upstream.seen, returned),
+        (returned) => governor().release(request.tenant, returned),
+      );
+      if (!got.ok) return { ok: false, reason: got.reason, retryAfter: got.retryAfter, rate };
+      permits = got.count;
+    }
+    const granted = permits > 0 ? permits : n;
+    if (granted < n) {
+      this.restore('tenant', n - granted);
+      if (userKey !== undefined) this.restore(userKey, n - granted);
+    }
+    return { ok: true, rate, reads: { granted, permits } };
+  }
+
+  /** How many tokens a read lease asking for `want` takes: what both buckets hold, at least one. */
+  private readable(
+    want: number,
+    policies: ReturnType<typeof ratePolicies>,
+    userKey: string | undefined,
+    now: number,
+  ): number {
+    const tenant = available(this.buckets.get('tenant'), policies.tenant, now);
+    const user = userKey === undefined ? tenant : available(this.buckets.get(userKey), policies.user, now);
+    return Math.max(1, Math.min(want, Math.floor(tenant), Math.floor(user)));
+  }
+
+  /** Puts tokens a read lease took but could not use back in their bucket. */
+  private restore(key: string, tokens: number): void {
+    const state = this.buckets.get(key);
+    if (state) this.buckets.set(key, { tokens: state.tokens + tokens, updatedAt: state.updatedAt });
+  }
+
   private usage(user: string, limits: Limits, now: number): Usage {
     const streams = this.leases.active(now, user);
     return {
@@ -370,8 +422,8 @@ export class TenantState extends DurableObject<Env> {
     };
   }
 
-  private peek(key: string, policy: BucketPolicy, now: number): TakeResult {
-    return take(this.buckets.get(key), policy, now);
+  private peek(key: string, policy: BucketPolicy, now: number, n = 1): TakeResult {
+    return take(this.buckets.get(key), policy, now, n);
   }
 
   private store(key: string, state: BucketState): void {

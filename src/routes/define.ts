@@ -110,7 +110,7 @@ export function admittedWith<R extends RouteConfig, S extends AdmissionSpec, T, 
   target?: (c: Parameters<AppRouteHandler<R>>[0]) => string,
 ): (c: Parameters<AppRouteHandler<R>>[0]) => Promise<T> {
   const { admission } = definition;
-  const param = admission.limiter === 'closed' && admission.owns ? `${admission.owns}_id` : undefined;
+  const param = admission.limiter !== 'open' && admission.owns ? `${admission.owns}_id` : undefined;
   return async (c) => {
     const ctx = requestContext(c);
     const { page, input } = await prepare(c);

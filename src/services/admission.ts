@@ -6,7 +6,6 @@ import { meter } from '../metering/usage';
 import type {
   Admission,
   AdmitRequest,
-  DenyReason,
   FileRecord,
   Page,
   PageRequest,
@@ -17,6 +16,10 @@ import type {
 import { keyOf } from '../upstream/tokens';
 import { allowanceStale, guardAccount } from './account';
 import type { RequestContext } from './context';
+import { admitRead, rememberOwner } from './local-reads';
+import { limiterClosed, Refusal, refusal } from './refusals';
+
+export { Refusal } from './refusals';
 
 /**
  * What a route (or a background job) needs admitted before it runs, with its fail modes
@@ -49,7 +52,14 @@ export type AdmissionSpec =
       /** Only the tenant's rate bucket counts (webhook ingress), not a user's. */
       rate?: 'tenant';
     }
-  | { limiter: 'open'; governor: 'open' | 'closed' | 'none' };
+  | { limiter: 'open'; governor: 'open' | 'closed' | 'none' }
+  /**
+   * A user's read of their own thread: admitted in the isolate (services/local-reads.ts)
+   * from a read lease, once the tenant's state confirmed the owner to this isolate; it
+   * fails closed when the object cannot answer a refill. Nothing that costs money or a
+   * slot may say `local`: the type allows no holds, data or budget with it.
+   */
+  | { limiter: 'local'; governor: 'open'; owns: 'thread' };
 
 /** What the caller may do next: a hold is given back by {@link settle} unless claimed. */
 export class Hold {
@@ -111,12 +121,6 @@ type Admitted = Extract<Admission, { ok: true }>;
 
 /** A lease outlives the longest possible run (first byte plus duration) by this much. */
 export const LEASE_MARGIN_MS = 60_000;
-/**
- * Retry-After for a thread- or file-quota 429 (the contract puts one on every 429). The
- * quota frees only when a thread or file is deleted, so this is a polite pause, not a promise.
- */
-const QUOTA_RETRY_AFTER_S = 60;
-
 /** How long a run may hold its slot before the alarm frees it: the run's longest life. */
 export const leaseTtlMs = (ctx: Pick<RequestContext, 'config'>) =>
   ctx.config.stream.firstByteTimeoutMs + ctx.config.stream.maxDurationMs + LEASE_MARGIN_MS;
@@ -127,19 +131,6 @@ export const leaseTtlMs = (ctx: Pick<RequestContext, 'config'>) =>
  */
 export const uploadTtlMs = (ctx: Pick<RequestContext, 'config'>) =>
   ctx.config.bodyTimeoutMs + ctx.config.upstream.timeoutMs + LEASE_MARGIN_MS;
-
-/** A refusal by admission, with the reason for the log. */
-export class Refusal extends ApiError {
-  readonly reason: DenyReason;
-
-  constructor(reason: DenyReason, error: ApiError) {
-    super(error.code, error.detail, {
-      headers: error.headers,
-      ...(error.retryAfter === undefined ? {} : { retryAfter: error.retryAfter }),
-    });
-    this.reason = reason;
-  }
-}
 
 /**
  * The one round trip to the tenant's state object: rate buckets (user and tenant),
@@ -160,6 +151,10 @@ export async function admit(
   target?: string,
   page?: PageRequest,
 ): Promise<Grant> {
+  if (spec.limiter === 'local') {
+    if (target === undefined) throw new TypeError('a local read names the thread it reads');
+    return admitRead(ctx, spec.owns, target);
+  }
   const request: AdmitRequest = { tenant: ctx.tenant.id, user: ctx.user, limits: ctx.tenant.limits };
   if (spec.governor !== 'none') {
     const account = await keyOf(ctx.config.upstream);
@@ -196,6 +191,7 @@ export async function admit(
   if (result.threads) grant.threads = result.threads;
   if (result.files) grant.files = result.files;
   if (result.usage) grant.usage = result.usage;
+  if (request.owns) rememberOwner(ctx, request.owns.kind, request.owns.id);
   if (result.chatThread !== undefined) grant.chat = openedChat(result.chatThread, grant.reservation);
   // What spends the operator's threads stops for everyone when the account runs low. Asked
   // after the tenant's state admitted the request, so a caller it refuses (a blocked user,
@@ -271,59 +267,13 @@ function refusedBy(ctx: RequestContext, grant: Grant, error: unknown): never {
 }
 
 function limiterDown(ctx: RequestContext, spec: AdmissionSpec, error: unknown): Grant {
-  const fields = { request_id: ctx.requestId, tenant: ctx.tenant.id, error: errorName(error) };
   if (spec.limiter === 'open') {
-    log('warn', 'limiter unavailable: failing open', fields);
+    log('warn', 'limiter unavailable: failing open', {
+      request_id: ctx.requestId,
+      tenant: ctx.tenant.id,
+      error: errorName(error),
+    });
     return { outcome: 'fail_open', headers: {}, permit: false };
   }
-  log('error', 'limiter unavailable: failing closed', fields);
-  throw new Refusal(
-    'limiter',
-    new ApiError('LIMITER_UNAVAILABLE', 'The gateway cannot check limits right now.', { retryAfter: 5 }),
-  );
-}
-
-/** The one table from the tenant state's refusal reasons to the contract's errors. */
-function refusal(result: Extract<Admission, { ok: false }>): ApiError {
-  const retry = result.retryAfter === undefined ? {} : { retryAfter: result.retryAfter };
-  switch (result.reason) {
-    case 'blocked':
-      return new ApiError('USER_BLOCKED', 'This user is blocked by the operator.');
-    case 'rate_user':
-      return new ApiError('RATE_LIMITED', 'You are sending requests too fast.', retry);
-    case 'rate_tenant':
-      return new ApiError('RATE_LIMITED', 'This tenant is sending requests too fast.', retry);
-    case 'not_found':
-      return new ApiError('NOT_FOUND', 'Not found.');
-    case 'quota_user':
-      return new ApiError('QUOTA_EXCEEDED', 'You have reached your thread quota.', {
-        retryAfter: QUOTA_RETRY_AFTER_S,
-      });
-    case 'quota_total':
-      return new ApiError('QUOTA_EXCEEDED', 'This tenant has reached its thread quota.', {
-        retryAfter: QUOTA_RETRY_AFTER_S,
-      });
-    case 'quota_files':
-      return new ApiError('QUOTA_EXCEEDED', 'You have reached your file quota.', {
-        retryAfter: QUOTA_RETRY_AFTER_S,
-      });
-    case 'streams':
-      return new ApiError('TOO_MANY_STREAMS', 'This tenant has too many runs in progress.', retry);
-    case 'streams_user':
-      return new ApiError('TOO_MANY_STREAMS', 'You have too many runs in progress.', retry);
-    case 'budget':
-      return new ApiError(
-        'BUDGET_EXCEEDED',
-        `The ${(result.budget ?? 'spending').replaceAll('_', ' ')} budget is spent until its window ends.`,
-        retry,
-      );
-    case 'chat_busy':
-      return new ApiError('RUN_IN_PROGRESS', 'This chat is starting its first run; try again shortly.', {
-        retryAfter: 1,
-      });
-    case 'upstream_budget':
-      return new ApiError('UPSTREAM_RATE_LIMITED', 'The upstream request budget is spent for now.', retry);
-    case 'limiter':
-      return new ApiError('LIMITER_UNAVAILABLE', 'The gateway cannot check limits right now.', retry);
-  }
+  throw limiterClosed(ctx, error);
 }

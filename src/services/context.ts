@@ -63,6 +63,7 @@ export function createContext({
       user,
       requestId,
       stub: () => env.TENANT_STATE.getByName(tenant.id),
+      coalesce: true,
     }),
     signal,
     defer,

@@ -14,6 +14,7 @@ import {
 } from '../upstream/schemas';
 import type { Hold } from './admission';
 import { projectScope, type RequestContext } from './context';
+import { forgetOwner, rememberOwner } from './local-reads';
 
 type PublicMessage = z.infer<typeof PublicMessageSchema>;
 
@@ -97,6 +98,7 @@ export async function createThread(
     throw badResponse();
   }
   reservation.claim();
+  rememberOwner(ctx, 'thread', thread.thread_id);
   return thread;
 }
 
@@ -116,6 +118,7 @@ export async function deleteThread(ctx: RequestContext, threadId: string): Promi
     if (!(error instanceof ApiError && error.status === 404)) throw error;
   }
   await ctx.state.removeThread(ctx.user, threadId);
+  forgetOwner(ctx, 'thread', threadId);
 }
 
 export async function listMessages(

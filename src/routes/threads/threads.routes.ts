@@ -57,7 +57,7 @@ export const listThreads = sessionRoute(
 );
 
 export const getThread = sessionRoute(
-  { limiter: 'closed', governor: 'open', owns: 'thread' },
+  { limiter: 'local', governor: 'open', owns: 'thread' },
   {
     method: 'get',
     path: '/threads/{thread_id}',
@@ -88,7 +88,7 @@ const MessagesQuery = z
   .strict();
 
 export const listMessages = sessionRoute(
-  { limiter: 'closed', governor: 'open', owns: 'thread' },
+  { limiter: 'local', governor: 'open', owns: 'thread' },
   {
     method: 'get',
     path: '/threads/{thread_id}/messages',

@@ -1,0 +1,190 @@
+import { BoundedMap } from '../bounded-map';
+import type { RateSnapshot } from '../objects/tenant-schema';
+
+/**
+ * How long an isolate may spend a read lease's tokens. A block by the operator lands at
+ * the next refill (refused: the lease is dropped), so a blocked user reads on for at most
+ * this long; the contract gives a block 5 s.
+ */
+export const READ_LEASE_MS = 2_000;
+/** Most reads one lease carries: a lease sized for about half its life at the rate seen. */
+export const MAX_READ_BATCH = 64;
+/** Users with a live lease an isolate tracks at once; beyond it the least recent ask afresh. */
+const MAX_LEASES = 10_000;
+/** A lease whose background refill was refused asks again no sooner than this. */
+const QUIET_MS = 1_000;
+
+/** What the tenant's state granted a lease (objects/tenant-state.ts `admit` with `reads`). */
+export interface LeaseAnswer {
+  granted: number;
+  /** How many of the granted reads carry an upstream permit (0: the governor did not answer). */
+  permits: number;
+  rate: RateSnapshot;
+}
+
+/** One read admitted from a lease. */
+export interface LocalRead {
+  /** It carries an upstream permit (refunded by admission's settle if no call was made). */
+  permit: boolean;
+  /** The caller's rate as the `RateLimit` header shows it: the object's, plus what the lease holds. */
+  rate: RateSnapshot;
+  /** A background refill is due: the number of reads it should ask for. */
+  refill?: number;
+}
+
+interface Lease {
+  tokens: number;
+  permits: number;
+  expiresAt: number;
+  rate: RateSnapshot;
+  /** What the last refill granted: a refill is due when half of it is spent. */
+  granted: number;
+  /** When the last refill was asked for, and how many reads were admitted since: the rate. */
+  since: number;
+  used: number;
+  refilling: Promise<unknown> | undefined;
+  quietUntil: number;
+}
+
+/**
+ * An isolate's read leases, one per (tenant, user): reads admitted without a round trip
+ * to the tenant's state. Each lease is a batch of the user's rate tokens (and as many
+ * upstream permits) taken from the tenant's object in one exact call, so the rate limit
+ * is never exceeded: an isolate only spends what the object gave it. A lease asks for
+ * about half its life's worth of reads at the rate this isolate sees (one, for a user
+ * seen for the first time), is refilled in the background when half spent, and what it
+ * still holds when it expires is dropped (the user's tokens are then lost to them for
+ * the bucket's refill time: the safe side). Pure bookkeeping: the round trips are made
+ * by services/local-reads.ts.
+ */
+export class ReadLeases {
+  readonly #leases = new BoundedMap<string, Lease>(MAX_LEASES);
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  /** One read from the live lease of `key`, or `undefined` when it has none left. */
+  take(key: string, cap: number): LocalRead | undefined {
+    const lease = this.#leases.get(key);
+    const now = this.#now();
+    if (!lease || lease.tokens < 1 || now >= lease.expiresAt) return undefined;
+    lease.tokens -= 1;
+    lease.used += 1;
+    const permit = lease.permits > 0;
+    if (permit) lease.permits -= 1;
+    const due =
+      lease.refilling === undefined &&
+      now >= lease.quietUntil &&
+      lease.tokens <= Math.floor(lease.granted / 2);
+    return { permit, rate: shown(lease), ...(due ? { refill: this.want(key, cap) } : {}) };
+  }
+
+  /** How many reads a refill of `key` asks for now (at most `cap`). */
+  want(key: string, cap: number): number {
+    const lease = this.#leases.get(key);
+    if (!lease) return 1;
+    const elapsed = Math.max(50, this.#now() - lease.since);
+    const perLife = Math.ceil(((lease.used + 1) * (READ_LEASE_MS / 2)) / elapsed);
+    return Math.max(1, Math.min(cap, MAX_READ_BATCH, perLife));
+  }
+
+  /**
+   * Records what a refill was granted (a fresh life for what the lease still holds). With
+   * `caller`, one of the reads is the caller's and is returned; a background refill keeps all.
+   */
+  grant(key: string, answer: LeaseAnswer, caller: true): LocalRead;
+  grant(key: string, answer: LeaseAnswer, caller: false): undefined;
+  grant(key: string, answer: LeaseAnswer, caller: boolean): LocalRead | undefined {
+    const now = this.#now();
+    const old = this.#leases.get(key);
+    const live = old !== undefined && now < old.expiresAt;
+    const lease: Lease = {
+      tokens: (live ? old.tokens : 0) + answer.granted,
+      permits: (live ? old.permits : 0) + answer.permits,
+      expiresAt: now + READ_LEASE_MS,
+      rate: answer.rate,
+      granted: answer.granted,
+      since: now,
+      used: 0,
+      refilling: old?.refilling,
+      quietUntil: 0,
+    };
+    this.#leases.set(key, lease);
+    if (!caller) return undefined;
+    lease.tokens -= 1;
+    lease.used += 1;
+    const permit = lease.permits > 0;
+    if (permit) lease.permits -= 1;
+    return { permit, rate: shown(lease) };
+  }
+
+  /** The background refill in flight for `key`: concurrent reads that find the lease empty wait for it. */
+  refilling(key: string): Promise<unknown> | undefined {
+    return this.#leases.get(key)?.refilling;
+  }
+
+  /** Marks `refill` as the lease's refill in flight until it settles. */
+  track(key: string, refill: Promise<unknown>): void {
+    const lease = this.#leases.get(key);
+    if (!lease) return;
+    lease.refilling = refill;
+    const clear = () => {
+      const current = this.#leases.get(key);
+      if (current?.refilling === refill) current.refilling = undefined;
+    };
+    refill.then(clear, clear);
+  }
+
+  /** A background refill was refused for the rate (or failed): the lease spends what it holds, then asks in the foreground. */
+  quiet(key: string, retryAfterS = 0): void {
+    const lease = this.#leases.get(key);
+    if (lease) lease.quietUntil = this.#now() + Math.max(QUIET_MS, retryAfterS * 1000);
+  }
+
+  /** Forgets the lease (the user was blocked): the next read asks the tenant's state. */
+  drop(key: string): void {
+    this.#leases.delete(key);
+  }
+}
+
+/** The rate a read shows: what the object had left, and what this isolate's lease still holds. */
+function shown(lease: Lease): RateSnapshot {
+  return {
+    user: { remaining: lease.rate.user.remaining + lease.tokens, resetIn: lease.rate.user.resetIn },
+    tenant: { remaining: lease.rate.tenant.remaining + lease.tokens, resetIn: lease.rate.tenant.resetIn },
+  };
+}
+
+/** How many reads one lease may carry for a tenant's limits: a quarter of a user's burst, at least one. */
+export const leaseCap = (burst: number) => Math.max(1, Math.floor(burst / 4));
+
+/** Owners an isolate remembers at once. */
+const MAX_OWNERS = 50_000;
+
+/**
+ * The threads (and files) an isolate has seen the tenant's state confirm as a user's.
+ * Ownership never moves to another user (an id reissued to another user is refused at
+ * creation), so a confirmed owner stays true until the thread is deleted, and a deleted
+ * thread's read is answered 404 by the upstream: nothing here needs invalidating across
+ * isolates. Deleting forgets it in the isolate that deleted it.
+ */
+export class Owners {
+  readonly #owners = new BoundedMap<string, true>(MAX_OWNERS);
+
+  has(tenant: string, user: string, kind: 'thread' | 'file', id: string): boolean {
+    return this.#owners.has(ownerKey(tenant, user, kind, id));
+  }
+
+  add(tenant: string, user: string, kind: 'thread' | 'file', id: string): void {
+    this.#owners.set(ownerKey(tenant, user, kind, id), true);
+  }
+
+  forget(tenant: string, user: string, kind: 'thread' | 'file', id: string): void {
+    this.#owners.delete(ownerKey(tenant, user, kind, id));
+  }
+}
+
+const ownerKey = (tenant: string, user: string, kind: string, id: string) =>
+  `${tenant}\u0000${user}\u0000${kind}\u0000${id}`;

@@ -1,0 +1,115 @@
+import { lastObservation } from '../limits/observations';
+import { rateLimitHeaders, ratePolicies } from '../limits/policy';
+import { type LeaseAnswer, type LocalRead, leaseCap, Owners, ReadLeases } from '../limits/read-leases';
+import { keyOf } from '../upstream/tokens';
+import type { RequestContext } from './context';
+import { limiterClosed, Refusal, refusal } from './refusals';
+
+/** This isolate's read leases and confirmed owners (limits/read-leases.ts). */
+const leases = new ReadLeases();
+const owners = new Owners();
+
+/** What a read admitted here grants: the `RateLimit` pair and whether it holds a permit. */
+export interface ReadGrant {
+  outcome: 'admitted';
+  headers: Record<string, string>;
+  permit: boolean;
+}
+
+/**
+ * Admits a user's read of their own thread (or file) without a round trip to the
+ * tenant's state, when this isolate can: it has seen the object confirm the owner, and
+ * the user's read lease still holds a token. Otherwise it asks the object once (the
+ * ownership check and a fresh lease in one call) and throws the contract's refusal as
+ * {@link Refusal}. What costs money or slots never comes here (services/admission.ts).
+ */
+export async function admitRead(
+  ctx: RequestContext,
+  kind: 'thread' | 'file',
+  id: string,
+): Promise<ReadGrant> {
+  const key = `${ctx.tenant.id}\u0000${ctx.user}`;
+  const cap = leaseCap(ctx.tenant.limits.burst);
+  if (owners.has(ctx.tenant.id, ctx.user, kind, id)) {
+    let read = leases.take(key, cap);
+    const refilling = read ? undefined : leases.refilling(key);
+    if (refilling) {
+      await refilling.catch(() => undefined);
+      read = leases.take(key, cap);
+    }
+    if (read) {
+      if (read.refill !== undefined) refillInBackground(ctx, key, read.refill);
+      return grantOf(ctx, read);
+    }
+  }
+  const answer = await ask(ctx, leases.want(key, cap), { kind, id }).catch((error: unknown) => {
+    if (error instanceof Refusal && error.reason === 'blocked') leases.drop(key);
+    throw error;
+  });
+  owners.add(ctx.tenant.id, ctx.user, kind, id);
+  return grantOf(ctx, leases.grant(key, answer, true));
+}
+
+/** The caller's thread is theirs: the exact path confirmed it (an admission, a creation, a list). */
+export function rememberOwner(ctx: RequestContext, kind: 'thread' | 'file', id: string): void {
+  owners.add(ctx.tenant.id, ctx.user, kind, id);
+}
+
+/** The caller deleted it: this isolate forgets (others learn it from the upstream's 404). */
+export function forgetOwner(ctx: RequestContext, kind: 'thread' | 'file', id: string): void {
+  owners.forget(ctx.tenant.id, ctx.user, kind, id);
+}
+
+/**
+ * Refills the lease while it still holds reads, kept alive by this request. A refusal
+ * leaves the lease to spend what it holds (a blocked user's is dropped at once); the next
+ * read that finds it empty asks in the foreground and gets the refusal itself.
+ */
+function refillInBackground(ctx: RequestContext, key: string, want: number): void {
+  const refill = ask(ctx, want).then(
+    (answer) => {
+      leases.grant(key, answer, false);
+    },
+    (error: unknown) => {
+      if (error instanceof Refusal && error.reason === 'blocked') leases.drop(key);
+      else leases.quiet(key, error instanceof Refusal ? error.retryAfter : undefined);
+    },
+  );
+  leases.track(key, refill);
+  ctx.defer(refill);
+}
+
+/** One lease of `want` reads from the tenant's state, with the ownership check when `owns` is given. */
+async function ask(
+  ctx: RequestContext,
+  want: number,
+  owns?: { kind: 'thread' | 'file'; id: string },
+): Promise<LeaseAnswer> {
+  const account = await keyOf(ctx.config.upstream);
+  let result: Awaited<ReturnType<RequestContext['state']['admit']>>;
+  try {
+    result = await ctx.state.admit({
+      tenant: ctx.tenant.id,
+      user: ctx.user,
+      limits: ctx.tenant.limits,
+      reads: { want },
+      upstream: { account, costly: false, seen: lastObservation(account) },
+      ...(owns ? { owns } : {}),
+    });
+  } catch (error) {
+    throw limiterClosed(ctx, error);
+  }
+  if (!result.ok) {
+    const headers = rateLimitHeaders(ratePolicies(ctx.tenant.limits), result.rate);
+    throw new Refusal(result.reason, refusal(result).withHeaders(headers));
+  }
+  return { granted: result.reads?.granted ?? 1, permits: result.reads?.permits ?? 0, rate: result.rate };
+}
+
+function grantOf(ctx: RequestContext, read: LocalRead): ReadGrant {
+  return {
+    outcome: 'admitted',
+    headers: rateLimitHeaders(ratePolicies(ctx.tenant.limits), read.rate),
+    permit: read.permit,
+  };
+}
