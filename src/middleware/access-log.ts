@@ -42,7 +42,11 @@ function meterRequest(c: Context<AppEnv>): void {
   const refused =
     limiter === 'input_refused'
       ? 'input'
-      : limiter === undefined || limiter === 'admitted' || limiter === 'fail_open' || limiter === 'error'
+      : limiter === undefined ||
+          limiter === 'admitted' ||
+          limiter === 'local' ||
+          limiter === 'fail_open' ||
+          limiter === 'error'
         ? undefined
         : limiter;
   meter(ctx, {

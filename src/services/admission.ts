@@ -84,8 +84,11 @@ export class Hold {
   }
 }
 
-/** The limiter's outcome, for the access log. */
-export type LimiterOutcome = 'admitted' | 'fail_open';
+/**
+ * The limiter's outcome, for the access log: `local` is a read admitted from this
+ * isolate's read lease, with no round trip (services/local-reads.ts).
+ */
+export type LimiterOutcome = 'admitted' | 'local' | 'fail_open';
 
 interface BaseGrant {
   outcome: LimiterOutcome;

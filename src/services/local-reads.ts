@@ -11,7 +11,8 @@ const owners = new Owners();
 
 /** What a read admitted here grants: the `RateLimit` pair and whether it holds a permit. */
 export interface ReadGrant {
-  outcome: 'admitted';
+  /** `local`: from the lease, no round trip; `admitted`: the tenant's state was asked. */
+  outcome: 'local' | 'admitted';
   headers: Record<string, string>;
   permit: boolean;
 }
@@ -39,15 +40,26 @@ export async function admitRead(
     }
     if (read) {
       if (read.refill !== undefined) refillInBackground(ctx, key, read.refill);
-      return grantOf(ctx, read);
+      return grantOf(ctx, read, 'local');
     }
   }
-  const answer = await ask(ctx, leases.want(key, cap), { kind, id }).catch((error: unknown) => {
+  let answer: LeaseAnswer;
+  try {
+    answer = await ask(ctx, leases.want(key, cap), { kind, id });
+  } catch (error) {
     if (error instanceof Refusal && error.reason === 'blocked') leases.drop(key);
+    // The object's bucket is empty, but a concurrent read's lease may have landed meanwhile
+    // holding some of its last tokens: spend one of those rather than leave it unused.
+    const retry =
+      error instanceof Refusal &&
+      error.reason === 'rate_user' &&
+      owners.has(ctx.tenant.id, ctx.user, kind, id);
+    const late = retry ? leases.take(key, cap) : undefined;
+    if (late) return grantOf(ctx, late, 'local');
     throw error;
-  });
+  }
   owners.add(ctx.tenant.id, ctx.user, kind, id);
-  return grantOf(ctx, leases.grant(key, answer, true));
+  return grantOf(ctx, leases.grant(key, answer, true), 'admitted');
 }
 
 /** The caller's thread is theirs: the exact path confirmed it (an admission, a creation, a list). */
@@ -106,9 +118,9 @@ async function ask(
   return { granted: result.reads?.granted ?? 1, permits: result.reads?.permits ?? 0, rate: result.rate };
 }
 
-function grantOf(ctx: RequestContext, read: LocalRead): ReadGrant {
+function grantOf(ctx: RequestContext, read: LocalRead, outcome: ReadGrant['outcome']): ReadGrant {
   return {
-    outcome: 'admitted',
+    outcome,
     headers: rateLimitHeaders(ratePolicies(ctx.tenant.limits), read.rate),
     permit: read.permit,
   };

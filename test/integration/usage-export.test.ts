@@ -146,6 +146,24 @@ describe('GET /admin/v1/usage', () => {
     expect(csv).not.toMatch(/(^|,)=HYPERLINK/m);
   });
 
+  it('meters every request of a burst exactly, though the isolate sends their counts together', async () => {
+    const gw = testGateway();
+    const admin = operator(gw.overrides);
+    const [alice, bob] = [await gw.caller('acme'), await gw.caller('acme')];
+    const thread = await newThread(alice);
+    const reads = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        i % 4 === 0 ? bob.request('GET', '/v1/usage') : alice.request('GET', `/v1/threads/${thread}`),
+      ),
+    );
+    expect(reads.every((r) => r.status === 200)).toBe(true);
+    const query = `/usage?tenant=${gw.ids.acme}&from=${today()}&to=${today()}&group=user`;
+    const { rows } = await parseJson(await admin.request('GET', query), ExportSchema);
+    const of = (user: string) => rows.find((row) => row.user === user);
+    expect(of(alice.user)).toMatchObject({ requests: 31, threads_created: 1 });
+    expect(of(bob.user)).toMatchObject({ requests: 10, upstream_calls: 0 });
+  });
+
   it('refuses a range that is backwards, too long or not dates, and an unknown parameter', async () => {
     const admin = operator(testGateway().overrides);
     await expectError(

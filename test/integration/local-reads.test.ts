@@ -1,0 +1,142 @@
+import { describe, expect, it, vi } from 'vitest';
+import { TENANTS } from '../fixtures/tenants';
+import { operator } from '../helpers/admin';
+import { expectError, watchUpstream } from '../helpers/assertions';
+import { newThread } from '../helpers/fixtures';
+import { type Caller, testGateway } from '../helpers/gateway';
+import { JsonObject, parseText } from '../helpers/json';
+
+// Reads of a user's own thread are admitted in the isolate (services/local-reads.ts):
+// these tests show what that may and may not change. The rate, ownership and blocks stay
+// the contract's; only the round trip to the tenant's state goes.
+
+/** The `limiter` field of each access-log line written while `body` runs. */
+async function limiterOutcomes(body: () => Promise<void>): Promise<unknown[]> {
+  const outcomes: unknown[] = [];
+  const spy = vi.spyOn(console, 'log').mockImplementation((line: unknown) => {
+    const parsed = parseText(String(line), JsonObject);
+    if (parsed.msg === 'request') outcomes.push(parsed.limiter);
+  });
+  try {
+    await body();
+  } finally {
+    spy.mockRestore();
+  }
+  return outcomes;
+}
+
+const read = (caller: Caller, threadId: string) => caller.request('GET', `/v1/threads/${threadId}`);
+
+const withLimits = (limits: Partial<Record<keyof (typeof TENANTS)['acme']['limits'], number>>) => ({
+  ...TENANTS.acme,
+  limits: { ...TENANTS.acme.limits, ...limits },
+});
+
+describe('reads admitted in the isolate', () => {
+  it('serves repeated reads of an own thread without asking the tenant state each time', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const thread = await newThread(alice);
+    const outcomes = await limiterOutcomes(async () => {
+      for (let i = 0; i < 12; i++) expect((await read(alice, thread)).status).toBe(200);
+    });
+    // The first read asks (with the owner check), later ones spend the lease it took.
+    expect(outcomes[0]).toBe('admitted');
+    expect(outcomes.filter((outcome) => outcome === 'local').length).toBeGreaterThanOrEqual(6);
+    expect(outcomes.every((outcome) => outcome === 'local' || outcome === 'admitted')).toBe(true);
+  });
+
+  it('carries the RateLimit pair on a read from the lease', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const thread = await newThread(alice);
+    for (let i = 0; i < 4; i++) await read(alice, thread);
+    const res = await read(alice, thread);
+    expect(res.headers.get('ratelimit')).toMatch(/^"user";r=\d+;t=\d+, "tenant";r=\d+;t=\d+$/);
+    expect(res.headers.get('ratelimit-policy')).toContain('"user";q=200');
+  });
+
+  it('admits exactly the user’s burst to sequential reads, and calls the upstream only for those', async () => {
+    // One a minute: nothing refills during the test.
+    const gw = testGateway({ tenants: { slow: withLimits({ burst: 12, requests_per_minute: 1 }) } });
+    const alice = await gw.caller('slow');
+    const thread = await newThread(alice); // takes one token
+    const watch = await watchUpstream(gw.emulator);
+    const statuses: number[] = [];
+    for (let i = 0; i < 15; i++) statuses.push((await read(alice, thread)).status);
+    expect(statuses).toEqual([...Array(11).fill(200), ...Array(4).fill(429)]);
+    const upstreamReads = (await watch.requests()).filter(
+      (r) => r.method === 'GET' && r.path.includes(thread),
+    );
+    expect(upstreamReads).toHaveLength(11);
+    await expectError(await read(alice, thread), 429, 'RATE_LIMITED');
+  });
+
+  it('never admits more than the burst to a race of reads', async () => {
+    const gw = testGateway({ tenants: { slow: withLimits({ burst: 12, requests_per_minute: 1 }) } });
+    const alice = await gw.caller('slow');
+    const thread = await newThread(alice);
+    const watch = await watchUpstream(gw.emulator);
+    const race = await Promise.all(Array.from({ length: 40 }, () => read(alice, thread)));
+    const admitted = race.filter((r) => r.status === 200).length;
+    expect(admitted).toBeLessThanOrEqual(11);
+    // Tokens a lease held when the race ended are the only ones it may not have used.
+    expect(admitted).toBeGreaterThanOrEqual(11 - 3);
+    expect(race.filter((r) => r.status === 429)).toHaveLength(40 - admitted);
+    const upstreamReads = (await watch.requests()).filter(
+      (r) => r.method === 'GET' && r.path.includes(thread),
+    );
+    expect(upstreamReads).toHaveLength(admitted);
+  });
+
+  it('never serves another user’s thread, even after its owner read it from this isolate', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const mallory = await gw.caller('acme');
+    const thread = await newThread(alice);
+    for (let i = 0; i < 5; i++) expect((await read(alice, thread)).status).toBe(200);
+    // Mallory has a lease of her own too.
+    const own = await newThread(mallory);
+    for (let i = 0; i < 5; i++) expect((await read(mallory, own)).status).toBe(200);
+    const watch = await watchUpstream(gw.emulator);
+    for (let i = 0; i < 3; i++) {
+      await expectError(await read(mallory, thread), 404, 'NOT_FOUND');
+      await expectError(await mallory.request('GET', `/v1/threads/${thread}/messages`), 404, 'NOT_FOUND');
+    }
+    await watch.expectNone();
+  });
+
+  it('answers 404 for a thread its owner deleted', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const thread = await newThread(alice);
+    for (let i = 0; i < 5; i++) expect((await read(alice, thread)).status).toBe(200);
+    expect((await alice.request('DELETE', `/v1/threads/${thread}`)).status).toBe(204);
+    await expectError(await read(alice, thread), 404, 'NOT_FOUND');
+    await expectError(await alice.request('GET', `/v1/threads/${thread}/messages`), 404, 'NOT_FOUND');
+  });
+
+  it('refuses a user blocked while their lease is live within the contract’s 5 s, and lets them back in', async () => {
+    const gw = testGateway();
+    const admin = operator(gw.overrides);
+    const alice = await gw.caller('acme');
+    const thread = await newThread(alice);
+    for (let i = 0; i < 6; i++) expect((await read(alice, thread)).status).toBe(200);
+    const blocked = await admin.request('POST', `/tenants/${gw.ids.acme}/users/${alice.user}/block`);
+    expect(blocked.status).toBe(200);
+    const deadline = Date.now() + 5_000;
+    let status = 0;
+    while (Date.now() < deadline) {
+      status = (await read(alice, thread)).status;
+      if (status === 403) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(status).toBe(403);
+    // Once refused, refused on every read (the lease is gone), and nothing reaches the upstream.
+    const watch = await watchUpstream(gw.emulator);
+    for (let i = 0; i < 5; i++) await expectError(await read(alice, thread), 403, 'USER_BLOCKED');
+    await watch.expectNone();
+    await admin.request('DELETE', `/tenants/${gw.ids.acme}/users/${alice.user}/block`);
+    expect((await read(alice, thread)).status).toBe(200);
+  });
+});

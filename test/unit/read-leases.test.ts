@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { type LeaseAnswer, leaseCap, Owners, READ_LEASE_MS, ReadLeases } from '../../src/limits/read-leases';
+
+const rate = { user: { remaining: 10, resetIn: 5 }, tenant: { remaining: 100, resetIn: 5 } };
+const answer = (granted: number, permits = granted): LeaseAnswer => ({ granted, permits, rate });
+
+function clocked() {
+  let now = 1_000_000;
+  const leases = new ReadLeases(() => now);
+  return { leases, advance: (ms: number) => (now += ms) };
+}
+
+describe('ReadLeases', () => {
+  it('has nothing to give before a lease was granted, and asks for one read for a new user', () => {
+    const { leases } = clocked();
+    expect(leases.take('k', 16)).toBeUndefined();
+    expect(leases.want('k', 16)).toBe(1);
+  });
+
+  it('gives the caller one of a grant, then spends the rest, each with a permit while permits last', () => {
+    const { leases } = clocked();
+    expect(leases.grant('k', answer(3, 2), true)).toMatchObject({ permit: true });
+    expect(leases.take('k', 16)).toMatchObject({ permit: true });
+    expect(leases.take('k', 16)).toMatchObject({ permit: false });
+    expect(leases.take('k', 16)).toBeUndefined();
+  });
+
+  it('shows the object’s remaining rate plus what the lease still holds', () => {
+    const { leases } = clocked();
+    const read = leases.grant('k', answer(4), true);
+    expect(read.rate.user.remaining).toBe(13);
+    expect(read.rate.tenant.remaining).toBe(103);
+  });
+
+  it('drops what a lease holds once it expires', () => {
+    const { leases, advance } = clocked();
+    leases.grant('k', answer(5), true);
+    advance(READ_LEASE_MS);
+    expect(leases.take('k', 16)).toBeUndefined();
+  });
+
+  it('asks for a background refill once half of the last grant is spent, and only once while it is in flight', () => {
+    const { leases } = clocked();
+    leases.grant('k', answer(8), true); // 7 left
+    const first = [1, 2, 3].map(() => leases.take('k', 16)?.refill);
+    expect(first).toEqual([undefined, undefined, expect.any(Number)]); // 4 left: due
+    leases.track('k', new Promise(() => undefined));
+    expect(leases.take('k', 16)?.refill).toBeUndefined();
+  });
+
+  it('sizes a refill by the rate this isolate sees, within the cap', () => {
+    const { leases, advance } = clocked();
+    leases.grant('k', answer(1), false);
+    advance(10_000); // one read in ten seconds: one at a time
+    leases.take('k', 64);
+    expect(leases.want('k', 64)).toBe(1);
+    leases.grant('k', answer(64), false);
+    for (let i = 0; i < 40; i++) leases.take('k', 64);
+    advance(100); // 400 a second
+    expect(leases.want('k', 64)).toBe(64);
+    expect(leases.want('k', 5)).toBe(5);
+  });
+
+  it('keeps a refused lease quiet for a while, and forgets a dropped one', () => {
+    const { leases, advance } = clocked();
+    leases.grant('k', answer(10), true);
+    leases.quiet('k', 1);
+    for (let i = 0; i < 6; i++) expect(leases.take('k', 16)?.refill).toBeUndefined();
+    advance(999);
+    expect(leases.take('k', 16)?.refill).toBeUndefined();
+    advance(1);
+    expect(leases.take('k', 16)?.refill).toEqual(expect.any(Number));
+    leases.drop('k');
+    expect(leases.take('k', 16)).toBeUndefined();
+  });
+
+  it('keeps each user’s lease apart', () => {
+    const { leases } = clocked();
+    leases.grant('a', answer(3), true);
+    expect(leases.take('b', 16)).toBeUndefined();
+    expect(leases.take('a', 16)).toBeDefined();
+  });
+
+  it('caps a lease at a quarter of the burst, at least one', () => {
+    expect(leaseCap(200)).toBe(50);
+    expect(leaseCap(3)).toBe(1);
+  });
+});
+
+describe('Owners', () => {
+  it('remembers an owner per tenant, user and kind, and forgets on delete', () => {
+    const owners = new Owners();
+    owners.add('t', 'alice', 'thread', 'th1');
+    expect(owners.has('t', 'alice', 'thread', 'th1')).toBe(true);
+    expect(owners.has('t', 'bob', 'thread', 'th1')).toBe(false);
+    expect(owners.has('t2', 'alice', 'thread', 'th1')).toBe(false);
+    expect(owners.has('t', 'alice', 'file', 'th1')).toBe(false);
+    owners.forget('t', 'alice', 'thread', 'th1');
+    expect(owners.has('t', 'alice', 'thread', 'th1')).toBe(false);
+  });
+});
