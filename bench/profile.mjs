@@ -1,4 +1,5 @@
-// `npm run bench:profile [-- cpu|heap|all]`: where the run path's time and memory go.
+// `npm run bench:profile [-- cpu|heap|all|reads]`: where the run path's (or, with `reads`, the
+// read path's) time and memory go.
 // Serves the bundled proxy with workerd's V8 inspector on (the Worker and its Durable
 // Objects share one isolate, so one profile covers both), drives runs through it and
 // reads the inspector:
@@ -112,6 +113,37 @@ try {
       const bundle = path.join(outdir, 'index.js');
       console.log(profileSummary(profile, { top: TOP, per: events, perLabel, bundle }));
     }
+  }
+  if (MODE === 'reads') {
+    // The read path: `GET /v1/threads/{id}` one after another on one keep-alive connection.
+    const thread = (await proxyThreads(proxy.url, jwt, 1))[0] ?? '';
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const readOnce = () =>
+      new Promise((resolve, reject) => {
+        const req = http.get(
+          `${proxy.url}/v1/threads/${thread}`,
+          { agent, headers: { authorization: `Bearer ${jwt}` } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode));
+          },
+        );
+        req.on('error', reject);
+      });
+    for (let i = 0; i < 300; i++) await readOnce(); // warm
+    await inspector.send('Profiler.enable');
+    await inspector.send('Profiler.setSamplingInterval', { interval: 100 });
+    await inspector.send('Profiler.start');
+    const n = num('PROFILE_READS', 3000);
+    for (let i = 0; i < n; i++) await readOnce();
+    const { profile } = await inspector.send('Profiler.stop');
+    const file = path.join(WORK_DIR, 'reads.cpuprofile');
+    writeFileSync(file, JSON.stringify(profile));
+    console.log(`\nCPU profile "reads": ${n} reads -> ${file}`);
+    console.log(
+      profileSummary(profile, { top: TOP, per: n, perLabel: 'read', bundle: path.join(outdir, 'index.js') }),
+    );
+    agent.destroy();
   }
   if (MODE === 'heap' || MODE === 'all') {
     const threads = await proxyThreads(proxy.url, jwt, STREAMS);

@@ -120,12 +120,7 @@ export class ReadLeases {
     return { permit, rate: shown(lease) };
   }
 
-  /** The background refill in flight for `key`: concurrent reads that find the lease empty wait for it. */
-  refilling(key: string): Promise<unknown> | undefined {
-    return this.#leases.get(key)?.refilling;
-  }
-
-  /** Marks `refill` as the lease's refill in flight until it settles. */
+  /** Marks `refill` as the lease's refill in flight until it settles (no second one is asked for meanwhile). */
   track(key: string, refill: Promise<unknown>): void {
     const lease = this.#leases.get(key);
     if (!lease) return;

@@ -42,18 +42,19 @@ export class UsageTally {
   }
 
   /**
-   * Sends what was counted so far (nothing when nothing was) and starts afresh. Resolves
-   * once the tenant's state has written it; never throws. A tally made with `coalesce`
-   * (a request's) joins the isolate's delivery to that tenant when one is in flight
-   * ({@link Outbox}), so under load one call carries many requests' counts.
+   * Sends what was counted so far and starts afresh; never throws. Resolves once the
+   * tenant's state has written it; `undefined` when nothing was counted or, for a tally
+   * made with `coalesce` (a request's), when its counts were handed to the isolate's
+   * delivery to that tenant already in flight ({@link Outbox}): under load one call
+   * carries many requests' counts.
    */
-  ship(): Promise<void> {
+  ship(): Promise<void> | undefined {
     const entries: UsageEntry[] = [];
     for (const [day, counts] of this.#days) {
       if (Object.keys(counts).length > 0) entries.push({ day, user: this.#target.user, counts });
     }
     this.#days = new Map();
-    if (entries.length === 0) return Promise.resolve();
+    if (entries.length === 0) return undefined;
     return this.#target.coalesce ? outbox.send(this.#target, entries) : deliver(this.#target, entries);
   }
 }
@@ -89,31 +90,28 @@ const HANDOFF_MS = 5_000;
 /** A sender silent this long is taken for gone (its request was cut off) and replaced. */
 const STALE_MS = 15_000;
 
-interface Waiting {
-  entries: UsageEntry[];
-  /** Each waiting request's own promise (made in its own request), settled when sent. */
-  done: (() => void)[];
-}
-
 /**
  * An isolate's deliveries of request counts, one sender per tenant. The request that
  * finds no delivery in flight sends its counts itself; requests that end meanwhile leave
- * theirs here, and the sender sends them (merged) when its call returns, until nothing
- * waits or it has sent for {@link HANDOFF_MS}; the next request then sends. Each waiting
- * request's `waitUntil` holds a promise of its own that the sender settles, so no
- * request's counts outlive every request that could send them.
+ * theirs here and are done, and the sender sends them (merged) when its call returns,
+ * until nothing waits or it has sent for {@link HANDOFF_MS}; the next request then sends.
+ * A waiting request holds no promise of the sender's: workerd cancels a request that
+ * waits on another request's work as hung. So its counts are in memory, not written,
+ * when its `waitUntil` ends; an isolate that dies meanwhile loses them, as the tenant's
+ * object loses what it had not yet written behind (README "Usage metering").
  */
 class Outbox {
-  readonly #waiting = new Map<string, Waiting>();
+  readonly #waiting = new Map<string, UsageEntry[]>();
   readonly #senders = new Map<string, { since: number }>();
 
-  send(target: TallyTarget, entries: UsageEntry[]): Promise<void> {
+  /** `undefined`: left for the sender in flight; else this request sends (a promise to keep alive). */
+  send(target: TallyTarget, entries: UsageEntry[]): Promise<void> | undefined {
     const sender = this.#senders.get(target.tenant);
     if (sender !== undefined && Date.now() - sender.since < STALE_MS) {
-      const waiting = this.#waiting.get(target.tenant) ?? { entries: [], done: [] };
-      waiting.entries.push(...entries);
+      const waiting = this.#waiting.get(target.tenant) ?? [];
+      waiting.push(...entries);
       this.#waiting.set(target.tenant, waiting);
-      return new Promise<void>((resolve) => waiting.done.push(resolve));
+      return undefined;
     }
     return this.#run(target, entries);
   }
@@ -134,8 +132,7 @@ class Outbox {
         // with the request that brings them.
         if (last) this.#senders.delete(target.tenant);
         else me.since = Date.now();
-        await deliver(target, merged(waiting.entries));
-        for (const done of waiting.done) done();
+        await deliver(target, merged(waiting));
         if (last) return;
       }
     } finally {

@@ -54,5 +54,6 @@ function meterRequest(c: Context<AppEnv>): void {
     upstream_calls: ctx.upstream.upstreamCalls,
     ...(refused === undefined ? {} : { [`refused.${refused}` as const]: 1 }),
   });
-  ctx.defer(ctx.usage.ship());
+  const shipping = ctx.usage.ship();
+  if (shipping) ctx.defer(shipping);
 }

@@ -23,7 +23,8 @@ export type Release = (returned: Returned) => Promise<void>;
 
 /** Permits asked of the governor at a time (it hands out fewer near the limit). */
 const PERMIT_BATCH = 4;
-const MAX_PERMIT_BATCH = 16;
+/** At most this many at once: a read lease's size (limits/read-leases.ts `MAX_READ_BATCH`). */
+const MAX_PERMIT_BATCH = 64;
 
 export type PermitOutcome =
   | { ok: true; taken: boolean }
@@ -52,6 +53,8 @@ export class PermitPool {
   private window: string | undefined;
   private refill: Promise<Refill> | undefined;
   private waiting = 0;
+  /** The largest read lease asked for since the last refill: the next refill asks for that many. */
+  private wanted = 0;
   private release: Release | undefined;
   private cancelReturn: (() => void) | undefined;
   private readonly clock: Clock;
@@ -96,6 +99,7 @@ export class PermitPool {
    * `count` 0: the governor did not answer and the reads go ahead, as `take` lets them.
    */
   async takeUpTo(n: number, acquire: Acquire, release?: Release): Promise<PermitsOutcome> {
+    this.wanted = Math.max(this.wanted, n);
     const first = await this.take(false, acquire, release);
     if (!first.ok) return first;
     if (!first.taken) return { ok: true, count: 0 };
@@ -114,7 +118,9 @@ export class PermitPool {
     const returned = this.voidExpired();
     let grant: PermitGrant;
     try {
-      grant = await acquire(Math.min(MAX_PERMIT_BATCH, Math.max(PERMIT_BATCH, this.waiting)), returned);
+      const want = Math.max(PERMIT_BATCH, this.waiting, this.wanted);
+      this.wanted = 0;
+      grant = await acquire(Math.min(MAX_PERMIT_BATCH, want), returned);
     } catch {
       // Lost with the call, the returned permits stay counted as used: the safe side.
       return { kind: 'failed' };

@@ -50,9 +50,9 @@ export const SECURITY = {
 } as const satisfies Record<string, Record<string, never[]>[]>;
 
 /**
- * Declares a route an end user calls with a session token: the session auth, the body
- * deadline, the body cap (`body`, default {@link MAX_JSON_BODY}) and the JSON depth limit
- * run as its middleware, its OpenAPI
+ * Declares a route an end user calls with a session token: the session auth and, but for
+ * a `get`, the body deadline, the body cap (`body`, default {@link MAX_JSON_BODY}) and the
+ * JSON depth limit run as its middleware, its OpenAPI
  * operation requires `bearerAuth`, and `admission` is what {@link admitted} takes for it.
  */
 export function sessionRoute<const S extends AdmissionSpec, const R extends RouteConfig>(
@@ -60,11 +60,9 @@ export function sessionRoute<const S extends AdmissionSpec, const R extends Rout
   config: R,
   body: MiddlewareHandler<AppEnv> = jsonBodyLimit,
 ) {
-  const route = createRoute({
-    ...config,
-    security: SECURITY.session,
-    middleware: [authenticate, deadline, body, depth] as const,
-  });
+  // A read has no body to wait for, cap or measure (one it carries is never read).
+  const middleware = config.method === 'get' ? [authenticate] : [authenticate, deadline, body, depth];
+  const route = createRoute({ ...config, security: SECURITY.session, middleware });
   return { route, admission };
 }
 
@@ -128,7 +126,8 @@ export function admittedWith<R extends RouteConfig, S extends AdmissionSpec, T, 
     try {
       return await handle(c, grant, input);
     } finally {
-      ctx.defer(settle(ctx, grant));
+      const settling = settle(ctx, grant);
+      if (settling) ctx.defer(settling);
     }
   };
 }

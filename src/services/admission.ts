@@ -216,9 +216,10 @@ function openedChat(threadId: string | null, reservation: Hold | undefined): Ope
  * permit of work that never called the upstream (a 400, say), and every hold no
  * service claimed, with its budget units when the upstream spent nothing (it refused,
  * or was never asked; a timeout may have created the thread, so that stays spent).
- * Resolves when the tenant's state has them back; never throws.
+ * Resolves when the tenant's state has them back; never throws. `undefined` when there
+ * is nothing to give back (a read that called the upstream): nothing to keep alive.
  */
-export function settle(ctx: RequestContext, grant: Grant): Promise<unknown> {
+export function settle(ctx: RequestContext, grant: Grant): Promise<unknown> | undefined {
   const steps: Promise<unknown>[] = [];
   // A run handed to its object (the lease claimed) calls the upstream from there.
   const calledOut = ctx.upstream.upstreamCalls > 0 || grant.lease?.claimed === true;
@@ -232,7 +233,7 @@ export function settle(ctx: RequestContext, grant: Grant): Promise<unknown> {
   }
   if (upload && !upload.claimed) steps.push(ctx.state.releaseFile(ctx.user, upload.id));
   if (lease && !lease.claimed) steps.push(ctx.state.releaseLease(lease.id, refund(lease)));
-  return Promise.allSettled(steps);
+  return steps.length === 0 ? undefined : Promise.allSettled(steps);
 }
 
 /**

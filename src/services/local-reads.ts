@@ -32,12 +32,11 @@ export async function admitRead(
   const key = `${ctx.tenant.id}\u0000${ctx.user}`;
   const cap = leaseCap(ctx.tenant.limits.burst);
   if (owners.has(ctx.tenant.id, ctx.user, kind, id)) {
-    let read = leases.take(key, cap);
-    const refilling = read ? undefined : leases.refilling(key);
-    if (refilling) {
-      await refilling.catch(() => undefined);
-      read = leases.take(key, cap);
-    }
+    // A read that finds the lease empty asks itself, even with a refill in flight: waiting
+    // on another request's promise is not allowed (workerd cancels a request whose
+    // continuation another request resolves after it ended, and calls it hung if all it
+    // waits on is another request's work).
+    const read = leases.take(key, cap);
     if (read) {
       if (read.refill !== undefined) refillInBackground(ctx, key, read.refill);
       return grantOf(ctx, read, 'local');
