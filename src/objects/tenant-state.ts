@@ -113,6 +113,8 @@ export class TenantState extends DurableObject<Env> {
     if (userKey !== undefined) this.store(userKey, userBucket.state);
 
     if (request.owns && !this.owns(user, request.owns.kind, request.owns.id)) {
+      // A 404 costs one token (probing ids is not free), not a read lease's worth.
+      if (n > 1) this.restoreBoth(userKey, n - 1);
       return { ok: false, reason: 'not_found', rate };
     }
     if (request.reads) return this.leaseReads(request, n, userKey, rate);
@@ -381,10 +383,7 @@ export class TenantState extends DurableObject<Env> {
       permits = got.count;
     }
     const granted = permits > 0 ? permits : n;
-    if (granted < n) {
-      this.restore('tenant', n - granted);
-      if (userKey !== undefined) this.restore(userKey, n - granted);
-    }
+    if (granted < n) this.restoreBoth(userKey, n - granted);
     return { ok: true, rate, reads: { granted, permits } };
   }
 
@@ -400,10 +399,12 @@ export class TenantState extends DurableObject<Env> {
     return Math.max(1, Math.min(want, Math.floor(tenant), Math.floor(user)));
   }
 
-  /** Puts tokens a read lease took but could not use back in their bucket. */
-  private restore(key: string, tokens: number): void {
-    const state = this.buckets.get(key);
-    if (state) this.buckets.set(key, { tokens: state.tokens + tokens, updatedAt: state.updatedAt });
+  /** Puts tokens a read lease took but could not use back in the tenant's and the user's bucket. */
+  private restoreBoth(userKey: string | undefined, tokens: number): void {
+    for (const key of userKey === undefined ? ['tenant'] : ['tenant', userKey]) {
+      const state = this.buckets.get(key);
+      if (state) this.buckets.set(key, { tokens: state.tokens + tokens, updatedAt: state.updatedAt });
+    }
   }
 
   private usage(user: string, limits: Limits, now: number): Usage {

@@ -89,6 +89,23 @@ describe('reads admitted in the isolate', () => {
     expect(upstreamReads).toHaveLength(admitted);
   });
 
+  it('charges a read of someone else’s thread one token, not a lease’s worth', async () => {
+    const gw = testGateway({ tenants: { slow: withLimits({ burst: 40, requests_per_minute: 1 }) } });
+    const [alice, mallory] = [await gw.caller('slow'), await gw.caller('slow')];
+    const theirs = await newThread(alice);
+    const own = await newThread(mallory); // one token
+    let served = 0;
+    // A few reads first, so that Mallory's next ask is for a lease of several reads.
+    for (let i = 0; i < 4; i++) served += (await read(mallory, own)).status === 200 ? 1 : 0;
+    for (let i = 0; i < 5; i++) await expectError(await read(mallory, theirs), 404, 'NOT_FOUND');
+    for (let i = 0; i < 60; i++) {
+      const status = (await read(mallory, own)).status;
+      if (status === 429) break;
+      served += status === 200 ? 1 : 0;
+    }
+    expect(served).toBe(40 - 1 - 5);
+  });
+
   it('never serves another user’s thread, even after its owner read it from this isolate', async () => {
     const gw = testGateway();
     const alice = await gw.caller('acme');
