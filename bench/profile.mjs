@@ -8,8 +8,9 @@
 //         path) and `first` (two-word runs, pace 0, one after another: the first-event
 //         path). Self time by function, top PROFILE_TOP, and by module.
 //   heap  a heap snapshot with nothing open, then one with PROFILE_STREAMS runs open at
-//         once (each on a thread of its own, events PROFILE_PACE_MS apart): retained size
-//         by constructor, per open run.
+//         once (each on a thread of its own, events PROFILE_PACE_MS apart), taken
+//         PROFILE_HOLD_MS after all are open (RSS and V8 heap sampled meanwhile: growth
+//         while they stream is memory per event): retained size by constructor, per open run.
 //
 // Profiles go to .tmp/profile/*.cpuprofile and *.heapsnapshot (open them in Chrome
 // DevTools). Contacts nothing but 127.0.0.1. See bench/README.md.
@@ -38,6 +39,7 @@ const FIRST_RUNS = num('PROFILE_FIRST_RUNS', 300);
 const STREAMS = num('PROFILE_STREAMS', 1000);
 const TOP = num('PROFILE_TOP', 25);
 const PACE_MS = num('PROFILE_PACE_MS', 1000);
+const HOLD_MS = num('PROFILE_HOLD_MS', 6000);
 const WORK_DIR = path.resolve('.tmp/profile');
 
 installCleanup(removeStorageDirs);
@@ -167,6 +169,22 @@ try {
       ),
     );
     for (let i = 0; i < 600 && open < STREAMS; i++) await new Promise((r) => setTimeout(r, 100));
+    const rssAtOpen = await rssBytes(proxy.pid);
+    // RSS keeps growing while the runs stream (the bench takes the largest sample), so
+    // the snapshot is taken PROFILE_HOLD_MS after all are open.
+    const samples = [];
+    for (let t = 0; t < HOLD_MS; t += 500) {
+      await new Promise((r) => setTimeout(r, 500));
+      const heap = await inspector.send('Runtime.getHeapUsage');
+      const rss = ((await rssBytes(proxy.pid)) - rssBefore) / 1024 / open;
+      samples.push(
+        `${rss.toFixed(0)} (${(heap.usedSize / 1048576).toFixed(0)}/${(heap.totalSize / 1048576).toFixed(0)})`,
+      );
+    }
+    console.log(
+      `RSS per open run: ${((rssAtOpen - rssBefore) / 1024 / open).toFixed(1)} KiB when all open, then every 0.5 s ` +
+        `(KiB per run; V8 heap used/total MiB): ${samples.join(' ')}`,
+    );
     const rssOpen = await rssBytes(proxy.pid);
     const during = await inspector.heapSnapshot();
     writeFileSync(path.join(WORK_DIR, 'open.heapsnapshot'), during.text);

@@ -2,7 +2,7 @@ import { uiMessageStream } from '../chat/ui-stream';
 import type { RelayEvent } from '../stream/events';
 import type { Hold, OpenedChat } from './admission';
 import type { RequestContext } from './context';
-import { activeRun, callerFrames, relayEventsOf, relayEventsPair, runFrames, startRun } from './run';
+import { activeRun, relayEventsOf, relayEventsPair, runFrames, startRun } from './run';
 import { createThread } from './threads';
 
 /** What `POST /v1/chat` runs: the last user message's text, and the assistant of a new chat. */
@@ -53,13 +53,15 @@ export async function chatTurn(
       })
     ).thread_id;
   // A run like any other: it outlives this connection, the chat's resume reattaches to it.
+  // The request's signal ends the pipe (so detaches) where the runtime fires it for a caller
+  // who left; under workerd serve that is only noticed at the next write (a ping at worst).
   const run = await startRun(
     ctx,
     lease,
     { threadId, message: turn.message, detachCancels: true },
     ctx.config.stream.pingMs,
   );
-  return callerFrames(ctx, run.frames).pipeThrough(uiStream(ctx));
+  return run.frames.pipeThrough(uiStream(ctx), { signal: ctx.signal });
 }
 
 /** The run's SSE frames read back into events, then written as the UI message stream. */
@@ -93,7 +95,7 @@ export async function activeRunEvents(
 ): Promise<ReadableStream<RelayEvent> | null> {
   const runId = await activeRun(ctx, threadId);
   if (runId === null) return null;
-  return relayEventsOf(callerFrames(ctx, await runFrames(ctx, threadId, runId, 0)));
+  return relayEventsOf(await runFrames(ctx, threadId, runId, 0), ctx.signal);
 }
 
 const streamOptions = (ctx: RequestContext) => ({

@@ -21,39 +21,6 @@ export interface RunRequest {
   detachCancels: boolean;
 }
 
-/**
- * A run's frames for the caller's response. The caller's request signal is tied to
- * them: a caller that went away while nothing was being written (a stalled upstream)
- * is detached at once, not at the next heartbeat. One stream read on demand (not a
- * pipe through a TransformStream: two streams and a pipe more for every open run).
- */
-export function callerFrames(
-  ctx: RequestContext,
-  frames: ReadableStream<Uint8Array>,
-): ReadableStream<Uint8Array> {
-  const reader = frames.getReader();
-  const leave = () => {
-    reader.cancel(ctx.signal.reason).catch(() => undefined);
-  };
-  if (ctx.signal.aborted) leave();
-  else ctx.signal.addEventListener('abort', leave, { once: true });
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        const next = await reader.read();
-        if (!next.done) return controller.enqueue(next.value);
-        ctx.signal.removeEventListener('abort', leave);
-        controller.close();
-      },
-      cancel(reason) {
-        ctx.signal.removeEventListener('abort', leave);
-        return reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
-}
-
 /** A run to read: its id, its SSE frames, and whether it was already running. */
 export interface RunStream {
   runId: string;
@@ -198,9 +165,13 @@ export async function activeRun(ctx: RequestContext, threadId: string): Promise<
 /**
  * A run's SSE frames read back into its events (for callers that are not an SSE
  * client: `"stream": false`, webhooks, the chat protocol). Comments (pings) are skipped.
+ * `signal` (the caller's request) detaches the caller from the run when it fires.
  */
-export function relayEventsOf(frames: ReadableStream<Uint8Array>): ReadableStream<RelayEvent> {
-  return frames.pipeThrough(relayEventsPair());
+export function relayEventsOf(
+  frames: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
+): ReadableStream<RelayEvent> {
+  return frames.pipeThrough(relayEventsPair(), signal ? { signal } : {});
 }
 
 /** The transform behind {@link relayEventsOf}: SSE frames in, run events out. */

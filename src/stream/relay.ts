@@ -42,45 +42,82 @@ export function relayEvents(
 
 /**
  * The same relay, each event handed to `onEvent` as it is parsed, with no stream of
- * events in between: the body is piped into one WritableStream (a run's object relays
- * every event of every run it holds this way). Resolves once the final event's
- * `onEvent` has settled; the body is cancelled when the relay ends first (timeouts,
- * size cap).
+ * events in between (a run's object relays every event of every run it holds this way).
+ * The body is read in a loop into one buffer of its own (see {@link chunksOf}), not piped
+ * into a WritableStream. Resolves once the final event's `onEvent` has settled; the body
+ * is cancelled when the relay ends first (timeouts, size cap).
  */
-export function relayInto(
+export async function relayInto(
   body: ReadableStream<Uint8Array>,
   options: RelayOptions,
   onEvent: (event: RelayEvent) => Promise<void> | undefined,
 ): Promise<void> {
-  let sink: WritableStreamDefaultController | undefined;
   let last: Promise<void> | undefined;
-  let resolve: () => void = () => undefined;
-  const settled = new Promise<void>((done) => {
-    resolve = done;
-  });
+  let over = false;
+  const chunks = chunksOf(body);
   const relayed = relay(options, (event) => event, {
     enqueue: (event) => {
       last = onEvent(event);
     },
     end: () => {
-      // Errors the sink, so the pipe cancels the upstream body (as a terminated transform does).
-      sink?.error(new TypeError('The relay ended.'));
-      Promise.resolve(last).then(resolve, resolve);
+      over = true;
+      chunks.cancel(new DOMException('The relay ended.', 'AbortError'));
     },
   });
-  body
-    .pipeTo(
-      new WritableStream<Uint8Array>({
-        start(controller) {
-          sink = controller;
-          relayed.start();
-        },
-        write: relayed.write,
-        close: relayed.close,
-      }),
-    )
-    .then(relayed.ended, relayed.ended);
-  return settled;
+  relayed.start();
+  try {
+    for (let chunk = await chunks.read(); chunk && !over; chunk = await chunks.read()) {
+      relayed.write(chunk);
+    }
+    if (!over) relayed.close();
+  } catch {
+    // The body failed, or was cancelled (the run's fetch aborted): `ended` says what it means.
+  }
+  relayed.ended();
+  await last;
+}
+
+/** What one read of an upstream body asks for: SSE events are small, most fit whole. */
+const READ_BYTES = 4096;
+
+/**
+ * The body's chunks, read into one reused buffer when it is a byte stream (a fetch body
+ * is). A default reader allocates a fresh buffer for every chunk, off the JS heap, which
+ * lives until the next garbage collection: with a thousand runs open that was most of
+ * workerd's memory per run (measured: RSS grew ~20 KiB per run per event while the live
+ * heap stayed flat). A chunk is valid until the next `read`.
+ */
+function chunksOf(body: ReadableStream<Uint8Array>): {
+  read(): Promise<Uint8Array | undefined>;
+  cancel(reason: unknown): void;
+} {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = body.getReader({ mode: 'byob' });
+  } catch {
+    // Not a byte stream (a stream made in JS): chunks as they come.
+  }
+  if (byob === undefined) {
+    const reader = body.getReader();
+    return {
+      read: async () => {
+        const next = await reader.read();
+        return next.done ? undefined : next.value;
+      },
+      cancel: (reason) => void reader.cancel(reason).catch(() => undefined),
+    };
+  }
+  const reader = byob;
+  let buffer = new ArrayBuffer(READ_BYTES);
+  return {
+    read: async () => {
+      const next = await reader.read(new Uint8Array(buffer));
+      if (next.done || next.value === undefined) return undefined;
+      buffer = next.value.buffer;
+      return next.value;
+    },
+    cancel: (reason) => void reader.cancel(reason).catch(() => undefined),
+  };
 }
 
 /**

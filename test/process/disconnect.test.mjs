@@ -9,6 +9,7 @@ const TENANT = 'disconnect';
 const SLOTS = 4;
 /** The contract: whatever ends a stream frees its slot within 1 s; the test allows 2 s. */
 const FREED_WITHIN_MS = 2000;
+const PING_MS = 1000;
 
 /** @type {import('./harness.mjs').Stack} */
 let stack;
@@ -19,7 +20,10 @@ before(async () => {
     tenants: { [TENANT]: tenantConfig({ limits: { concurrent_streams: SLOTS } }) },
     // Durable runs (a later issue) keep a run going this long after its last caller
     // left; kept short so the slot is still due back within the window (ignored today).
-    vars: { RUN_DETACH_GRACE_MS: '100' },
+    // Pings every second (15 s by default): a hang-up while nothing is written is only
+    // noticed at the next write (measured under workerd serve: the request's signal does
+    // not fire before it), so the stalled-upstream test waits for one.
+    vars: { RUN_DETACH_GRACE_MS: '100', STREAM_PING_MS: String(PING_MS) },
     // 60 words at 400 ms apart: a run would take ~25 s, far longer than the test waits.
     knobs: { reply: Array.from({ length: 60 }, (_, i) => `word${i}`).join(' '), stream: { pace_ms: 400 } },
   });
@@ -84,4 +88,44 @@ test('4 callers hang up mid-stream: the slots come back and a 5th run is admitte
   );
   assert.equal((await fifth.value.next())?.event, 'start', 'the 5th run streams');
   await fifth.value.abort();
+});
+
+test('a caller who hangs up while the upstream is stalled is detached at the next ping: upstream and slot freed', async () => {
+  await stack.emulator.configure({ stream: { stall_before_first_byte_ms: 20_000 } });
+  try {
+    const before = await stack.emulator.stats();
+    const user = 'stalled-leaver';
+    const threadId = await stack.createThread(TENANT, user);
+    const stream = await stack.run(TENANT, user, threadId);
+    if (!stream.isEventStream) await stream.closed;
+    assert.ok(stream.isEventStream, `expected 200 text/event-stream, got ${describe(stream)}`);
+    const opened = await poll(
+      () => stack.emulator.stats(),
+      (s) => s.streams_opened - before.streams_opened === 1,
+      { timeoutMs: FREED_WITHIN_MS },
+    );
+    assert.equal(opened.value.streams_opened - before.streams_opened, 1, 'the upstream stream opened');
+    await stream.abort();
+
+    // The stall outlasts the test: only the hang-up can end this upstream stream.
+    const stats = await poll(
+      () => stack.emulator.stats(),
+      (s) => s.streams_cancelled - before.streams_cancelled === 1,
+      { timeoutMs: PING_MS + FREED_WITHIN_MS },
+    );
+    assert.equal(
+      stats.value.streams_cancelled - before.streams_cancelled,
+      1,
+      'the stalled upstream cancelled',
+    );
+    assert.equal(stats.value.streams_completed - before.streams_completed, 0, 'no upstream stream completed');
+    const usage = await poll(
+      () => stack.usage(TENANT, user),
+      (u) => u.streams.yours === 0,
+      { timeoutMs: FREED_WITHIN_MS },
+    );
+    assert.equal(usage.value.streams.yours, 0, `the slot still held ${usage.ms} ms after the upstream ended`);
+  } finally {
+    await stack.emulator.configure({ stream: { stall_before_first_byte_ms: 0 } });
+  }
 });

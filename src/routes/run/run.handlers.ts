@@ -21,7 +21,7 @@ export const run = admitted(routes.run, async (c, grant) => {
   };
   if (!stream) return c.json(await runs.runToEnd(ctx, grant.lease, request), 200);
   const started = await runs.startRun(ctx, grant.lease, request, ctx.config.stream.pingMs);
-  return c.body(runs.callerFrames(ctx, started.frames), 200, {
+  return c.body(started.frames, 200, {
     ...SSE_HEADERS,
     'X-Run-Id': started.runId,
     Location: `/v1/threads/${request.threadId}/runs/${started.runId}`,
@@ -60,11 +60,7 @@ export const runEvents = admitted(routes.runEvents, async (c) => {
   }
   const after = resume?.after ?? c.req.valid('query').after ?? 0;
   const ctx = requestContext(c);
-  return c.body(
-    runs.callerFrames(ctx, await runs.runFrames(ctx, thread_id, run_id, after)),
-    200,
-    SSE_HEADERS,
-  );
+  return c.body(await runs.runFrames(ctx, thread_id, run_id, after), 200, SSE_HEADERS);
 });
 
 export const cancelRun = admitted(routes.cancelRun, async (c) => {
