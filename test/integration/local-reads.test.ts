@@ -1,3 +1,4 @@
+import { env } from 'cloudflare:workers';
 import { describe, expect, it, vi } from 'vitest';
 import { TENANTS } from '../fixtures/tenants';
 import { operator } from '../helpers/admin';
@@ -154,6 +155,39 @@ describe('reads admitted in the isolate', () => {
     for (let i = 0; i < 5; i++) await expectError(await read(alice, thread), 403, 'USER_BLOCKED');
     await watch.expectNone();
     await admin.request('DELETE', `/tenants/${gw.ids.acme}/users/${alice.user}/block`);
+    expect((await read(alice, thread)).status).toBe(200);
+  });
+});
+
+describe('reads when the tenant’s state object fails', () => {
+  it('is 503 LIMITER_UNAVAILABLE with Retry-After, and calls no upstream, when a read has to ask', async () => {
+    const gw = testGateway();
+    // A user with no lease and an unknown thread: the read must ask the tenant's object.
+    const alice = await gw.caller('acme');
+    const thread = await newThread(alice);
+    const bob = await gw.caller('acme');
+    const namespace = env.TENANT_STATE;
+    const real = namespace.getByName.bind(namespace);
+    const getByName = vi.spyOn(namespace, 'getByName').mockImplementation((name, options) => {
+      const stub = real(name, options);
+      return new Proxy(stub, {
+        get: (target, key) =>
+          key === 'admit' ? () => Promise.reject(new Error('object overloaded')) : Reflect.get(target, key),
+      });
+    });
+    const watch = await watchUpstream(gw.emulator);
+    try {
+      const res = await read(bob, thread);
+      await expectError(res, 503, 'LIMITER_UNAVAILABLE');
+      expect(res.headers.get('retry-after')).toBe('5');
+      // Her own thread, known here since she created it; but no lease yet: refused the same way.
+      await expectError(await read(alice, thread), 503, 'LIMITER_UNAVAILABLE');
+      expect(getByName).toHaveBeenCalled();
+    } finally {
+      getByName.mockRestore();
+    }
+    await watch.expectNoneFor(thread);
+    // The object back: the same read is answered (the refusal held nothing).
     expect((await read(alice, thread)).status).toBe(200);
   });
 });
