@@ -1,6 +1,4 @@
 import { DurableObject } from 'cloudflare:workers';
-import { BoundedMap } from '../bounded-map';
-import { available, type BucketPolicy, type BucketState, type TakeResult, take } from '../limits/bucket';
 import { ratePolicies } from '../limits/policy';
 import type { UsageEntry } from '../metering/metrics';
 import { BlockList, type BlockRecord } from './block-list';
@@ -9,7 +7,8 @@ import { FILE_SCHEMA, FileBook } from './file-book';
 import { LeaseBook } from './lease-book';
 import { flushMs, MeterBook, type UsageQuery, type UsageRow } from './meter-book';
 import { filePage, threadPage } from './pages';
-import { type PermitOutcome, PermitPool } from './permit-pool';
+import { type Acquire, type PermitOutcome, PermitPool, type Release } from './permit-pool';
+import { RateBook, type RateLook } from './rate-book';
 import { runBudgets, SPEND_SCHEMA, SpendBook, threadBudgets } from './spend-book';
 import {
   type Admission,
@@ -17,7 +16,6 @@ import {
   type BudgetName,
   type FileRecord,
   type Limits,
-  type RateSnapshot,
   type SpendMark,
   TENANT_SCHEMA,
   type ThreadRecord,
@@ -28,8 +26,6 @@ export type * from './tenant-schema';
 
 /** A reservation nobody committed or released within this long is released by the alarm. */
 const RESERVATION_TTL_MS = 2 * 60_000;
-/** Users tracked at once; beyond it the least recent start afresh (full), a bounded approximation. */
-const MAX_BUCKETS = 100_000;
 
 /**
  * One object per tenant (`idFromName(tenant id)`), SQLite-backed: the tenant's rate
@@ -50,13 +46,8 @@ export class TenantState extends DurableObject<Env> {
   private readonly meterBook: MeterBook;
   /** The alarm's time as last set (read once at start), so setting it needs no read. */
   private alarmAt: number | null = null;
-  /**
-   * Rate buckets live in memory: the hot path then writes nothing, so no response
-   * waits on storage. An object is only evicted after it has been idle for a while,
-   * by when buckets have mostly refilled; starting them full again is the one
-   * approximation, documented in the README.
-   */
-  private readonly buckets = new BoundedMap<string, BucketState>(MAX_BUCKETS);
+  /** The rate buckets, in memory (see `RateBook`). */
+  private readonly rates = new RateBook();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -87,37 +78,25 @@ export class TenantState extends DurableObject<Env> {
   async admit(request: AdmitRequest): Promise<Admission> {
     const { user, limits } = request;
     const now = Date.now();
-    const policies = ratePolicies(limits);
-    const userKey = request.tenantOnly ? undefined : `user:${user}`;
     // A read lease takes as many tokens as it asked for and both buckets hold (at least one).
-    const n = request.reads ? this.readable(request.reads.want, policies, userKey, now) : 1;
-    const tenantBucket = this.peek('tenant', policies.tenant, now, n);
-    const userBucket = userKey === undefined ? tenantBucket : this.peek(userKey, policies.user, now, n);
-    const rate: RateSnapshot = {
-      user: { remaining: userBucket.remaining, resetIn: userBucket.resetIn },
-      tenant: { remaining: tenantBucket.remaining, resetIn: tenantBucket.resetIn },
-    };
+    const look = this.rates.look(
+      ratePolicies(limits),
+      request.tenantOnly ? undefined : user,
+      now,
+      request.reads?.want,
+    );
+    const { rate } = look;
     // A blocked user takes nothing, not even a token of the tenant's rate.
     if (this.blocks.has(user)) return { ok: false, reason: 'blocked', rate };
-    // Both buckets must have a token; a refused request takes from neither.
-    if (!userBucket.allowed || !tenantBucket.allowed) {
-      const reason = userBucket.allowed ? 'rate_tenant' : 'rate_user';
-      return {
-        ok: false,
-        reason,
-        retryAfter: Math.max(userBucket.retryAfter, tenantBucket.retryAfter),
-        rate,
-      };
-    }
-    this.store('tenant', tenantBucket.state);
-    if (userKey !== undefined) this.store(userKey, userBucket.state);
+    if (look.refused) return { ok: false, ...look.refused, rate };
+    this.rates.take(look);
 
     if (request.owns && !this.owns(user, request.owns.kind, request.owns.id)) {
       // A 404 costs one token (probing ids is not free), not a read lease's worth.
-      if (n > 1) this.restoreBoth(userKey, n - 1);
+      this.rates.giveBack(look, look.n - 1);
       return { ok: false, reason: 'not_found', rate };
     }
-    if (request.reads) return this.leaseReads(request, n, userKey, rate);
+    if (request.reads) return this.leaseReads(request, look);
     const permit = request.upstream ? await this.permit(request.tenant, request.upstream) : undefined;
     if (permit && !permit.ok)
       return { ok: false, reason: permit.reason, retryAfter: permit.retryAfter, rate };
@@ -351,12 +330,20 @@ export class TenantState extends DurableObject<Env> {
    * the pool gives back what a lease did not use.
    */
   private permit(tenant: string, upstream: NonNullable<AdmitRequest['upstream']>): Promise<PermitOutcome> {
-    const governor = () => this.env.GOVERNOR.getByName(upstream.account);
-    return this.pool.take(
-      upstream.costly,
-      (want, returned) => governor().acquire(tenant, want, upstream.seen, returned),
-      (returned) => governor().release(tenant, returned),
-    );
+    const { acquire, release } = this.governor(tenant, upstream);
+    return this.pool.take(upstream.costly, acquire, release);
+  }
+
+  /** The governor's calls for the pool's refills, for this tenant's upstream account. */
+  private governor(
+    tenant: string,
+    upstream: NonNullable<AdmitRequest['upstream']>,
+  ): { acquire: Acquire; release: Release } {
+    const stub = () => this.env.GOVERNOR.getByName(upstream.account);
+    return {
+      acquire: (want, returned) => stub().acquire(tenant, want, upstream.seen, returned),
+      release: (returned) => stub().release(tenant, returned),
+    };
   }
 
   /**
@@ -364,47 +351,18 @@ export class TenantState extends DurableObject<Env> {
    * (fewer when the pool holds fewer: the tokens without one go back), none when the
    * governor does not answer (reads go ahead, as any read does then).
    */
-  private async leaseReads(
-    request: AdmitRequest,
-    n: number,
-    userKey: string | undefined,
-    rate: RateSnapshot,
-  ): Promise<Admission> {
+  private async leaseReads(request: AdmitRequest, look: RateLook): Promise<Admission> {
+    const { n, rate } = look;
     let permits = 0;
     if (request.upstream) {
-      const upstream = request.upstream;
-      const governor = () => this.env.GOVERNOR.getByName(upstream.account);
-      const got = await this.pool.takeUpTo(
-        n,
-        (want, returned) => governor().acquire(request.tenant, want, upstream.seen, returned),
-        (returned) => governor().release(request.tenant, returned),
-      );
+      const { acquire, release } = this.governor(request.tenant, request.upstream);
+      const got = await this.pool.takeUpTo(n, acquire, release);
       if (!got.ok) return { ok: false, reason: got.reason, retryAfter: got.retryAfter, rate };
       permits = got.count;
     }
     const granted = permits > 0 ? permits : n;
-    if (granted < n) this.restoreBoth(userKey, n - granted);
+    this.rates.giveBack(look, n - granted);
     return { ok: true, rate, reads: { granted, permits } };
-  }
-
-  /** How many tokens a read lease asking for `want` takes: what both buckets hold, at least one. */
-  private readable(
-    want: number,
-    policies: ReturnType<typeof ratePolicies>,
-    userKey: string | undefined,
-    now: number,
-  ): number {
-    const tenant = available(this.buckets.get('tenant'), policies.tenant, now);
-    const user = userKey === undefined ? tenant : available(this.buckets.get(userKey), policies.user, now);
-    return Math.max(1, Math.min(want, Math.floor(tenant), Math.floor(user)));
-  }
-
-  /** Puts tokens a read lease took but could not use back in the tenant's and the user's bucket. */
-  private restoreBoth(userKey: string | undefined, tokens: number): void {
-    for (const key of userKey === undefined ? ['tenant'] : ['tenant', userKey]) {
-      const state = this.buckets.get(key);
-      if (state) this.buckets.set(key, { tokens: state.tokens + tokens, updatedAt: state.updatedAt });
-    }
   }
 
   private usage(user: string, limits: Limits, now: number): Usage {
@@ -421,14 +379,6 @@ export class TenantState extends DurableObject<Env> {
         now,
       ),
     };
-  }
-
-  private peek(key: string, policy: BucketPolicy, now: number, n = 1): TakeResult {
-    return take(this.buckets.get(key), policy, now, n);
-  }
-
-  private store(key: string, state: BucketState): void {
-    this.buckets.set(key, state);
   }
 
   private owns(user: string, kind: 'thread' | 'file', id: string): boolean {

@@ -1,5 +1,4 @@
 import { ApiError } from '../errors';
-import { lastObservation } from '../limits/observations';
 import { rateLimitHeaders, ratePolicies } from '../limits/policy';
 import { errorName, log } from '../log';
 import { meter } from '../metering/usage';
@@ -13,11 +12,11 @@ import type {
   ThreadRecord,
   Usage,
 } from '../objects/tenant-state';
-import { keyOf } from '../upstream/tokens';
 import { allowanceStale, guardAccount } from './account';
 import type { RequestContext } from './context';
 import { admitRead, rememberOwner } from './local-reads';
-import { limiterClosed, Refusal, refusal } from './refusals';
+import { permitRequest } from './permits';
+import { limiterClosed, Refusal, refused } from './refusals';
 
 export { Refusal } from './refusals';
 
@@ -160,8 +159,7 @@ export async function admit(
   }
   const request: AdmitRequest = { tenant: ctx.tenant.id, user: ctx.user, limits: ctx.tenant.limits };
   if (spec.governor !== 'none') {
-    const account = await keyOf(ctx.config.upstream);
-    request.upstream = { account, costly: spec.governor === 'closed', seen: lastObservation(account) };
+    request.upstream = await permitRequest(ctx, spec.governor === 'closed');
   }
   if (spec.limiter === 'closed') {
     if (spec.owns && target !== undefined) request.owns = { kind: spec.owns, id: target };
@@ -181,7 +179,7 @@ export async function admit(
     return limiterDown(ctx, spec, error);
   }
   const headers = rateLimitHeaders(ratePolicies(ctx.tenant.limits), result.rate);
-  if (!result.ok) throw new Refusal(result.reason, refusal(result).withHeaders(headers));
+  if (!result.ok) throw refused(result, headers);
   const grant: Grant & Partial<Record<'threads' | 'files' | 'usage' | 'rate' | 'chat', unknown>> = {
     outcome: 'admitted',
     headers,

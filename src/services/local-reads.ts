@@ -1,9 +1,8 @@
-import { lastObservation } from '../limits/observations';
 import { rateLimitHeaders, ratePolicies } from '../limits/policy';
 import { type LeaseAnswer, type LocalRead, leaseCap, Owners, ReadLeases } from '../limits/read-leases';
-import { keyOf } from '../upstream/tokens';
 import type { RequestContext } from './context';
-import { limiterClosed, Refusal, refusal } from './refusals';
+import { permitRequest } from './permits';
+import { limiterClosed, Refusal, refused } from './refusals';
 
 /** This isolate's read leases and confirmed owners (limits/read-leases.ts). */
 const leases = new ReadLeases();
@@ -96,7 +95,7 @@ async function ask(
   want: number,
   owns?: { kind: 'thread' | 'file'; id: string },
 ): Promise<LeaseAnswer> {
-  const account = await keyOf(ctx.config.upstream);
+  const upstream = await permitRequest(ctx, false);
   let result: Awaited<ReturnType<RequestContext['state']['admit']>>;
   try {
     result = await ctx.state.admit({
@@ -104,7 +103,7 @@ async function ask(
       user: ctx.user,
       limits: ctx.tenant.limits,
       reads: { want },
-      upstream: { account, costly: false, seen: lastObservation(account) },
+      upstream,
       ...(owns ? { owns } : {}),
     });
   } catch (error) {
@@ -112,7 +111,7 @@ async function ask(
   }
   if (!result.ok) {
     const headers = rateLimitHeaders(ratePolicies(ctx.tenant.limits), result.rate);
-    throw new Refusal(result.reason, refusal(result).withHeaders(headers));
+    throw refused(result, headers);
   }
   return { granted: result.reads?.granted ?? 1, permits: result.reads?.permits ?? 0, rate: result.rate };
 }

@@ -35,8 +35,13 @@ export function limiterClosed(ctx: Pick<RequestContext, 'requestId' | 'tenant'>,
   );
 }
 
+/** The tenant state's refusal as the caller's error, with the RateLimit headers it carries. */
+export function refused(result: Extract<Admission, { ok: false }>, headers: Record<string, string>): Refusal {
+  return new Refusal(result.reason, refusal(result).withHeaders(headers));
+}
+
 /** The one table from the tenant state's refusal reasons to the contract's errors. */
-export function refusal(result: Extract<Admission, { ok: false }>): ApiError {
+function refusal(result: Extract<Admission, { ok: false }>): ApiError {
   const retry = result.retryAfter === undefined ? {} : { retryAfter: result.retryAfter };
   switch (result.reason) {
     case 'blocked':

@@ -1,0 +1,71 @@
+import { BoundedMap } from '../bounded-map';
+import { available, type BucketState, type TakeResult, take } from '../limits/bucket';
+import type { RatePolicies } from '../limits/policy';
+import type { RateSnapshot } from './tenant-schema';
+
+/** Users tracked at once; beyond it the least recent start afresh (full), a bounded approximation. */
+const MAX_BUCKETS = 100_000;
+
+/** Both buckets a request draws from, looked at for `n` tokens; nothing is taken yet. */
+export interface RateLook {
+  readonly n: number;
+  readonly rate: RateSnapshot;
+  /** Why the request may not go on, if it may not: the user's bucket is named first. */
+  readonly refused?: { reason: 'rate_user' | 'rate_tenant'; retryAfter: number };
+  readonly tenant: TakeResult;
+  readonly user: TakeResult;
+  /** `undefined` for a tenant-only request: it draws from the tenant's bucket alone. */
+  readonly userKey: string | undefined;
+}
+
+/**
+ * A tenant's token buckets, one for the tenant and one per user. They live in memory:
+ * the hot path then writes nothing, so no response waits on storage. An object is only
+ * evicted after it has been idle for a while, by when buckets have mostly refilled;
+ * starting them full again is the one approximation, documented in the README.
+ */
+export class RateBook {
+  readonly #buckets = new BoundedMap<string, BucketState>(MAX_BUCKETS);
+
+  /**
+   * Looks at the buckets for `want` tokens (a read lease asks for several; it takes what
+   * both hold, at least one). `user` is `undefined` for a tenant-only request.
+   */
+  look(policies: RatePolicies, user: string | undefined, now: number, want = 1): RateLook {
+    const userKey = user === undefined ? undefined : `user:${user}`;
+    const n = want > 1 ? this.#readable(want, policies, userKey, now) : 1;
+    const tenant = take(this.#buckets.get('tenant'), policies.tenant, now, n);
+    const userBucket =
+      userKey === undefined ? tenant : take(this.#buckets.get(userKey), policies.user, now, n);
+    const rate: RateSnapshot = {
+      user: { remaining: userBucket.remaining, resetIn: userBucket.resetIn },
+      tenant: { remaining: tenant.remaining, resetIn: tenant.resetIn },
+    };
+    const look: RateLook = { n, rate, tenant, user: userBucket, userKey };
+    // Both buckets must have the tokens; a refused request takes from neither.
+    if (userBucket.allowed && tenant.allowed) return look;
+    const reason = userBucket.allowed ? 'rate_tenant' : 'rate_user';
+    return { ...look, refused: { reason, retryAfter: Math.max(userBucket.retryAfter, tenant.retryAfter) } };
+  }
+
+  /** Takes the tokens `look` found (it must not have been refused). */
+  take(look: RateLook): void {
+    this.#buckets.set('tenant', look.tenant.state);
+    if (look.userKey !== undefined) this.#buckets.set(look.userKey, look.user.state);
+  }
+
+  /** Puts back `tokens` of what `look` took (a read lease could not use them all). */
+  giveBack(look: RateLook, tokens: number): void {
+    if (tokens <= 0) return;
+    for (const key of look.userKey === undefined ? ['tenant'] : ['tenant', look.userKey]) {
+      const state = this.#buckets.get(key);
+      if (state) this.#buckets.set(key, { tokens: state.tokens + tokens, updatedAt: state.updatedAt });
+    }
+  }
+
+  #readable(want: number, policies: RatePolicies, userKey: string | undefined, now: number): number {
+    const tenant = available(this.#buckets.get('tenant'), policies.tenant, now);
+    const user = userKey === undefined ? tenant : available(this.#buckets.get(userKey), policies.user, now);
+    return Math.max(1, Math.min(want, Math.floor(tenant), Math.floor(user)));
+  }
+}
