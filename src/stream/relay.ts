@@ -1,7 +1,7 @@
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import type { ToolCallPolicy } from '../config';
 import { errorName, log } from '../log';
-import { formatEvent, type RelayEvent, type RunErrorCode, runError, toRelayEvent } from './events';
+import { type RelayEvent, type RunErrorCode, runError, toRelayEvent } from './events';
 
 /** Limits of one run stream; all in milliseconds but `maxEventBytes`. */
 export interface RelayOptions {
@@ -18,31 +18,14 @@ export interface RelayOptions {
   /** Called once when the stream ends, however it ends (release leases, abort the fetch). */
   onEnd: () => void;
   requestId: string;
-  /** The caller's request signal: when it has fired, an early end is the caller leaving. */
-  callerSignal?: AbortSignal;
 }
 
 /**
- * The upstream's SSE body as a stream of {@link RelayEvent}s, parsed incrementally
+ * The upstream's SSE body relayed as {@link RelayEvent}s, parsed incrementally
  * (eventsource-parser: CR, LF and CRLF line ends, split chunks, multi-line data,
- * comments) and written out event by event, never buffered. It always ends with
- * exactly one `done` or `error`.
- *
- * The body is piped into a TransformStream with `preventAbort`, so an upstream failure
- * does not tear the caller's stream down: the pipe's rejection is turned into one
- * `error` event and a clean close. Cancellation travels the other way by itself: when
- * the caller cancels, the transform errors and the pipe cancels the upstream body.
- */
-export function relayEvents(
-  body: ReadableStream<Uint8Array>,
-  options: RelayOptions,
-): ReadableStream<RelayEvent> {
-  return asStream(body, (out) => relay(options, (event) => event, out));
-}
-
-/**
- * The same relay, each event handed to `onEvent` as it is parsed, with no stream of
- * events in between (a run's object relays every event of every run it holds this way).
+ * comments), each handed to `onEvent` as it is parsed (a run's object relays every event
+ * of every run it holds this way). It always ends with exactly one `done` or `error`: an
+ * upstream that fails or closes early is one `error` event, not a thrown error.
  * The body is read in a loop into one buffer of its own (see {@link chunksOf}), not piped
  * into a WritableStream. Resolves once the final event's `onEvent` has settled; the body
  * is cancelled when the relay ends first (timeouts, size cap).
@@ -55,7 +38,7 @@ export async function relayInto(
   let last: Promise<void> | undefined;
   let over = false;
   const chunks = chunksOf(body);
-  const relayed = relay(options, (event) => event, {
+  const relayed = relay(options, {
     enqueue: (event) => {
       last = onEvent(event);
     },
@@ -120,74 +103,24 @@ function chunksOf(body: ReadableStream<Uint8Array>): {
   };
 }
 
-/**
- * The same relay written straight out as SSE frames (`id`, `event`, `data`) in the one
- * TransformStream: no second stage, no second queue per stream. A `: ping` comment goes
- * out whenever `pingMs` pass without a frame: it keeps intermediaries from timing the
- * stream out, and lets a caller's disconnect be noticed while the upstream is quiet.
- */
-export function relaySse(
-  body: ReadableStream<Uint8Array>,
-  options: RelayOptions,
-  pingMs: number,
-): ReadableStream<Uint8Array> {
-  let id = 0;
-  return asStream(body, (out) =>
-    relay(options, (event) => encoder.encode(formatEvent(++id, event)), out, { ms: pingMs, chunk: PING }),
-  );
-}
-
-/** Where the relay writes: a stream's controller, or a consumer's callback. */
-interface Output<T> {
-  enqueue(chunk: T): void;
+interface Output {
+  enqueue(event: RelayEvent): void;
   /** After the final chunk: nothing more is read or written. */
   end(): void;
 }
 
-/** The relay's steps, for the stream (or sink) the body is piped into. */
+/** The relay's steps, for the loop that reads the body. */
 interface Relay {
   start(): void;
   write(chunk: Uint8Array): void;
   close(): void;
-  /** The body's pipe settled (ended, failed, or cancelled because the caller left). */
+  /** The body's reading settled (ended, failed, or cancelled). */
   ended(): void;
 }
 
-/**
- * The relay as a TransformStream the body is piped into with `preventAbort`: an upstream
- * failure becomes one `error` event and a clean close; a caller who cancels errors the
- * transform, and the pipe cancels the upstream body.
- */
-function asStream<T>(body: ReadableStream<Uint8Array>, make: (out: Output<T>) => Relay): ReadableStream<T> {
-  let controller: TransformStreamDefaultController<T> | undefined;
-  const relayed = make({
-    enqueue: (chunk) => controller?.enqueue(chunk),
-    end: () => controller?.terminate(),
-  });
-  const transform = new TransformStream<Uint8Array, T>({
-    start(c) {
-      controller = c;
-      relayed.start();
-    },
-    transform: relayed.write,
-    flush: relayed.close,
-  });
-  body.pipeTo(transform.writable, { preventAbort: true }).then(relayed.ended, relayed.ended);
-  return transform.readable;
-}
-
-const encoder = new TextEncoder();
-const PING = encoder.encode(': ping\n\n');
-
-/** Characters fed to the parser at a time: the precision of the event size count. */
 const FEED_SLICE = 16 * 1024;
 
-function relay<T>(
-  options: RelayOptions,
-  emit: (event: RelayEvent) => T,
-  out: Output<T>,
-  ping?: { ms: number; chunk: T },
-): Relay {
+function relay(options: RelayOptions, out: Output): Relay {
   let finished = false;
   /**
    * Characters fed since the parser last dispatched an event: an upper bound of what it
@@ -197,7 +130,6 @@ function relay<T>(
   let pending = 0;
   let dispatched = false;
   let idleTimer: number | null = null;
-  let pingTimer: number | null = null;
   let deadline: number | null = null;
   const decoder = new TextDecoder();
 
@@ -206,9 +138,8 @@ function relay<T>(
     finished = true;
     clearTimeout(idleTimer);
     clearTimeout(deadline);
-    clearTimeout(pingTimer);
     try {
-      out.enqueue(emit(last));
+      out.enqueue(last);
       out.end();
     } catch {
       // The caller is gone: nothing left to tell.
@@ -216,35 +147,14 @@ function relay<T>(
     options.onEnd();
   };
   const fail = (code: RunErrorCode) => {
-    if (!finished) {
-      if (options.callerSignal?.aborted)
-        log('info', 'run stream: caller left', { request_id: options.requestId });
-      else log('warn', 'run stream ended without done', { request_id: options.requestId, code });
-    }
+    if (!finished) log('warn', 'run stream ended without done', { request_id: options.requestId, code });
     finish(runError(code));
   };
   /**
-   * The clocks are timestamps, not timers re-armed per event: one timer per clock fires
-   * at the earliest moment it could matter and re-arms itself for the remainder.
+   * The idle clock is a timestamp, not a timer re-armed per chunk: one timer fires at the
+   * earliest moment it could matter and re-arms itself for the remainder.
    */
-  let lastSent = Date.now();
   let lastChunk = Date.now();
-  const send = (chunk: T) => {
-    out.enqueue(chunk);
-    lastSent = Date.now();
-  };
-  const heartbeat = (ms: number, chunk: T) => {
-    if (finished) return;
-    const wait = lastSent + ms - Date.now();
-    if (wait <= 0) {
-      try {
-        send(chunk);
-      } catch {
-        return; // The caller is gone; the pipe's end will finish the stream.
-      }
-    }
-    pingTimer = setTimeout(() => heartbeat(ms, chunk), wait > 0 ? wait : ms);
-  };
   const watchIdle = () => {
     if (finished) return;
     const wait = lastChunk + options.idleTimeoutMs - Date.now();
@@ -271,7 +181,7 @@ function relay<T>(
         if (event === null) return;
         if (event.type === 'done') finish(event);
         else if (event.type === 'error') fail(event.code);
-        else send(emit(event));
+        else out.enqueue(event);
       } catch (error) {
         unreadable(error);
       }
@@ -281,7 +191,6 @@ function relay<T>(
   return {
     start() {
       idleTimer = setTimeout(watchIdle, options.idleTimeoutMs);
-      if (ping) pingTimer = setTimeout(() => heartbeat(ping.ms, ping.chunk), ping.ms);
       deadline = setTimeout(() => fail('STREAM_TOO_LONG'), options.maxDurationMs);
     },
     write(chunk) {

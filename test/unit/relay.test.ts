@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type RelayOptions, relaySse } from '../../src/stream/relay';
-import { parseSse } from '../helpers/emulator';
+import type { RelayEvent } from '../../src/stream/events';
+import { type RelayOptions, relayInto } from '../../src/stream/relay';
 
 const body = (text: string) =>
   new ReadableStream<Uint8Array>({
@@ -27,13 +27,8 @@ afterEach(() => {
 
 describe('relay: an exception while handling an event', () => {
   it('ends the stream with exactly one error event, and onEnd runs once', async () => {
-    // Whatever throws inside the parser's callback (here: serializing a content frame),
-    // the caller gets the events so far, one `error`, and a clean close.
-    const stringify = JSON.stringify;
-    vi.spyOn(JSON, 'stringify').mockImplementation((value, ...rest) => {
-      if (value !== null && typeof value === 'object' && 'delta' in value) throw new TypeError('boom');
-      return stringify(value, ...rest);
-    });
+    // Whatever throws while one event is handled (here: the run's handling of a content
+    // event), the run gets the events so far, one `error`, and nothing after it.
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     const onEnd = vi.fn();
     const upstream = body(
@@ -42,14 +37,19 @@ describe('relay: an exception while handling an event', () => {
         'data: {"type":"content","delta":"again"}\n\n' +
         'data: {"type":"done"}\n\n',
     );
-    const text = await new Response(relaySse(upstream, options(onEnd), 60_000)).text();
-    const frames = parseSse(text).map((m) => [m.event, JSON.parse(m.data)]);
-    expect(frames).toEqual([
-      ['start', { run_id: 'r' }],
-      [
-        'error',
-        { code: 'UPSTREAM_BAD_RESPONSE', detail: 'The upstream sent a stream the gateway cannot read.' },
-      ],
+    const events: RelayEvent[] = [];
+    await relayInto(upstream, options(onEnd), (event) => {
+      if (event.type === 'content') throw new TypeError('boom');
+      events.push(event);
+      return undefined;
+    });
+    expect(events).toEqual([
+      { type: 'start', run_id: 'r' },
+      {
+        type: 'error',
+        code: 'UPSTREAM_BAD_RESPONSE',
+        detail: 'The upstream sent a stream the gateway cannot read.',
+      },
     ]);
     expect(onEnd).toHaveBeenCalledTimes(1);
     const lines = warn.mock.calls.map(([line]) => String(line));
