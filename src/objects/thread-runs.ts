@@ -231,6 +231,7 @@ export class ThreadRuns extends DurableObject<Env> {
           maxEventBytes: MAX_EVENT_BYTES,
           requestId: live.input.requestId,
           onEnd: () => live.abort.abort(new DOMException('The run ended.', 'AbortError')),
+          signal: live.abort.signal,
         },
         (event) => this.emit(live, event),
       );

@@ -18,6 +18,11 @@ export interface RelayOptions {
   /** Called once when the stream ends, however it ends (release leases, abort the fetch). */
   onEnd: () => void;
   requestId: string;
+  /**
+   * The run was ended by its owner (cancelled, nobody came back): the relay stops
+   * without an event or a warning of its own, the owner already sent the final one.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -47,6 +52,11 @@ export async function relayInto(
       chunks.cancel(new DOMException('The relay ended.', 'AbortError'));
     },
   });
+  const stop = () => {
+    relayed.stop();
+    over = true;
+  };
+  options.signal?.addEventListener('abort', stop, { once: true });
   relayed.start();
   try {
     for (let chunk = await chunks.read(); chunk && !over; chunk = await chunks.read()) {
@@ -56,6 +66,7 @@ export async function relayInto(
   } catch {
     // The body failed, or was cancelled (the run's fetch aborted): `ended` says what it means.
   }
+  options.signal?.removeEventListener('abort', stop);
   relayed.ended();
   await last;
 }
@@ -116,6 +127,8 @@ interface Relay {
   close(): void;
   /** The body's reading settled (ended, failed, or cancelled). */
   ended(): void;
+  /** Ends the relay with no event: someone else ended the run. */
+  stop(): void;
 }
 
 const FEED_SLICE = 16 * 1024;
@@ -225,5 +238,12 @@ function relay(options: RelayOptions, out: Output): Relay {
     // Settles when the upstream ends, fails, or is cancelled because the caller left; a
     // stream that was not already finished by then did not complete.
     ended: () => fail('UPSTREAM_FAILED'),
+    stop() {
+      if (finished) return;
+      finished = true;
+      clearTimeout(idleTimer);
+      clearTimeout(deadline);
+      options.onEnd();
+    },
   };
 }

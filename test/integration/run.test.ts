@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CANARY_TOOL_ARG } from '../emulator/canaries';
 import { TENANTS } from '../fixtures/tenants';
 import { expectError } from '../helpers/assertions';
@@ -147,6 +147,27 @@ describe('run stream', () => {
     const { gw } = await disconnectAfterTwoEvents();
     const stats = await gw.emulator.waitForStats((s) => s.streams_cancelled === 1);
     expect(stats.streams_completed).toBe(0);
+  });
+
+  it('ends a cancelled run with RUN_CANCELLED and no upstream-failure warning (the run was not failed)', async () => {
+    const gw = testGateway();
+    await gw.emulator.configure({ reply: 'a b c d e f g h i j', stream: { pace_ms: 100 } });
+    const alice = await gw.caller('acme');
+    const thread = await newThread(alice);
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      const res = await run(alice, thread, { message: 'x' });
+      const reader = new SseReader(res);
+      await reader.nextEvent(); // start
+      const runId = res.headers.get('x-run-id');
+      expect((await alice.request('POST', `/v1/threads/${thread}/runs/${runId}/cancel`)).status).toBe(202);
+      expect(eventsOf(await reader.rest()).at(-1)).toMatchObject({ type: 'error', code: 'RUN_CANCELLED' });
+      await gw.emulator.waitForStats((s) => s.streams_cancelled === 1);
+      const lines = warn.mock.calls.map(([line]) => String(line));
+      expect(lines.filter((line) => line.includes('run stream ended without done'))).toEqual([]);
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('frees the stream slot of a run cancelled for want of a caller', async () => {
