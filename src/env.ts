@@ -1,7 +1,8 @@
-import type { Config, Tenant } from './config';
+import type { Config } from './config';
 import type { DenyReason } from './objects/tenant-state';
 import type { LimiterOutcome } from './services/admission';
 import type { RequestContext } from './services/context';
+import type { Tenant } from './tenant';
 
 /** Per-request values set by middleware; read with `c.get(...)` / `c.var`. */
 export interface Variables {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { TenantSchema } from '../config';
+import type { TenantSchema } from '../tenant';
 
 /**
  * Secrets are write-only in the admin API: a tenant is shown with each secret as `****`

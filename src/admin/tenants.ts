@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { type Config, type Tenant, TenantSchema, tenantProblem } from '../config';
+import { type Config, tenantProblem } from '../config';
 import { ApiError } from '../errors';
 import { validationError } from '../middleware/validate';
 import { registryCache, tenantsOf } from '../registry';
 import { deleteTenant, readTenant, readTenants, type TenantRow, writeTenant } from '../registry/store';
+import { type Tenant, TenantSchema } from '../tenant';
 import { MaskError, mergePatch, redact, type TenantEntry, unmask } from './secrets';
 
 /**

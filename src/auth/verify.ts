@@ -1,8 +1,9 @@
 import { compactVerify, decodeJwt, decodeProtectedHeader } from 'jose';
 import { z } from 'zod';
-import { type Config, hs256Keys, TENANT_ID_PATTERN, type Tenant } from '../config';
+import type { Config } from '../config';
 import { ApiError } from '../errors';
 import { log } from '../log';
+import { hs256Keys, TENANT_ID_PATTERN, type Tenant } from '../tenant';
 import { keysFor } from './jwks';
 import { JWKS_ALGORITHMS } from './schema';
 

@@ -1,4 +1,4 @@
-import type { Tenant } from '../config';
+import type { Tenant } from '../tenant';
 import type { BucketPolicy } from './bucket';
 
 /** The two buckets every authenticated request draws from. */

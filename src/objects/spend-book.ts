@@ -1,5 +1,5 @@
-import type { Tenant } from '../config';
 import { dayWindow, monthWindow, secondsLeft, type Window } from '../limits/windows';
+import type { Tenant } from '../tenant';
 
 type Limits = Tenant['limits'];
 

@@ -1,5 +1,5 @@
-import type { Tenant } from '../config';
 import type { RateState } from '../limits/policy';
+import type { Tenant } from '../tenant';
 import type { Observation } from './governor';
 import type { Page, PageRequest } from './pages';
 import type { BudgetName, BudgetState, SpendMark } from './spend-book';

@@ -1,8 +1,8 @@
 import { DurableObject } from 'cloudflare:workers';
 import { z } from 'zod';
-import { IdSchema } from '../config';
 import { sha256Hex } from '../hash';
 import { log } from '../log';
+import { IdSchema } from '../tenant';
 import { retryAfterFrom } from '../upstream/errors';
 import { buildHeaders, buildUrl, discard } from '../upstream/http';
 import { tokenTimes } from '../upstream/jwt-exp';

@@ -1,4 +1,4 @@
-import type { Config, Tenant } from '../config';
+import type { Config } from '../config';
 import { ApiError, retryable } from '../errors';
 import { errorName, log } from '../log';
 import type { Deliveries, RunTicket } from '../objects/deliveries';
@@ -9,6 +9,7 @@ import { createThread } from '../services/threads';
 import { RUN_ERRORS } from '../stream/events';
 import type { RunResult } from '../stream/sse';
 import { collectRun } from '../stream/sse';
+import type { Tenant } from '../tenant';
 import type { DeliveryError } from '../webhooks/schemas';
 
 /** How one attempt at a delivery's run ended. */

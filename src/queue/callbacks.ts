@@ -1,6 +1,7 @@
-import { type Config, webhookSecrets } from '../config';
+import type { Config } from '../config';
 import { errorName, log } from '../log';
 import type { Deliveries } from '../objects/deliveries';
+import { webhookSecrets } from '../tenant';
 import { type CallbackJob, callbackUrlProblem } from '../webhooks/schemas';
 import { SIGNED_PREFIX, signedHeaders } from '../webhooks/signature';
 import { toCallbackTicket } from '../webhooks/store';

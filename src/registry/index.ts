@@ -1,14 +1,8 @@
 import { issuerIndex } from '../auth/schema';
-import {
-  type Config,
-  type ConfigResult,
-  loadConfig,
-  type Tenant,
-  TenantSchema,
-  tenantProblem,
-} from '../config';
+import { type Config, type ConfigResult, loadConfig, tenantProblem } from '../config';
 import { sha256Hex } from '../hash';
 import { log } from '../log';
+import { type Tenant, TenantSchema } from '../tenant';
 import { RegistryCache, type Snapshot } from './cache';
 import { readGeneration, readTenants, seedTenants, type TenantRow } from './store';
 

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
-import { IdSchema } from '../config';
 import { JsonValueSchema as JsonValue } from '../json';
+import { IdSchema } from '../tenant';
 
 /** An id in the public API: the one id schema of config.ts (`.openapi()` is added once this module loads). */
 export const ApiIdSchema = IdSchema;

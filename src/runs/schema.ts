@@ -1,6 +1,7 @@
-import type { Config, Tenant } from '../config';
+import type { Config } from '../config';
 import type { ErrorCode } from '../errors';
 import type { RelayEvent } from '../stream/events';
+import type { Tenant } from '../tenant';
 
 /** A run's state: `running` until its final event, then how it ended. */
 export type RunStatus = 'running' | 'done' | 'error' | 'cancelled';

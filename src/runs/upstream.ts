@@ -1,5 +1,6 @@
-import type { Config, Tenant } from '../config';
+import type { Config } from '../config';
 import { ApiError } from '../errors';
+import type { Tenant } from '../tenant';
 import type { UpstreamClient } from '../upstream/client';
 import { projectScope } from '../upstream/factory';
 import { discard } from '../upstream/http';

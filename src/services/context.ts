@@ -1,7 +1,8 @@
-import type { Config, Tenant } from '../config';
+import type { Config } from '../config';
 import { UsageTally } from '../metering/usage';
 import type { TenantState } from '../objects/tenant-state';
 import type { ThreadRuns } from '../objects/thread-runs';
+import type { Tenant } from '../tenant';
 import type { UpstreamClient } from '../upstream/client';
 import { createUpstream } from '../upstream/factory';
 

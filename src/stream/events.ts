@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { ToolCallPolicy } from '../config';
 import { ApiError, type ErrorCode } from '../errors';
 import { JsonValueSchema } from '../json';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../json-depth';
+import type { ToolCallPolicy } from '../tenant';
 
 /** What the proxy sends on a run stream: the only event types a caller ever sees. */
 export type RelayEvent = z.infer<typeof RelayEventSchema>;

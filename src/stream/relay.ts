@@ -1,6 +1,6 @@
 import { createParser, type EventSourceParser } from 'eventsource-parser';
-import type { ToolCallPolicy } from '../config';
 import { errorName, log } from '../log';
+import type { ToolCallPolicy } from '../tenant';
 import { type RelayEvent, type RunErrorCode, runError, toRelayEvent } from './events';
 
 /** Limits of one run stream; all in milliseconds but `maxEventBytes`. */

@@ -1,5 +1,6 @@
-import type { Config, Tenant } from '../config';
+import type { Config } from '../config';
 import { observe } from '../limits/observations';
+import type { Tenant } from '../tenant';
 import { UpstreamClient } from './client';
 import { retryAfterFrom } from './errors';
 import { createTokenSource, knownKeyOf } from './tokens';

@@ -1,8 +1,8 @@
 import type { Context } from 'hono';
-import { TENANT_ID_PATTERN, type Tenant, webhookSecrets } from '../config';
 import type { AppEnv } from '../env';
 import { ApiError } from '../errors';
 import { log } from '../log';
+import { TENANT_ID_PATTERN, type Tenant, webhookSecrets } from '../tenant';
 import type { VerifyFailure } from './signature';
 
 /** A hook's tenant and the secrets its webhooks may be signed with (several while one rotates). */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { IdSchema, type Tenant } from '../config';
 import type { RunResult } from '../stream/sse';
+import { IdSchema, type Tenant } from '../tenant';
 
 /** The subject a hook runs as when it names none: one automation user per tenant. */
 /**

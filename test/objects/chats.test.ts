@@ -1,8 +1,8 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS } from '../../src/config';
 import type { Admission } from '../../src/objects/tenant-state';
+import { DEFAULT_LIMITS } from '../../src/tenant';
 import { TENANTS } from '../fixtures/tenants';
 
 const limits = { ...DEFAULT_LIMITS, ...TENANTS.acme.limits };

@@ -1,8 +1,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS } from '../../src/config';
 import type { FileRecord } from '../../src/objects/tenant-state';
+import { DEFAULT_LIMITS } from '../../src/tenant';
 
 const limits = { ...DEFAULT_LIMITS, files_per_user: 2 };
 

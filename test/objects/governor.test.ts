@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS } from '../../src/config';
+import { DEFAULT_LIMITS } from '../../src/tenant';
 import { TENANTS } from '../fixtures/tenants';
 
 const limits = { ...DEFAULT_LIMITS, ...TENANTS.acme.limits };

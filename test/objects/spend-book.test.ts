@@ -1,9 +1,9 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS } from '../../src/config';
 import { dayWindow, monthWindow, secondsLeft } from '../../src/limits/windows';
 import { runBudgets, SPEND_SCHEMA, SpendBook, threadBudgets } from '../../src/objects/spend-book';
+import { DEFAULT_LIMITS } from '../../src/tenant';
 
 const limits = { ...DEFAULT_LIMITS, threads_per_user_per_day: 2, threads_per_day: 3, threads_per_month: 4 };
 const at = (iso: string) => Date.parse(iso);

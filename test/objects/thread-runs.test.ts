@@ -1,8 +1,8 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS } from '../../src/config';
 import { RunLog } from '../../src/runs/log';
+import { DEFAULT_LIMITS } from '../../src/tenant';
 
 /**
  * A run whose object died mid-run: a fresh instance holds no live run, so whatever its

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MaskError, mask, mergePatch, redact, unmask } from '../../src/admin/secrets';
 import { csvField, toCsv, toRecords } from '../../src/admin/usage';
-import { TenantSchema } from '../../src/config';
+import { TenantSchema } from '../../src/tenant';
 
 const HS = `${'h'.repeat(28)}AAAA`;
 const HS_NEXT = `${'k'.repeat(28)}BBBB`;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { clampMaxAge } from '../../src/auth/jwks';
-import { DEFAULT_LIMITS, hs256Keys, parseConfig, webhookSecrets } from '../../src/config';
+import { parseConfig } from '../../src/config';
+import { DEFAULT_LIMITS, hs256Keys, webhookSecrets } from '../../src/tenant';
 
 const base = {
   EPSIMO_EMAIL: 'ops@example.com',

@@ -1,6 +1,6 @@
 import { createRoute, type RouteConfig, z } from '@hono/zod-openapi';
-import { TenantKeySchema } from '../../config';
 import { COUNTERS, REFUSALS } from '../../metering/metrics';
+import { TenantKeySchema } from '../../tenant';
 import { SECURITY } from '../define';
 import { ErrorSchema, jsonContent } from '../schemas';
 

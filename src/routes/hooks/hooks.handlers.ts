@@ -1,5 +1,4 @@
 import type { Context } from 'hono';
-import { IdSchema, type Tenant } from '../../config';
 import type { AppEnv } from '../../env';
 import { ApiError } from '../../errors';
 import { sha256Hex } from '../../hash';
@@ -10,6 +9,7 @@ import { validationError } from '../../middleware/validate';
 import type { AcceptResult, LookupResult } from '../../objects/deliveries';
 import { admit } from '../../services/admission';
 import { createContext } from '../../services/context';
+import { IdSchema, type Tenant } from '../../tenant';
 import { hookTenant, refuse, refuseSessionToken } from '../../webhooks/auth';
 import { readRawBody } from '../../webhooks/body';
 import {
