@@ -23,6 +23,14 @@ export class FileBook {
     this.#sql = sql;
   }
 
+  /** Whether `fileId` is a file of `user`. */
+  owns(user: string, fileId: string): boolean {
+    return (
+      this.#sql.exec('SELECT 1 AS hit FROM files WHERE file_id = ? AND user = ?', fileId, user).toArray()
+        .length > 0
+    );
+  }
+
   /** The user's files. */
   count(user: string): number {
     return this.#sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM files WHERE user = ?', user).one().n;

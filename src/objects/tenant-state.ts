@@ -4,6 +4,7 @@ import type { UsageEntry } from '../metering/metrics';
 import { BlockList, type BlockRecord } from './block-list';
 import { CHAT_SCHEMA, ChatBook } from './chat-book';
 import { FILE_SCHEMA, FileBook } from './file-book';
+import { type Books, takeHolds } from './holds';
 import { LeaseBook } from './lease-book';
 import { flushMs, MeterBook, type UsageQuery, type UsageRow } from './meter-book';
 import { filePage, threadPage } from './pages';
@@ -13,7 +14,6 @@ import { runBudgets, SPEND_SCHEMA, SpendBook, threadBudgets } from './spend-book
 import {
   type Admission,
   type AdmitRequest,
-  type BudgetName,
   type FileRecord,
   type Limits,
   type SpendMark,
@@ -21,11 +21,9 @@ import {
   type ThreadRecord,
   type Usage,
 } from './tenant-schema';
+import { ThreadBook } from './thread-book';
 
 export type * from './tenant-schema';
-
-/** A reservation nobody committed or released within this long is released by the alarm. */
-const RESERVATION_TTL_MS = 2 * 60_000;
 
 /**
  * One object per tenant (`idFromName(tenant id)`), SQLite-backed: the tenant's rate
@@ -38,10 +36,8 @@ export class TenantState extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   /** Upstream permits this object leases from the governor (a few seconds; unused ones go back). */
   private readonly pool = new PermitPool();
-  private readonly leases: LeaseBook;
-  private readonly spend: SpendBook;
-  private readonly chats: ChatBook;
-  private readonly fileBook: FileBook;
+  /** Threads, files, stream leases, budgets and chats: what admissions hold (see `takeHolds`). */
+  private readonly books: Books;
   private readonly blocks: BlockList;
   private readonly meterBook: MeterBook;
   /** The alarm's time as last set (read once at start), so setting it needs no read. */
@@ -56,14 +52,17 @@ export class TenantState extends DurableObject<Env> {
     this.sql.exec(SPEND_SCHEMA);
     this.sql.exec(CHAT_SCHEMA);
     this.sql.exec(FILE_SCHEMA);
-    this.spend = new SpendBook(this.sql);
-    this.chats = new ChatBook(this.sql);
-    this.fileBook = new FileBook(this.sql);
-    this.leases = new LeaseBook(ctx.storage);
+    this.books = {
+      threads: new ThreadBook(this.sql),
+      files: new FileBook(this.sql),
+      leases: new LeaseBook(ctx.storage),
+      spend: new SpendBook(this.sql),
+      chats: new ChatBook(this.sql),
+    };
     this.blocks = new BlockList(this.sql);
     this.meterBook = new MeterBook(ctx.storage, flushMs(env.METER_FLUSH_MS));
     void ctx.blockConcurrencyWhile(async () => {
-      await this.leases.load();
+      await this.books.leases.load();
       this.alarmAt = await ctx.storage.getAlarm();
     });
   }
@@ -101,62 +100,15 @@ export class TenantState extends DurableObject<Env> {
     if (permit && !permit.ok)
       return { ok: false, reason: permit.reason, retryAfter: permit.retryAfter, rate };
 
-    const at = Date.now();
-    const refuse = (
-      reason:
-        | 'quota_user'
-        | 'quota_total'
-        | 'quota_files'
-        | 'streams'
-        | 'streams_user'
-        | 'budget'
-        | 'chat_busy',
-      more: { retryAfter?: number; budget?: BudgetName } = {},
-    ): Admission => {
-      if (permit?.ok && permit.taken) this.pool.giveBack();
-      return { ok: false, reason, rate, ...more };
-    };
     // After the permit's await: another request may have bound the chat meanwhile.
-    const chat = request.chat ? this.chats.find(user, request.chat.id, at) : undefined;
-    if (chat?.state === 'creating' && request.chat?.open) return refuse('chat_busy');
-    const reserveThread =
-      request.reserveThread === true || (request.chat?.open === true && chat?.state === 'none');
-    if (reserveThread) {
-      if (this.countThreads(user) >= limits.threads_per_user) return refuse('quota_user');
-      if (this.countThreads() >= limits.threads_total) return refuse('quota_total');
+    const at = Date.now();
+    const held = takeHolds(this.books, request, at);
+    if (!held.ok) {
+      if (permit?.ok && permit.taken) this.pool.giveBack();
+      return { ...held, rate };
     }
-    // Uploads in flight count: each may become a file.
-    if (
-      request.reserveFile &&
-      this.fileBook.count(user) + this.fileBook.held(user) >= limits.files_per_user
-    ) {
-      return refuse('quota_files');
-    }
-    if (request.lease) {
-      const { count, yours, next } = this.leases.active(at, user);
-      const retryAfter = Math.min(30, Math.max(1, Math.ceil(((next ?? at) - at) / 1000)));
-      if (count >= limits.concurrent_streams) return refuse('streams', { retryAfter });
-      if (yours >= limits.streams_per_user) return refuse('streams_user', { retryAfter });
-    }
-    // Budgets count what was spent: checked last, so a refusal above spends none of them.
-    const threadSpend = reserveThread ? threadBudgets(user, limits, at) : [];
-    const runSpend = request.lease ? runBudgets(user, limits, at) : [];
-    const spent = this.spend.check([...threadSpend, ...runSpend], at);
-    if (!spent.ok) return refuse('budget', { retryAfter: spent.retryAfter, budget: spent.budget });
-
-    const admission: Admission = { ok: true, rate };
+    const admission: Admission = { ok: true, rate, ...held.holds };
     if (permit?.ok && permit.taken) admission.permit = true;
-    if (reserveThread) {
-      admission.reservation = this.reserve(user, at);
-      admission.reservationSpend = this.spend.take(threadSpend);
-      if (request.chat) this.chats.bind(user, request.chat.id, admission.reservation);
-    }
-    if (chat) admission.chatThread = chat.state === 'thread' ? chat.threadId : null;
-    if (request.lease) {
-      admission.lease = this.leases.take(user, at + request.lease.ttlMs);
-      admission.leaseSpend = this.spend.take(runSpend);
-    }
-    if (request.reserveFile) admission.fileHold = this.fileBook.hold(user, at + request.reserveFile.ttlMs);
     if (admission.reservation || admission.lease || admission.fileHold) await this.scheduleCleanup();
     if (request.want === 'threads') admission.threads = threadPage(this.sql, user, request.page);
     if (request.want === 'files') admission.files = filePage(this.sql, user, request.page);
@@ -179,42 +131,10 @@ export class TenantState extends DurableObject<Env> {
     reservation: string,
     thread: ThreadRecord,
   ): Promise<'committed' | 'taken'> {
-    const holder = this.sql
-      .exec<{ user: string }>('SELECT user FROM threads WHERE thread_id = ?', thread.thread_id)
-      .toArray()[0];
-    if (holder !== undefined && holder.user !== user) return 'taken';
-    if (holder !== undefined) {
-      this.sql.exec(
-        'DELETE FROM threads WHERE thread_id = ? AND user = ? AND reserved_until IS NOT NULL',
-        reservation,
-        user,
-      );
-      this.chats.commit(user, reservation, thread.thread_id);
-      return 'committed';
-    }
-    const updated = this.sql.exec(
-      `UPDATE threads SET thread_id = ?, name = ?, assistant_id = ?, created_at = ?, reserved_until = NULL
-       WHERE thread_id = ? AND user = ?`,
-      thread.thread_id,
-      thread.name,
-      thread.assistant_id,
-      thread.created_at,
-      reservation,
-      user,
-    ).rowsWritten;
+    const outcome = this.books.threads.commit(user, reservation, thread);
     // A chat bound to the reservation now names the thread (also when the row was swept).
-    this.chats.commit(user, reservation, thread.thread_id);
-    if (updated === 0) {
-      this.sql.exec(
-        'INSERT INTO threads (thread_id, user, name, assistant_id, created_at) VALUES (?, ?, ?, ?, ?)',
-        thread.thread_id,
-        user,
-        thread.name,
-        thread.assistant_id,
-        thread.created_at,
-      );
-    }
-    return 'committed';
+    if (outcome === 'committed') this.books.chats.commit(user, reservation, thread.thread_id);
+    return outcome;
   }
 
   /**
@@ -223,38 +143,30 @@ export class TenantState extends DurableObject<Env> {
    * happened stays spent).
    */
   async releaseThread(user: string, reservation: string, refund: SpendMark[] = []): Promise<void> {
-    this.sql.exec(
-      'DELETE FROM threads WHERE thread_id = ? AND user = ? AND reserved_until IS NOT NULL',
-      reservation,
-      user,
-    );
-    this.chats.forget(user, reservation);
-    this.spend.refund(refund);
+    this.books.threads.release(user, reservation);
+    this.books.chats.forget(user, reservation);
+    this.books.spend.refund(refund);
   }
 
   /** Forgets a deleted thread, freeing its quota. */
   async removeThread(user: string, threadId: string): Promise<void> {
-    this.sql.exec(
-      'DELETE FROM threads WHERE thread_id = ? AND user = ? AND reserved_until IS NULL',
-      threadId,
-      user,
-    );
-    this.chats.forget(user, threadId);
+    this.books.threads.remove(user, threadId);
+    this.books.chats.forget(user, threadId);
   }
 
   /** Turns an upload's hold into the file the upstream stored. */
   async commitFile(user: string, hold: string, file: FileRecord): Promise<void> {
-    this.fileBook.commit(user, hold, file);
+    this.books.files.commit(user, hold, file);
   }
 
   /** Gives an upload's hold back (the upload failed or was refused). */
   async releaseFile(user: string, hold: string): Promise<void> {
-    this.fileBook.release(user, hold);
+    this.books.files.release(user, hold);
   }
 
   /** Forgets a deleted file, freeing its slot. */
   async removeFile(user: string, fileId: string): Promise<void> {
-    this.fileBook.remove(user, fileId);
+    this.books.files.remove(user, fileId);
   }
 
   /** Returns an upstream permit the request never used (it failed before calling out). */
@@ -264,8 +176,8 @@ export class TenantState extends DurableObject<Env> {
 
   /** Gives a stream slot back (the run ended, however it ended), with `refund` as above. */
   async releaseLease(leaseId: string, refund: SpendMark[] = []): Promise<void> {
-    this.leases.release(leaseId);
-    this.spend.refund(refund);
+    this.books.leases.release(leaseId);
+    this.books.spend.refund(refund);
   }
 
   /** Blocks an end user (admin API): every request of theirs is refused from now on. */
@@ -299,21 +211,20 @@ export class TenantState extends DurableObject<Env> {
    */
   override async alarm(): Promise<void> {
     const now = Date.now();
-    this.sql.exec('DELETE FROM threads WHERE reserved_until IS NOT NULL AND reserved_until <= ?', now);
-    this.fileBook.prune(now);
-    this.leases.prune(now);
+    this.books.threads.prune(now);
+    this.books.files.prune(now);
+    this.books.leases.prune(now);
     this.alarmAt = null; // this alarm has fired
     await this.scheduleCleanup();
   }
 
   /** Sets the alarm for the earliest reservation, hold or lease expiry (or clears it). */
   private async scheduleCleanup(): Promise<void> {
-    const { reservations } = this.sql
-      .exec<{ reservations: number | null }>(
-        'SELECT MIN(reserved_until) AS reservations FROM threads WHERE reserved_until IS NOT NULL',
-      )
-      .one();
-    const expiries = [reservations, this.fileBook.nextExpiry(), this.leases.nextExpiry()];
+    const expiries = [
+      this.books.threads.nextExpiry(),
+      this.books.files.nextExpiry(),
+      this.books.leases.nextExpiry(),
+    ];
     const pending = expiries.filter((at) => at !== null);
     const next = pending.length === 0 ? null : Math.min(...pending);
     if (next === null) {
@@ -366,15 +277,15 @@ export class TenantState extends DurableObject<Env> {
   }
 
   private usage(user: string, limits: Limits, now: number): Usage {
-    const streams = this.leases.active(now, user);
+    const streams = this.books.leases.active(now, user);
     return {
-      threads: this.countThreads(user),
-      threads_total: this.countThreads(),
-      files: this.fileBook.count(user),
-      files_held: this.fileBook.held(user),
+      threads: this.books.threads.count(user),
+      threads_total: this.books.threads.count(),
+      files: this.books.files.count(user),
+      files_held: this.books.files.held(user),
       streams: streams.count,
       streams_yours: streams.yours,
-      budgets: this.spend.states(
+      budgets: this.books.spend.states(
         [...threadBudgets(user, limits, now), ...runBudgets(user, limits, now)],
         now,
       ),
@@ -382,30 +293,6 @@ export class TenantState extends DurableObject<Env> {
   }
 
   private owns(user: string, kind: 'thread' | 'file', id: string): boolean {
-    const query =
-      kind === 'thread'
-        ? 'SELECT 1 AS hit FROM threads WHERE thread_id = ? AND user = ? AND reserved_until IS NULL'
-        : 'SELECT 1 AS hit FROM files WHERE file_id = ? AND user = ?';
-    return this.sql.exec(query, id, user).toArray().length > 0;
-  }
-
-  private countThreads(user?: string): number {
-    const cursor =
-      user === undefined
-        ? this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM threads')
-        : this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM threads WHERE user = ?', user);
-    return cursor.one().n;
-  }
-
-  private reserve(user: string, now: number): string {
-    const reservation = `rsv_${crypto.randomUUID()}`;
-    this.sql.exec(
-      'INSERT INTO threads (thread_id, user, created_at, reserved_until) VALUES (?, ?, ?, ?)',
-      reservation,
-      user,
-      new Date(now).toISOString(),
-      now + RESERVATION_TTL_MS,
-    );
-    return reservation;
+    return kind === 'thread' ? this.books.threads.owns(user, id) : this.books.files.owns(user, id);
   }
 }

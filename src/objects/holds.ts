@@ -1,0 +1,72 @@
+import type { ChatBook } from './chat-book';
+import type { FileBook } from './file-book';
+import type { LeaseBook } from './lease-book';
+import { type BudgetName, runBudgets, type SpendBook, threadBudgets } from './spend-book';
+import type { Admission, AdmitRequest, DenyReason } from './tenant-schema';
+import type { ThreadBook } from './thread-book';
+
+/** The tenant's books an admission takes holds in (all in its object's storage). */
+export interface Books {
+  threads: ThreadBook;
+  files: FileBook;
+  leases: LeaseBook;
+  spend: SpendBook;
+  chats: ChatBook;
+}
+
+/** What an admitted request holds: the parts of an {@link Admission} that take something. */
+export type Holds = Pick<
+  Extract<Admission, { ok: true }>,
+  'reservation' | 'reservationSpend' | 'lease' | 'leaseSpend' | 'fileHold' | 'chatThread'
+>;
+
+export type HoldOutcome =
+  | { ok: true; holds: Holds }
+  | { ok: false; reason: DenyReason; retryAfter?: number; budget?: BudgetName };
+
+/**
+ * The costly part of an admission, after its rate, ownership and upstream permit: the
+ * chat's thread (or a reservation for it), thread and file quota, the stream lease and
+ * the budgets, all checked before any is taken, so a refusal takes nothing. Synchronous:
+ * nothing interleaves between the counts and the takes.
+ */
+export function takeHolds(books: Books, request: AdmitRequest, at: number): HoldOutcome {
+  const { user, limits } = request;
+  const chat = request.chat ? books.chats.find(user, request.chat.id, at) : undefined;
+  if (chat?.state === 'creating' && request.chat?.open) return { ok: false, reason: 'chat_busy' };
+  const reserveThread =
+    request.reserveThread === true || (request.chat?.open === true && chat?.state === 'none');
+  if (reserveThread) {
+    if (books.threads.count(user) >= limits.threads_per_user) return { ok: false, reason: 'quota_user' };
+    if (books.threads.count() >= limits.threads_total) return { ok: false, reason: 'quota_total' };
+  }
+  // Uploads in flight count: each may become a file.
+  if (request.reserveFile && books.files.count(user) + books.files.held(user) >= limits.files_per_user) {
+    return { ok: false, reason: 'quota_files' };
+  }
+  if (request.lease) {
+    const { count, yours, next } = books.leases.active(at, user);
+    const retryAfter = Math.min(30, Math.max(1, Math.ceil(((next ?? at) - at) / 1000)));
+    if (count >= limits.concurrent_streams) return { ok: false, reason: 'streams', retryAfter };
+    if (yours >= limits.streams_per_user) return { ok: false, reason: 'streams_user', retryAfter };
+  }
+  // Budgets count what was spent: checked last, so a refusal above spends none of them.
+  const threadSpend = reserveThread ? threadBudgets(user, limits, at) : [];
+  const runSpend = request.lease ? runBudgets(user, limits, at) : [];
+  const spent = books.spend.check([...threadSpend, ...runSpend], at);
+  if (!spent.ok) return { ok: false, reason: 'budget', retryAfter: spent.retryAfter, budget: spent.budget };
+
+  const holds: Holds = {};
+  if (reserveThread) {
+    holds.reservation = books.threads.reserve(user, at);
+    holds.reservationSpend = books.spend.take(threadSpend);
+    if (request.chat) books.chats.bind(user, request.chat.id, holds.reservation);
+  }
+  if (chat) holds.chatThread = chat.state === 'thread' ? chat.threadId : null;
+  if (request.lease) {
+    holds.lease = books.leases.take(user, at + request.lease.ttlMs);
+    holds.leaseSpend = books.spend.take(runSpend);
+  }
+  if (request.reserveFile) holds.fileHold = books.files.hold(user, at + request.reserveFile.ttlMs);
+  return { ok: true, holds };
+}
