@@ -1,13 +1,12 @@
 import { DurableObject } from 'cloudflare:workers';
 import { MAX_EVENT_BYTES } from '../config';
-import { ApiError } from '../errors';
 import { errorName, log } from '../log';
-import { UsageTally } from '../metering/usage';
 import { LOG_BATCH_MAX, LogBatch } from '../runs/batch';
 import { Connection, isFinal } from '../runs/connection';
+import { meterEnd, newRun, releaseSlot } from '../runs/lifecycle';
 import { IDEMPOTENCY_TTL_MS, RunLog, type RunRow, view } from '../runs/log';
 import type { AttachOutcome, RunAddress, RunConfig, RunView, StartOutcome, StartRun } from '../runs/schema';
-import { HEADER_GRACE_MS, openUpstream } from '../runs/upstream';
+import { HEADER_GRACE_MS, openUpstream, refusal } from '../runs/upstream';
 import { Wakeups } from '../runs/wakeups';
 import { type RelayEvent, runError } from '../stream/events';
 import { relayInto } from '../stream/relay';
@@ -74,21 +73,7 @@ export class ThreadRuns extends DurableObject<Env> {
 
     const { config } = input;
     const runId = `run_${crypto.randomUUID().replaceAll('-', '')}`;
-    const row: RunRow = {
-      run_id: runId,
-      thread_id: input.threadId,
-      tenant: input.tenant.id,
-      user: input.user,
-      status: 'running',
-      created_at: now,
-      ended_at: null,
-      error: null,
-      lease: input.lease,
-      events: 0,
-      log_bytes: 0,
-      log_complete: 1,
-      log_pruned: 0,
-    };
+    const row = newRun(runId, input, now);
     // Written before the first await: a concurrent start sees this run and is told busy.
     this.log.create(row);
     if (key !== undefined && input.idempotency) {
@@ -130,7 +115,7 @@ export class ThreadRuns extends DurableObject<Env> {
       for (const attached of live.connections) attached.close();
       this.log.forget(runId, input.user, key);
       await alarmed;
-      return refused(opened.error, input.requestId);
+      return refusal(opened.error, input.requestId);
     }
     this.ctx.waitUntil(this.pump(live, opened.body, config));
     await alarmed;
@@ -273,41 +258,11 @@ export class ThreadRuns extends DurableObject<Env> {
     this.log.finish(live.row, status, at, live.input.config.runs.retentionMs, error);
     this.wakeups.due(at + live.input.config.runs.retentionMs);
     this.live.delete(live.row.run_id);
-    await Promise.all([this.release(live.row), this.meterEnd(live.row, status, live.upstreamCalls())]);
+    await Promise.all([
+      releaseSlot(this.env, live.row),
+      meterEnd(this.env, live.row, status, live.upstreamCalls()),
+    ]);
     await this.keepAlive();
-  }
-
-  /**
-   * The run's end, metered where the fact is: completed (`done`) or cancelled (by a
-   * caller, or for want of one), its events, time and upstream calls; counted for the run's user in
-   * its tenant's state (written behind there, metering/usage.ts).
-   */
-  private async meterEnd(row: RunRow, status: RunRow['status'], upstreamCalls: number): Promise<void> {
-    const tally = new UsageTally({
-      tenant: row.tenant,
-      user: row.user,
-      requestId: row.run_id,
-      stub: () => this.env.TENANT_STATE.getByName(row.tenant),
-    });
-    const outcome =
-      status === 'done' ? { runs_completed: 1 } : status === 'cancelled' ? { runs_cancelled: 1 } : {};
-    tally.add({
-      events: row.events,
-      run_ms: Date.now() - row.created_at,
-      upstream_calls: upstreamCalls,
-      ...outcome,
-    });
-    await tally.ship();
-  }
-
-  /** Frees the run's stream slot in its tenant's state object. */
-  private async release(row: RunRow): Promise<void> {
-    try {
-      await this.env.TENANT_STATE.getByName(row.tenant).releaseLease(row.lease);
-    } catch (error) {
-      // The slot's lease expires by itself; log it so a stuck slot can be explained.
-      log('error', 'run slot not released', { run_id: row.run_id, error: errorName(error) });
-    }
   }
 
   /**
@@ -325,22 +280,11 @@ export class ThreadRuns extends DurableObject<Env> {
       this.log.finish(row, 'error', at, LOST_RETENTION_MS, event);
       this.wakeups.due(at + LOST_RETENTION_MS);
       log('warn', 'run lost with its object', { run_id: row.run_id });
-      await this.release(row);
+      await releaseSlot(this.env, row);
     }
   }
 
   private keepAlive(): Promise<void> {
     return this.wakeups.keepAlive(this.live.size > 0);
   }
-}
-
-/** The upstream's refusal of a run as the contract's error, for the starting caller. */
-function refused(error: unknown, requestId: string): StartOutcome {
-  if (error instanceof ApiError) {
-    const outcome: StartOutcome = { kind: 'refused', code: error.code, detail: error.detail };
-    if (error.retryAfter !== undefined) outcome.retryAfter = error.retryAfter;
-    return outcome;
-  }
-  log('error', 'run refused: unexpected error', { request_id: requestId, error: errorName(error) });
-  return { kind: 'refused', code: 'UPSTREAM_UNAVAILABLE', detail: 'The upstream is unavailable.' };
 }

@@ -1,9 +1,11 @@
 import type { Config } from '../config';
 import { ApiError } from '../errors';
+import { errorName, log } from '../log';
 import type { Tenant } from '../tenant';
 import type { UpstreamClient } from '../upstream/client';
 import { projectScope } from '../upstream/factory';
 import { discard } from '../upstream/http';
+import type { StartOutcome } from './schema';
 
 /** What opening a run needs: the client, the tenant's project, the first-byte timeout. */
 export interface UpstreamDeps {
@@ -92,4 +94,15 @@ function lateBody(opened: Promise<ReadableStream<Uint8Array>>): ReadableStream<U
     )
     .catch(() => undefined); // the relay reports the failure as the run's error event
   return readable;
+}
+
+/** The upstream's refusal of a run as the contract's error, for the starting caller. */
+export function refusal(error: unknown, requestId: string): StartOutcome {
+  if (error instanceof ApiError) {
+    const outcome: StartOutcome = { kind: 'refused', code: error.code, detail: error.detail };
+    if (error.retryAfter !== undefined) outcome.retryAfter = error.retryAfter;
+    return outcome;
+  }
+  log('error', 'run refused: unexpected error', { request_id: requestId, error: errorName(error) });
+  return { kind: 'refused', code: 'UPSTREAM_UNAVAILABLE', detail: 'The upstream is unavailable.' };
 }
