@@ -157,6 +157,19 @@ describe('reads admitted in the isolate', () => {
     await admin.request('DELETE', `/tenants/${gw.ids.acme}/users/${alice.user}/block`);
     expect((await read(alice, thread)).status).toBe(200);
   });
+
+  it('refuses every read of a tenant deleted while its users hold leases, and calls no upstream', async () => {
+    const gw = testGateway();
+    const admin = operator(gw.overrides);
+    const alice = await gw.caller('acme');
+    const thread = await newThread(alice);
+    for (let i = 0; i < 6; i++) expect((await read(alice, thread)).status).toBe(200);
+    expect((await admin.request('DELETE', `/tenants/${gw.ids.acme}`)).status).toBe(204);
+    // Within the contract's 30 s; in this isolate the admin write drops its cached entry at once.
+    const watch = await watchUpstream(gw.emulator);
+    for (let i = 0; i < 5; i++) await expectError(await read(alice, thread), 401, 'UNAUTHORIZED');
+    await watch.expectNone();
+  });
 });
 
 describe('reads when the tenant’s state object fails', () => {
