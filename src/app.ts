@@ -79,7 +79,9 @@ export function createApp() {
     const page = c.req.method === 'GET' || c.req.method === 'HEAD' ? await servePage(c) : undefined;
     return page ?? errorResponse(c, new ApiError('NOT_FOUND', 'No such route.'));
   });
-  app.onError(async (err, c) => errorResponse(c, await withRateHeaders(c, toApiError(err, c.var.requestId))));
+  app.onError(async (err, c) =>
+    errorResponse(c, await withRateHeaders(c, toApiError(err, c.get('requestId')))),
+  );
   return routes;
 }
 
@@ -99,7 +101,7 @@ const noStore = createMiddleware<AppEnv>(async function noStore(c, next) {
  */
 async function withRateHeaders(c: Context<AppEnv>, err: ApiError): Promise<ApiError> {
   const inputRefusal = [400, 408, 413, 415].includes(err.status);
-  if (!inputRefusal || c.var.limiter !== undefined || c.var.user === undefined) return err;
+  if (!inputRefusal || c.get('limiter') !== undefined || c.get('user') === undefined) return err;
   c.set('limiter', 'input_refused');
   const headers = await rateOnly(requestContext(c));
   return headers ? err.withHeaders(headers) : err;
@@ -123,7 +125,7 @@ async function servePage(c: Context<AppEnv>): Promise<Response | undefined> {
     return undefined;
   }
   const res = new Response(asset.body, asset);
-  res.headers.set('X-Request-Id', c.var.requestId);
+  res.headers.set('X-Request-Id', c.get('requestId'));
   res.headers.set('Content-Security-Policy', PAGE_POLICY);
   res.headers.set('Referrer-Policy', 'no-referrer');
   return res;

@@ -4,7 +4,10 @@ import type { LimiterOutcome } from './services/admission';
 import type { RequestContext } from './services/context';
 import type { Tenant } from './tenant';
 
-/** Per-request values set by middleware; read with `c.get(...)` / `c.var`. */
+/**
+ * Per-request values set by middleware; read with `c.get(...)`, not `c.var` (Hono builds a
+ * fresh object from all of them on every `c.var` access).
+ */
 export interface Variables {
   requestId: string;
   config: Config;

@@ -61,7 +61,7 @@ export function adminAuth() {
     const header = c.req.header('Authorization') ?? '';
     const match = header.length <= MAX_HEADER ? BEARER.exec(header) : null;
     const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(match?.[1] ?? '')));
-    const known = keyDigests(c.var.config);
+    const known = keyDigests(c.get('config'));
     let matched = false;
     // Every digest is compared, whatever the outcome of the ones before.
     for (const candidate of known.length > 0 ? known : [NO_KEY]) {
@@ -69,7 +69,7 @@ export function adminAuth() {
     }
     if (!match || known.length === 0 || !matched) {
       const client = c.req.header('cf-connecting-ip') ?? 'local';
-      log('warn', 'admin key refused', { request_id: c.var.requestId, configured: known.length > 0 });
+      log('warn', 'admin key refused', { request_id: c.get('requestId'), configured: known.length > 0 });
       limit(`fail:${client}`, FAILURE_POLICY, 'Too many requests with a wrong operator key.');
       throw new ApiError('UNAUTHORIZED', 'A valid operator key is required.', {
         headers: { 'WWW-Authenticate': 'Bearer realm="admin"' },

@@ -30,7 +30,7 @@ export async function exportUsage(c: Context<AppEnv>, query: z.output<typeof Usa
     });
   }
   const byUser = query.group === 'user';
-  const tenants = query.tenant ? [query.tenant] : [...(await knownTenants(c.env, c.var.config))].sort();
+  const tenants = query.tenant ? [query.tenant] : [...(await knownTenants(c.env, c.get('config')))].sort();
   const perTenant = await inBatches(tenants, FAN_OUT, async (tenant) =>
     toRecords(tenant, await c.env.TENANT_STATE.getByName(tenant).meteredUsage({ from, to, byUser }), byUser),
   );

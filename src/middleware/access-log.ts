@@ -21,16 +21,16 @@ export function accessLog() {
       await next();
     } finally {
       log(c.res.status >= 500 ? 'error' : 'info', 'request', {
-        request_id: c.var.requestId,
+        request_id: c.get('requestId'),
         tenant: c.get('tenant')?.id ?? null,
         method: c.req.method,
         route: c.req.routePath,
         status: c.res.status,
         duration_ms: Date.now() - started,
-        upstream_calls: c.var.context?.upstream.upstreamCalls ?? 0,
-        limiter: c.var.limiter ?? 'none',
+        upstream_calls: c.get('context')?.upstream.upstreamCalls ?? 0,
+        limiter: c.get('limiter') ?? 'none',
       });
-      if (c.var.user !== undefined && c.var.tenant !== undefined) meterRequest(c);
+      if (c.get('user') !== undefined && c.get('tenant') !== undefined) meterRequest(c);
     }
   });
 }
@@ -38,7 +38,7 @@ export function accessLog() {
 /** The request's own counts, then everything it counted, on their way (after the response). */
 function meterRequest(c: Context<AppEnv>): void {
   const ctx = requestContext(c);
-  const limiter = c.var.limiter;
+  const limiter = c.get('limiter');
   const refused =
     limiter === 'input_refused'
       ? 'input'

@@ -55,7 +55,7 @@ export function sessionAuth() {
     if (!match?.[1]) throw denied('A bearer session token is required.');
 
     const now = Date.now();
-    const token = await verifiedToken(c.var.config, match[1], now);
+    const token = await verifiedToken(c.get('config'), match[1], now);
     checkTimes(token.times, Math.floor(now / 1000));
     c.set('tenant', token.tenant);
     c.set('user', token.user);

@@ -14,7 +14,7 @@ export function bodyDeadline() {
     if (!body) return next();
     let timer: number | null = null;
     const expired = new Promise<'expired'>((resolve) => {
-      timer = setTimeout(() => resolve('expired'), c.var.config.bodyTimeoutMs);
+      timer = setTimeout(() => resolve('expired'), c.get('config').bodyTimeoutMs);
     });
     let timedOut = false;
     const reader = body.getReader();

@@ -32,8 +32,8 @@ export function tenantCors() {
     const origin = c.req.header('Origin');
     if (c.req.method === 'OPTIONS' && c.req.header('Access-Control-Request-Method')) {
       // A Response returned here skips the headers set with c.header(): add the request id back.
-      const headers = new Headers({ Vary: 'Origin', 'X-Request-Id': c.var.requestId });
-      if (origin && anyTenantOrigins(c.var.config).has(origin)) {
+      const headers = new Headers({ Vary: 'Origin', 'X-Request-Id': c.get('requestId') });
+      if (origin && anyTenantOrigins(c.get('config')).has(origin)) {
         headers.set('Access-Control-Allow-Origin', origin);
         headers.set('Access-Control-Allow-Methods', ALLOW_METHODS);
         headers.set('Access-Control-Allow-Headers', ALLOW_HEADERS);
@@ -45,9 +45,9 @@ export function tenantCors() {
       await next();
     } finally {
       c.res.headers.append('Vary', 'Origin');
-      const allowed = c.var.tenant
-        ? c.var.tenant.origins.includes(origin ?? '')
-        : anyTenantOrigins(c.var.config).has(origin ?? '');
+      const allowed = c.get('tenant')
+        ? c.get('tenant').origins.includes(origin ?? '')
+        : anyTenantOrigins(c.get('config')).has(origin ?? '');
       if (origin && allowed) {
         c.res.headers.set('Access-Control-Allow-Origin', origin);
         c.res.headers.set('Access-Control-Expose-Headers', EXPOSE_HEADERS);

@@ -9,13 +9,13 @@ export function requestContext(c: Context<AppEnv>): RequestContext {
   if (existing) return existing;
   const built = createContext({
     env: c.env,
-    config: c.var.config,
-    tenant: c.var.tenant,
-    user: c.var.user,
-    requestId: c.var.requestId,
+    config: c.get('config'),
+    tenant: c.get('tenant'),
+    user: c.get('user'),
+    requestId: c.get('requestId'),
     signal: c.req.raw.signal,
     defer: (promise) =>
-      c.executionCtx.waitUntil(promise.catch((error: unknown) => deferredFailed(c.var.requestId, error))),
+      c.executionCtx.waitUntil(promise.catch((error: unknown) => deferredFailed(c.get('requestId'), error))),
   });
   c.set('context', built);
   return built;

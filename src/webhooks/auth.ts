@@ -22,7 +22,7 @@ export type HookRefusal = 'session_token' | 'unknown_tenant' | 'no_webhook_secre
 export function refuse(c: Context<AppEnv>, reason: HookRefusal): ApiError {
   const tenant = c.req.param('tenant');
   log('warn', 'webhook refused', {
-    request_id: c.var.requestId,
+    request_id: c.get('requestId'),
     tenant: tenant && TENANT_ID_PATTERN.test(tenant) ? tenant : undefined,
     reason,
   });
@@ -55,7 +55,7 @@ export function hookTenant(
   c: Context<AppEnv>,
 ): HookTenant | { refusal: 'unknown_tenant' | 'no_webhook_secret'; secrets: string[] } {
   const id = c.req.param('tenant') ?? '';
-  const tenant = TENANT_ID_PATTERN.test(id) ? c.var.config.tenants.get(id) : undefined;
+  const tenant = TENANT_ID_PATTERN.test(id) ? c.get('config').tenants.get(id) : undefined;
   if (!tenant) return { refusal: 'unknown_tenant', secrets: DECOY_SECRETS };
   const secrets = webhookSecrets(tenant);
   if (secrets.length === 0) return { refusal: 'no_webhook_secret', secrets: DECOY_SECRETS };

@@ -9,11 +9,11 @@ import type { AppRouteHandler } from '../define';
 import type * as routes from './admin.routes';
 
 /** The operator on this request (set by the admin auth); never empty past it. */
-const operatorOf = (c: Context<AppEnv>) => c.var.operator ?? 'unknown';
+const operatorOf = (c: Context<AppEnv>) => c.get('operator') ?? 'unknown';
 
 /** The registry to edit; a Worker run with `TENANTS` alone (no `REGISTRY`) has none. */
 function registry(c: Context<AppEnv>): D1Database {
-  if (!c.var.config.registry) {
+  if (!c.get('config').registry) {
     throw new ApiError('REGISTRY_UNAVAILABLE', 'No tenant registry is bound (REGISTRY): TENANTS is fixed.');
   }
   return c.env.REGISTRY;
@@ -28,14 +28,20 @@ export const getTenantHandler: AppRouteHandler<typeof routes.getTenant> = async 
 export const putTenantHandler: AppRouteHandler<typeof routes.putTenant> = async (c) => {
   const { tenant } = c.req.valid('param');
   registry(c);
-  const { view, created } = await putTenant(c.env, c.var.config, operatorOf(c), tenant, c.req.valid('json'));
+  const { view, created } = await putTenant(
+    c.env,
+    c.get('config'),
+    operatorOf(c),
+    tenant,
+    c.req.valid('json'),
+  );
   return created ? c.json(view, 201) : c.json(view, 200);
 };
 
 export const patchTenantHandler: AppRouteHandler<typeof routes.patchTenant> = async (c) => {
   registry(c);
   const { tenant } = c.req.valid('param');
-  return c.json(await patchTenant(c.env, c.var.config, operatorOf(c), tenant, c.req.valid('json')), 200);
+  return c.json(await patchTenant(c.env, c.get('config'), operatorOf(c), tenant, c.req.valid('json')), 200);
 };
 
 export const deleteTenantHandler: AppRouteHandler<typeof routes.deleteTenant> = async (c) => {
@@ -90,7 +96,7 @@ export const usageHandler: AppRouteHandler<typeof routes.usage> = async (c) =>
   exportUsage(c, c.req.valid('query'));
 
 export const accountHandler: AppRouteHandler<typeof routes.account> = async (c) =>
-  c.json(await accountView(c.env, c.var.config, c.var.requestId), 200);
+  c.json(await accountView(c.env, c.get('config'), c.get('requestId')), 200);
 
 export const auditHandler: AppRouteHandler<typeof routes.audit> = async (c) => {
   const { tenant, limit } = c.req.valid('query');

@@ -20,7 +20,7 @@ const uploadBodyGate = createMiddleware<AppEnv>(async function uploadBodyGate(c,
   if (formBoundary(c.req.header('content-type')) === undefined) {
     throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Uploads are multipart/form-data.');
   }
-  const maxBytes = c.var.tenant.files.max_bytes;
+  const maxBytes = c.get('tenant').files.max_bytes;
   const declared = Number(c.req.header('content-length') ?? Number.NaN);
   if (!c.req.header('transfer-encoding') && declared > maxBytes + MAX_HEAD_BYTES) {
     throw new ApiError('PAYLOAD_TOO_LARGE', `The upload is over this tenant's limit of ${maxBytes} bytes.`);

@@ -39,10 +39,10 @@ const INGRESS = { limiter: 'closed', governor: 'none', rate: 'tenant' } as const
 const hookContext = (c: Context<AppEnv>, tenant: Tenant) =>
   createContext({
     env: c.env,
-    config: c.var.config,
+    config: c.get('config'),
     tenant,
     user: DEFAULT_SUBJECT,
-    requestId: c.var.requestId,
+    requestId: c.get('requestId'),
     signal: c.req.raw.signal,
     defer: (promise) => c.executionCtx.waitUntil(promise.catch(() => undefined)),
   });
@@ -114,7 +114,7 @@ export async function runHook(c: Context<AppEnv>): Promise<Response> {
     });
   } catch (error) {
     log('error', 'webhook not recorded', {
-      request_id: c.var.requestId,
+      request_id: c.get('requestId'),
       tenant: tenant.id,
       error: errorName(error),
     });
@@ -130,7 +130,7 @@ export async function runHook(c: Context<AppEnv>): Promise<Response> {
       await c.env.RUNS.send(job);
     } catch (error) {
       log('error', 'webhook run not enqueued', {
-        request_id: c.var.requestId,
+        request_id: c.get('requestId'),
         tenant: tenant.id,
         delivery_id,
         error: errorName(error),
@@ -142,7 +142,7 @@ export async function runHook(c: Context<AppEnv>): Promise<Response> {
     c.executionCtx.waitUntil(store.enqueued(delivery_id).catch(() => undefined));
   }
   log('info', 'webhook accepted', {
-    request_id: c.var.requestId,
+    request_id: c.get('requestId'),
     tenant: tenant.id,
     delivery_id,
     duplicate: accepted.duplicate,
@@ -173,7 +173,7 @@ export async function deliveryStatus(c: Context<AppEnv>): Promise<Response> {
     found = await deliveries(c, tenant.id).lookup(id.data, verified.id);
   } catch (error) {
     log('error', 'delivery lookup failed', {
-      request_id: c.var.requestId,
+      request_id: c.get('requestId'),
       tenant: tenant.id,
       error: errorName(error),
     });
