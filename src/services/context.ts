@@ -51,13 +51,18 @@ export function createContext({
   signal,
   defer,
 }: ContextDeps): RequestContext {
+  let state: DurableObjectStub<TenantState> | undefined;
   return {
     config,
     tenant,
     user,
     requestId,
     upstream: createUpstream(env, config.upstream, requestId, defer),
-    state: env.TENANT_STATE.getByName(tenant.id),
+    // Made on first use: a read admitted in the isolate never calls the object.
+    get state() {
+      state ??= env.TENANT_STATE.getByName(tenant.id);
+      return state;
+    },
     runs: env.THREAD_RUNS,
     usage: new UsageTally({
       tenant: tenant.id,
