@@ -1,5 +1,5 @@
 import { BoundedMap } from '../bounded-map';
-import type { RateSnapshot } from '../objects/tenant-schema';
+import type { LeaseLeftover, RateSnapshot } from '../objects/tenant-schema';
 
 /**
  * How long an isolate may spend a read lease's tokens. A block by the operator lands at
@@ -19,6 +19,8 @@ export interface LeaseAnswer {
   granted: number;
   /** How many of the granted reads carry an upstream permit (0: the governor did not answer). */
   permits: number;
+  /** The governor's window of those permits. */
+  window?: string | undefined;
   rate: RateSnapshot;
 }
 
@@ -35,6 +37,8 @@ export interface LocalRead {
 interface Lease {
   tokens: number;
   permits: number;
+  /** The governor's window of `permits`: a permit is good in its own window only. */
+  window: string | undefined;
   expiresAt: number;
   rate: RateSnapshot;
   /** What the last refill granted: a refill is due when half of it is spent. */
@@ -53,9 +57,9 @@ interface Lease {
  * is never exceeded: an isolate only spends what the object gave it. A lease asks for
  * about half its life's worth of reads at the rate this isolate sees (one, for a user
  * seen for the first time), is refilled in the background when half spent, and what it
- * still holds when it expires is dropped (the user's tokens are then lost to them for
- * the bucket's refill time: the safe side). Pure bookkeeping: the round trips are made
- * by services/local-reads.ts.
+ * still holds when it expires goes back with the user's next ask from this isolate
+ * ({@link ReadLeases.leftover}; lost if they never ask again here: the safe side). Pure
+ * bookkeeping: the round trips are made by services/local-reads.ts.
  */
 export class ReadLeases {
   readonly #leases = new BoundedMap<string, Lease>(MAX_LEASES);
@@ -100,9 +104,12 @@ export class ReadLeases {
     const now = this.#now();
     const old = this.#leases.get(key);
     const live = old !== undefined && now < old.expiresAt;
+    // Permits of a window that has ended are not carried into the new one.
+    const sameWindow = live && old.window === answer.window;
     const lease: Lease = {
       tokens: (live ? old.tokens : 0) + answer.granted,
-      permits: (live ? old.permits : 0) + answer.permits,
+      permits: (sameWindow ? old.permits : 0) + answer.permits,
+      window: answer.window,
       expiresAt: now + READ_LEASE_MS,
       rate: answer.rate,
       granted: answer.granted,
@@ -136,6 +143,25 @@ export class ReadLeases {
   quiet(key: string, retryAfterS = 0): void {
     const lease = this.#leases.get(key);
     if (lease) lease.quietUntil = this.#now() + Math.max(QUIET_MS, retryAfterS * 1000);
+  }
+
+  /**
+   * What the expired lease of `key` still holds, once: its next ask gives it back to the
+   * tenant's state (tokens to the buckets, permits to the pool or the governor). A live
+   * lease gives nothing (a refill carries it on); neither does a dropped one.
+   */
+  leftover(key: string): LeaseLeftover | undefined {
+    const lease = this.#leases.get(key);
+    if (!lease || this.#now() < lease.expiresAt) return undefined;
+    const { tokens, permits, window } = lease;
+    if (tokens < 1 && permits < 1) return undefined;
+    lease.tokens = 0;
+    lease.permits = 0;
+    return {
+      tokens,
+      permits: window === undefined ? 0 : permits,
+      ...(window === undefined ? {} : { window }),
+    };
   }
 
   /** Forgets the lease (the user was blocked): the next read asks the tenant's state. */

@@ -32,7 +32,7 @@ export type PermitOutcome =
 
 /** {@link PermitPool.takeUpTo}'s answer: how many permits, or the refusal. */
 export type PermitsOutcome =
-  | { ok: true; count: number }
+  | { ok: true; count: number; window?: string }
   | { ok: false; reason: 'upstream_budget' | 'limiter'; retryAfter: number };
 
 /** What one refill brought: permits, a refusal, or no answer from the governor. */
@@ -105,7 +105,24 @@ export class PermitPool {
     if (!first.taken) return { ok: true, count: 0 };
     const more = this.clock.now() < this.expiresAt ? Math.min(n - 1, this.count) : 0;
     this.count -= more;
-    return { ok: true, count: 1 + more };
+    return { ok: true, count: 1 + more, ...(this.window === undefined ? {} : { window: this.window }) };
+  }
+
+  /**
+   * Takes back permits a read lease carried and did not use: into the pool while its
+   * lease of that window lasts, else straight back to the governor (which keeps them
+   * only in the window they came from).
+   */
+  giveBackLent(returned: Returned): void {
+    const count = Math.floor(returned.count);
+    if (count <= 0) return;
+    if (returned.window === this.window && this.clock.now() < this.expiresAt) {
+      this.count += count;
+      return;
+    }
+    this.release?.({ window: returned.window, count }).catch((error: unknown) => {
+      log('warn', 'permit return failed', { error: errorName(error) });
+    });
   }
 
   /** Returns a permit a refused request did not use. */

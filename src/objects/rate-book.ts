@@ -55,12 +55,20 @@ export class RateBook {
   }
 
   /** Puts back `tokens` of what `look` took (a read lease could not use them all). */
-  giveBack(look: RateLook, tokens: number): void {
+  giveBack(look: Pick<RateLook, 'userKey'>, tokens: number): void {
     if (tokens <= 0) return;
     for (const key of look.userKey === undefined ? ['tenant'] : ['tenant', look.userKey]) {
       const state = this.#buckets.get(key);
       if (state) this.#buckets.set(key, { tokens: state.tokens + tokens, updatedAt: state.updatedAt });
     }
+  }
+
+  /**
+   * Puts back `tokens` a read lease took for `user` and never used (they are the user's
+   * and the tenant's again; a bucket never holds more than its capacity, see `available`).
+   */
+  refund(user: string, tokens: number): void {
+    this.giveBack({ userKey: `user:${user}` }, Math.floor(tokens));
   }
 
   #readable(want: number, policies: RatePolicies, userKey: string | undefined, now: number): number {

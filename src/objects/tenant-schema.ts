@@ -59,8 +59,9 @@ export interface AdmitRequest {
    * A read lease (services/reads.ts): take up to `want` tokens of both rate buckets (as
    * many as they hold, at least one) and as many upstream permits, so that one isolate
    * admits that many of the user's reads without asking again. Nothing else is taken.
+   * `returned`: what the isolate's previous lease expired holding, given back first.
    */
-  reads?: { want: number };
+  reads?: { want: number; returned?: LeaseLeftover };
   /**
    * The request will call the upstream: take a permit from the account's governor.
    * `costly` requests fail closed when the governor cannot answer; others pass.
@@ -101,6 +102,13 @@ export interface RateSnapshot {
   tenant: RateState;
 }
 
+/** What a read lease expired holding: its unused rate tokens and upstream permits (of `window`). */
+export interface LeaseLeftover {
+  tokens: number;
+  permits: number;
+  window?: string;
+}
+
 export type Admission =
   | {
       ok: true;
@@ -118,8 +126,11 @@ export type Admission =
       threads?: Page<ThreadRecord>;
       files?: Page<FileRecord>;
       usage?: Usage;
-      /** With `reads`: the reads leased, and how many of them carry an upstream permit. */
-      reads?: { granted: number; permits: number };
+      /**
+       * With `reads`: the reads leased, how many of them carry an upstream permit, and the
+       * governor's window those permits belong to.
+       */
+      reads?: { granted: number; permits: number; window?: string };
       /** With `chat`: the thread the chat names, or `null` (then, when opened, `reservation`). */
       chatThread?: string | null;
     }

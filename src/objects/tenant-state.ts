@@ -1,5 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import { ratePolicies } from '../limits/policy';
+import { MAX_READ_BATCH } from '../limits/read-leases';
 import type { UsageEntry } from '../metering/metrics';
 import { BlockList, type BlockRecord } from './block-list';
 import { CHAT_SCHEMA, ChatBook } from './chat-book';
@@ -77,6 +78,16 @@ export class TenantState extends DurableObject<Env> {
   async admit(request: AdmitRequest): Promise<Admission> {
     const { user, limits } = request;
     const now = Date.now();
+    // An expired read lease's leftovers come back before anything is looked at.
+    const returned = request.reads?.returned;
+    if (returned) {
+      this.rates.refund(user, Math.min(returned.tokens, MAX_READ_BATCH));
+      if (returned.window !== undefined)
+        this.pool.giveBackLent({
+          window: returned.window,
+          count: Math.min(returned.permits, MAX_READ_BATCH),
+        });
+    }
     // A read lease takes as many tokens as it asked for and both buckets hold (at least one).
     const look = this.rates.look(
       ratePolicies(limits),
@@ -265,15 +276,17 @@ export class TenantState extends DurableObject<Env> {
   private async leaseReads(request: AdmitRequest, look: RateLook): Promise<Admission> {
     const { n, rate } = look;
     let permits = 0;
+    let window: string | undefined;
     if (request.upstream) {
       const { acquire, release } = this.governor(request.tenant, request.upstream);
       const got = await this.pool.takeUpTo(n, acquire, release);
       if (!got.ok) return { ok: false, reason: got.reason, retryAfter: got.retryAfter, rate };
       permits = got.count;
+      window = got.window;
     }
     const granted = permits > 0 ? permits : n;
     this.rates.giveBack(look, n - granted);
-    return { ok: true, rate, reads: { granted, permits } };
+    return { ok: true, rate, reads: { granted, permits, ...(window === undefined ? {} : { window }) } };
   }
 
   private usage(user: string, limits: Limits, now: number): Usage {

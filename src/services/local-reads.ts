@@ -1,5 +1,6 @@
 import { rateLimitHeaders, ratePolicies } from '../limits/policy';
 import { type LeaseAnswer, type LocalRead, leaseCap, Owners, ReadLeases } from '../limits/read-leases';
+import type { LeaseLeftover } from '../objects/tenant-schema';
 import type { RequestContext } from './context';
 import { permitRequest } from './permits';
 import { limiterClosed, Refusal, refused } from './refusals';
@@ -43,7 +44,7 @@ export async function admitRead(
   }
   let answer: LeaseAnswer;
   try {
-    answer = await ask(ctx, leases.want(key, cap), { kind, id });
+    answer = await ask(ctx, leases.want(key, cap), { kind, id }, leases.leftover(key));
   } catch (error) {
     if (error instanceof Refusal && error.reason === 'blocked') leases.drop(key);
     // The object's bucket is empty, but a concurrent read's lease may have landed meanwhile
@@ -89,11 +90,15 @@ function refillInBackground(ctx: RequestContext, key: string, want: number): voi
   ctx.defer(refill);
 }
 
-/** One lease of `want` reads from the tenant's state, with the ownership check when `owns` is given. */
+/**
+ * One lease of `want` reads from the tenant's state, with the ownership check when `owns`
+ * is given, giving back what the user's expired lease held (`returned`).
+ */
 async function ask(
   ctx: RequestContext,
   want: number,
   owns?: { kind: 'thread' | 'file'; id: string },
+  returned?: LeaseLeftover,
 ): Promise<LeaseAnswer> {
   const upstream = await permitRequest(ctx, false);
   let result: Awaited<ReturnType<RequestContext['state']['admit']>>;
@@ -102,7 +107,7 @@ async function ask(
       tenant: ctx.tenant.id,
       user: ctx.user,
       limits: ctx.tenant.limits,
-      reads: { want },
+      reads: returned ? { want, returned } : { want },
       upstream,
       ...(owns ? { owns } : {}),
     });
@@ -113,7 +118,8 @@ async function ask(
     const headers = rateLimitHeaders(ratePolicies(ctx.tenant.limits), result.rate);
     throw refused(result, headers);
   }
-  return { granted: result.reads?.granted ?? 1, permits: result.reads?.permits ?? 0, rate: result.rate };
+  const { granted = 1, permits = 0, window } = result.reads ?? {};
+  return { granted, permits, window, rate: result.rate };
 }
 
 function grantOf(ctx: RequestContext, read: LocalRead, outcome: ReadGrant['outcome']): ReadGrant {

@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it, vi } from 'vitest';
+import { READ_LEASE_MS } from '../../src/limits/read-leases';
 import { TENANTS } from '../fixtures/tenants';
 import { operator } from '../helpers/admin';
 import { expectError, watchUpstream } from '../helpers/assertions';
@@ -71,6 +72,26 @@ describe('reads admitted in the isolate', () => {
     );
     expect(upstreamReads).toHaveLength(11);
     await expectError(await read(alice, thread), 429, 'RATE_LIMITED');
+  });
+
+  it('gives an expired lease’s unused tokens back with the next ask: the burst is all the user’s', async () => {
+    const gw = testGateway({ tenants: { slow: withLimits({ burst: 12, requests_per_minute: 1 }) } });
+    const alice = await gw.caller('slow');
+    const thread = await newThread(alice); // takes one token
+    let served = 0;
+    for (let i = 0; i < 3; i++) served += (await read(alice, thread)).status === 200 ? 1 : 0;
+    // The lease (and any refill it asked for) now holds tokens nobody spends before it expires.
+    await new Promise((resolve) => setTimeout(resolve, READ_LEASE_MS + 200));
+    const watch = await watchUpstream(gw.emulator);
+    const statuses: number[] = [];
+    for (let i = 0; i < 15; i++) statuses.push((await read(alice, thread)).status);
+    served += statuses.filter((status) => status === 200).length;
+    expect(served).toBe(11);
+    expect(statuses.slice(-3)).toEqual([429, 429, 429]);
+    const upstreamReads = (await watch.requests()).filter(
+      (r) => r.method === 'GET' && r.path.includes(thread),
+    );
+    expect(upstreamReads).toHaveLength(served - 3);
   });
 
   it('never admits more than the burst to a race of reads', async () => {

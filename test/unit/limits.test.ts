@@ -109,4 +109,36 @@ describe('permit pool', () => {
     const spent = async () => ({ granted: 0, expiresAt: Date.now() + 30_000, retryAfter: 30, window: 'w' });
     expect(await pool.take(true, spent)).toEqual({ ok: false, reason: 'upstream_budget', retryAfter: 30 });
   });
+
+  it('takes back a read lease’s unused permits: into the pool while their lease lasts, else to the governor', async () => {
+    let now = 1_000_000;
+    const clock = { now: () => now, later: () => () => undefined };
+    const pool = new PermitPool(clock);
+    let granted = 0;
+    const acquire = async (want: number) => {
+      granted += want;
+      return { granted: want, expiresAt: now + 3_000, retryAfter: 0, window: 'w1' };
+    };
+    const released: unknown[] = [];
+    const release = async (returned: unknown) => {
+      released.push(returned);
+    };
+    const lent = await pool.takeUpTo(8, acquire, release);
+    expect(lent).toEqual({ ok: true, count: 8, window: 'w1' });
+    expect(granted).toBe(8);
+    // Five come back while the pool's lease of w1 lasts: the next takes need no refill.
+    pool.giveBackLent({ window: 'w1', count: 5 });
+    for (let i = 0; i < 5; i++) expect(await pool.take(false, acquire)).toEqual({ ok: true, taken: true });
+    expect(granted).toBe(8);
+    expect(released).toEqual([]);
+    // Another window's, or after the pool's lease ended: to the governor, which decides.
+    pool.giveBackLent({ window: 'w0', count: 2 });
+    now += 3_000;
+    pool.giveBackLent({ window: 'w1', count: 3 });
+    pool.giveBackLent({ window: 'w1', count: 0 });
+    expect(released).toEqual([
+      { window: 'w0', count: 2 },
+      { window: 'w1', count: 3 },
+    ]);
+  });
 });

@@ -39,6 +39,31 @@ describe('ReadLeases', () => {
     expect(leases.take('k', 16)).toBeUndefined();
   });
 
+  it('hands an expired lease’s leftovers back once, and a live one’s never', () => {
+    const { leases, advance } = clocked();
+    leases.grant('k', { granted: 6, permits: 4, window: 'w1', rate }, true); // the caller's read takes one of each
+    leases.take('k', 16);
+    expect(leases.leftover('k')).toBeUndefined();
+    advance(READ_LEASE_MS);
+    expect(leases.leftover('k')).toEqual({ tokens: 4, permits: 2, window: 'w1' });
+    expect(leases.leftover('k')).toBeUndefined();
+    expect(leases.take('k', 16)).toBeUndefined();
+    // Permits of no known window (the governor did not answer) are not handed back; tokens are.
+    leases.grant('j', answer(3, 0), true);
+    advance(READ_LEASE_MS);
+    expect(leases.leftover('j')).toEqual({ tokens: 2, permits: 0 });
+    expect(leases.leftover('none')).toBeUndefined();
+  });
+
+  it('carries a live lease’s permits into a refill of the same window only', () => {
+    const { leases } = clocked();
+    leases.grant('k', { granted: 4, permits: 4, window: 'w1', rate }, true); // 3 tokens, 3 permits left
+    leases.grant('k', { granted: 2, permits: 2, window: 'w2', rate }, false);
+    const permits = Array.from({ length: 5 }, () => leases.take('k', 16)?.permit);
+    expect(permits).toEqual([true, true, false, false, false]);
+    expect(leases.take('k', 16)).toBeUndefined();
+  });
+
   it('asks for a background refill once half of the last grant is spent, and only once while it is in flight', () => {
     const { leases } = clocked();
     leases.grant('k', answer(8), true); // 7 left
