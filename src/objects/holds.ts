@@ -2,7 +2,7 @@ import type { ChatBook } from './chat-book';
 import type { FileBook } from './file-book';
 import type { LeaseBook } from './lease-book';
 import { type BudgetName, runBudgets, type SpendBook, threadBudgets } from './spend-book';
-import type { Admission, AdmitRequest, DenyReason } from './tenant-schema';
+import type { Admission, AdmitRequest, DenyReason, Limits, Usage } from './tenant-schema';
 import type { ThreadBook } from './thread-book';
 
 /** The tenant's books an admission takes holds in (all in its object's storage). */
@@ -69,4 +69,18 @@ export function takeHolds(books: Books, request: AdmitRequest, at: number): Hold
   }
   if (request.reserveFile) holds.fileHold = books.files.hold(user, at + request.reserveFile.ttlMs);
   return { ok: true, holds };
+}
+
+/** What the user holds of each quota and budget now (`GET /v1/usage`). */
+export function usageOf(books: Books, user: string, limits: Limits, now: number): Usage {
+  const streams = books.leases.active(now, user);
+  return {
+    threads: books.threads.count(user),
+    threads_total: books.threads.count(),
+    files: books.files.count(user),
+    files_held: books.files.held(user),
+    streams: streams.count,
+    streams_yours: streams.yours,
+    budgets: books.spend.states([...threadBudgets(user, limits, now), ...runBudgets(user, limits, now)], now),
+  };
 }

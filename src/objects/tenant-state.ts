@@ -5,22 +5,20 @@ import type { UsageEntry } from '../metering/metrics';
 import { BlockList, type BlockRecord } from './block-list';
 import { CHAT_SCHEMA, ChatBook } from './chat-book';
 import { FILE_SCHEMA, FileBook } from './file-book';
-import { type Books, takeHolds } from './holds';
+import { type Books, takeHolds, usageOf } from './holds';
 import { LeaseBook } from './lease-book';
 import { flushMs, MeterBook, type UsageQuery, type UsageRow } from './meter-book';
 import { filePage, threadPage } from './pages';
 import { type Acquire, type PermitOutcome, PermitPool, type Release } from './permit-pool';
 import { RateBook, type RateLook } from './rate-book';
-import { runBudgets, SPEND_SCHEMA, SpendBook, threadBudgets } from './spend-book';
+import { SPEND_SCHEMA, SpendBook } from './spend-book';
 import {
   type Admission,
   type AdmitRequest,
   type FileRecord,
-  type Limits,
   type SpendMark,
   TENANT_SCHEMA,
   type ThreadRecord,
-  type Usage,
 } from './tenant-schema';
 import { ThreadBook } from './thread-book';
 
@@ -80,33 +78,23 @@ export class TenantState extends DurableObject<Env> {
     const now = Date.now();
     // An expired read lease's leftovers come back before anything is looked at.
     const returned = request.reads?.returned;
-    if (returned) {
-      this.rates.refund(user, Math.min(returned.tokens, MAX_READ_BATCH));
-      if (returned.window !== undefined)
-        this.pool.giveBackLent({
-          window: returned.window,
-          count: Math.min(returned.permits, MAX_READ_BATCH),
-        });
-    }
-    // A read lease takes as many tokens as it asked for and both buckets hold (at least one).
-    const look = this.rates.look(
-      ratePolicies(limits),
-      request.tenantOnly ? undefined : user,
-      now,
-      request.reads?.want,
-    );
+    if (returned) this.rates.refund(user, Math.min(returned.tokens, MAX_READ_BATCH));
+    const { window } = returned ?? {};
+    if (returned && window)
+      this.pool.giveBackLent({ window, count: Math.min(returned.permits, MAX_READ_BATCH) });
+    // One token, the caller's (a read lease takes the rest once its permits are known).
+    const look = this.rates.look(ratePolicies(limits), request.tenantOnly ? undefined : user, now);
     const { rate } = look;
     // A blocked user takes nothing, not even a token of the tenant's rate.
     if (this.blocks.has(user)) return { ok: false, reason: 'blocked', rate };
     if (look.refused) return { ok: false, ...look.refused, rate };
     this.rates.take(look);
 
+    // A 404 costs one token: probing ids is not free.
     if (request.owns && !this.owns(user, request.owns.kind, request.owns.id)) {
-      // A 404 costs one token (probing ids is not free), not a read lease's worth.
-      this.rates.giveBack(look, look.n - 1);
       return { ok: false, reason: 'not_found', rate };
     }
-    if (request.reads) return this.leaseReads(request, look);
+    if (request.reads) return this.leaseReads({ ...request, reads: request.reads }, look);
     const permit = request.upstream ? await this.permit(request.tenant, request.upstream) : undefined;
     if (permit && !permit.ok)
       return { ok: false, reason: permit.reason, retryAfter: permit.retryAfter, rate };
@@ -123,7 +111,7 @@ export class TenantState extends DurableObject<Env> {
     if (admission.reservation || admission.lease || admission.fileHold) await this.scheduleCleanup();
     if (request.want === 'threads') admission.threads = threadPage(this.sql, user, request.page);
     if (request.want === 'files') admission.files = filePage(this.sql, user, request.page);
-    if (request.want === 'usage') admission.usage = this.usage(user, limits, at);
+    if (request.want === 'usage') admission.usage = usageOf(this.books, user, limits, at);
     return admission;
   }
 
@@ -269,40 +257,40 @@ export class TenantState extends DurableObject<Env> {
   }
 
   /**
-   * The rest of a read lease, after its `n` tokens were taken: as many upstream permits
-   * (fewer when the pool holds fewer: the tokens without one go back), none when the
-   * governor does not answer (reads go ahead, as any read does then).
+   * The rest of a read lease, after the caller's token was taken: up to `want` upstream
+   * permits (none when the governor does not answer: reads go ahead, as any read does
+   * then), then as many more tokens as there are permits and both buckets hold. Taken
+   * after the permits' wait, not before: tokens held through a governor refill would be
+   * refused to the reads racing it while nobody can spend them.
    */
-  private async leaseReads(request: AdmitRequest, look: RateLook): Promise<Admission> {
-    const { n, rate } = look;
+  private async leaseReads(
+    request: AdmitRequest & { reads: { want: number } },
+    first: RateLook,
+  ): Promise<Admission> {
+    const { want } = request.reads;
     let permits = 0;
     let window: string | undefined;
-    if (request.upstream) {
+    if (request.upstream && want > 0) {
       const { acquire, release } = this.governor(request.tenant, request.upstream);
-      const got = await this.pool.takeUpTo(n, acquire, release);
-      if (!got.ok) return { ok: false, reason: got.reason, retryAfter: got.retryAfter, rate };
+      const got = await this.pool.takeUpTo(want, acquire, release);
+      if (!got.ok) return { ok: false, reason: got.reason, retryAfter: got.retryAfter, rate: first.rate };
       permits = got.count;
       window = got.window;
     }
-    const granted = permits > 0 ? permits : n;
-    this.rates.giveBack(look, n - granted);
-    return { ok: true, rate, reads: { granted, permits, ...(window === undefined ? {} : { window }) } };
-  }
-
-  private usage(user: string, limits: Limits, now: number): Usage {
-    const streams = this.books.leases.active(now, user);
-    return {
-      threads: this.books.threads.count(user),
-      threads_total: this.books.threads.count(),
-      files: this.books.files.count(user),
-      files_held: this.books.files.held(user),
-      streams: streams.count,
-      streams_yours: streams.yours,
-      budgets: this.books.spend.states(
-        [...threadBudgets(user, limits, now), ...runBudgets(user, limits, now)],
-        now,
-      ),
+    const extra = (permits > 0 ? permits : want) - 1;
+    const more = this.rates.look(ratePolicies(request.limits), request.user, Date.now(), Math.max(1, extra));
+    const taken = extra > 0 && !more.refused ? more.n : 0;
+    if (taken > 0) this.rates.take(more);
+    const granted = 1 + taken;
+    // Permits beyond the tokens go back at once.
+    if (window !== undefined && permits > granted)
+      this.pool.giveBackLent({ window, count: permits - granted });
+    const reads = {
+      granted,
+      permits: Math.min(permits, granted),
+      ...(window === undefined ? {} : { window }),
     };
+    return { ok: true, rate: taken > 0 ? more.rate : first.rate, reads };
   }
 
   private owns(user: string, kind: 'thread' | 'file', id: string): boolean {
