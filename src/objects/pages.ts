@@ -1,23 +1,4 @@
-import type { FileRecord, ThreadRecord } from './tenant-schema';
-
-/** Where a page starts: after this row (newest first, ties by id). The Worker makes it opaque. */
-export interface PageKey {
-  /** The row's `created_at` (threads) or `uploaded_at` (files). */
-  at: string;
-  id: string;
-}
-
-/** What a list asks for. */
-export interface PageRequest {
-  limit: number;
-  after?: PageKey | undefined;
-}
-
-/** One page of a list, newest first; `next` only when there is more. */
-export interface Page<T> {
-  items: T[];
-  next?: PageKey;
-}
+import type { FileRecord, Page, PageKey, PageRequest, ThreadRecord } from './tenant-schema';
 
 /** The page size when a list asks for none (the routes always do). */
 const DEFAULT_LIMIT = 50;

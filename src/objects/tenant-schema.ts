@@ -1,11 +1,28 @@
 import type { RateState } from '../limits/policy';
 import type { Tenant } from '../tenant';
 import type { Observation } from './governor';
-import type { Page, PageRequest } from './pages';
 import type { BudgetName, BudgetState, SpendMark } from './spend-book';
 
-export type { Page, PageKey, PageRequest } from './pages';
 export type { BudgetName, BudgetState, SpendMark } from './spend-book';
+
+/** Where a page starts: after this row (newest first, ties by id). The Worker makes it opaque. */
+export interface PageKey {
+  /** The row's `created_at` (threads) or `uploaded_at` (files). */
+  at: string;
+  id: string;
+}
+
+/** What a list asks for. */
+export interface PageRequest {
+  limit: number;
+  after?: PageKey | undefined;
+}
+
+/** One page of a list, newest first; `next` only when there is more. */
+export interface Page<T> {
+  items: T[];
+  next?: PageKey;
+}
 
 /** A thread as the gateway records it at creation. */
 export interface ThreadRecord {
