@@ -15,8 +15,8 @@ const JSON_TYPE = /^application\/([a-z0-9.-]+\+)?json\s*(;|$)/i;
  * Refuses a JSON request body nested deeper than `maxDepth` with `400 BAD_REQUEST`,
  * before any validator (zod recurses per level and overflows the stack on a 10 KB body
  * of brackets) or admission sees it. Mount it after the body-size limit, so what it
- * reads is bounded. It reads a clone: the request's own body stays unread for the
- * middleware and validator after it.
+ * reads is bounded. It reads the body once, through Hono's body cache: the validator
+ * after it parses the cached text (no second read, no tee of the stream).
  */
 export function jsonDepthLimit({ maxDepth = MAX_JSON_DEPTH }: { maxDepth?: number } = {}) {
   return createMiddleware<AppEnv>(async function jsonDepthLimit(c, next) {
@@ -24,7 +24,7 @@ export function jsonDepthLimit({ maxDepth = MAX_JSON_DEPTH }: { maxDepth?: numbe
     if (c.req.raw.body !== null && type !== undefined && JSON_TYPE.test(type)) {
       let text: string;
       try {
-        text = await c.req.raw.clone().text();
+        text = await c.req.text();
       } catch {
         throw new ApiError('BAD_REQUEST', 'Malformed request body.');
       }
