@@ -173,10 +173,15 @@ export class TenantState extends DurableObject<Env> {
     this.pool.giveBack();
   }
 
-  /** Gives a stream slot back (the run ended, however it ended), with `refund` as above. */
-  async releaseLease(leaseId: string, refund: SpendMark[] = []): Promise<void> {
+  /**
+   * Gives a stream slot back (the run ended, however it ended), with `refund` as above;
+   * a run's object sends the run's metered counts (`usage`) in the same call, and it
+   * resolves once they are written, as {@link meter} does.
+   */
+  async releaseLease(leaseId: string, refund: SpendMark[] = [], usage: UsageEntry[] = []): Promise<void> {
     this.books.leases.release(leaseId);
     this.books.spend.refund(refund);
+    if (usage.length > 0) await this.meterBook.add(usage);
   }
 
   /** Blocks an end user (admin API): every request of theirs is refused from now on. */

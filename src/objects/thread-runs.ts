@@ -3,7 +3,7 @@ import { MAX_EVENT_BYTES } from '../config';
 import { errorName, log } from '../log';
 import { LOG_BATCH_MAX, LogBatch } from '../runs/batch';
 import { Connection, isFinal } from '../runs/connection';
-import { meterEnd, newRun, releaseSlot } from '../runs/lifecycle';
+import { endRun, newRun, releaseSlot } from '../runs/lifecycle';
 import { IDEMPOTENCY_TTL_MS, RunLog, type RunRow, view } from '../runs/log';
 import type { AttachOutcome, RunAddress, RunConfig, RunView, StartOutcome, StartRun } from '../runs/schema';
 import { HEADER_GRACE_MS, openUpstream, refusal } from '../runs/upstream';
@@ -258,10 +258,7 @@ export class ThreadRuns extends DurableObject<Env> {
     this.log.finish(live.row, status, at, live.input.config.runs.retentionMs, error);
     this.wakeups.due(at + live.input.config.runs.retentionMs);
     this.live.delete(live.row.run_id);
-    await Promise.all([
-      releaseSlot(this.env, live.row),
-      meterEnd(this.env, live.row, status, live.upstreamCalls()),
-    ]);
+    await endRun(this.env, live.row, status, live.upstreamCalls());
     await this.keepAlive();
   }
 

@@ -1,6 +1,7 @@
 // A run's beginning and end outside its object's log: its first row, and at its end the
-// metering and the stream slot it gives back.
+// stream slot it gives back with what it metered.
 import { errorName, log } from '../log';
+import type { UsageEntry } from '../metering/metrics';
 import { UsageTally } from '../metering/usage';
 import type { RunRow } from './log';
 import type { StartRun } from './schema';
@@ -29,21 +30,25 @@ export function newRun(
 }
 
 /**
- * A run's end, metered where the fact is: completed (`done`) or cancelled (by a caller,
- * or for want of one), its events, time and upstream calls; counted for the run's user in
- * its tenant's state (written behind there, metering/usage.ts).
+ * A run's end in its tenant's state, in one call: its stream slot given back and what is
+ * metered where the fact is (completed on `done` or cancelled, by a caller or for want of
+ * one; its events, time and upstream calls), counted for the run's user. A call lost to
+ * an object reset is sent once more (metering/usage.ts); one that still fails is logged
+ * as `usage not recorded`, and the slot's lease expires by itself. Never throws.
  */
-export async function meterEnd(
+export async function endRun(
   env: Env,
   row: RunRow,
   status: RunRow['status'],
   upstreamCalls: number,
 ): Promise<void> {
+  const state = () => env.TENANT_STATE.getByName(row.tenant);
   const tally = new UsageTally({
     tenant: row.tenant,
     user: row.user,
     requestId: row.run_id,
-    stub: () => env.TENANT_STATE.getByName(row.tenant),
+    // The counts ride on the slot's release: one call to the tenant's object per run end.
+    stub: () => ({ meter: (entries: UsageEntry[]) => state().releaseLease(row.lease, [], entries) }),
   });
   const outcome =
     status === 'done' ? { runs_completed: 1 } : status === 'cancelled' ? { runs_cancelled: 1 } : {};
@@ -53,7 +58,7 @@ export async function meterEnd(
     upstream_calls: upstreamCalls,
     ...outcome,
   });
-  await tally.ship();
+  await (tally.ship() ?? releaseSlot(env, row));
 }
 
 /** Frees the run's stream slot in its tenant's state object; never throws. */

@@ -1,3 +1,4 @@
+import { env } from 'cloudflare:workers';
 import { describe, expect, it, vi } from 'vitest';
 import { CANARY_TOOL_ARG } from '../emulator/canaries';
 import { TENANTS } from '../fixtures/tenants';
@@ -324,6 +325,41 @@ describe('run stream', () => {
       .poll(async () => (await run(alice, threadId, { message: 'z', stream: false })).status)
       .toBe(200);
     expect((await gw.emulator.stats()).runs).toBe(2);
+  });
+
+  it('ends a run with one call to the tenant’s object: the slot back and the run’s counts with it', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const threadId = await newThread(alice);
+    const calls: string[] = [];
+    const namespace = env.TENANT_STATE;
+    const real = namespace.getByName.bind(namespace);
+    const spy = vi.spyOn(namespace, 'getByName').mockImplementation((name, options) => {
+      const stub = real(name, options);
+      return new Proxy(stub, {
+        get: (target, key) => {
+          const value = Reflect.get(target, key);
+          if (typeof key !== 'string' || typeof value !== 'function') return value;
+          return (...args: unknown[]) => {
+            calls.push(key);
+            return Reflect.apply(value, target, args);
+          };
+        },
+      });
+    });
+    try {
+      const events = await new SseReader(await run(alice, threadId, { message: 'x' })).rest();
+      expect(events.at(-1)?.event).toBe('done');
+      await expect.poll(() => calls.includes('releaseLease')).toBe(true);
+    } finally {
+      spy.mockRestore();
+    }
+    // admit (the Worker's), the run's end (its object's), and the request's own counts.
+    expect(calls.filter((call) => call === 'releaseLease')).toHaveLength(1);
+    expect(calls.filter((call) => call === 'admit')).toHaveLength(1);
+    expect(calls.filter((call) => call === 'meter').length).toBeLessThanOrEqual(1);
+    const exported = await usage(alice);
+    expect(exported.streams.active).toBe(0);
   });
 
   it('starts the stream and pings while a slow upstream has not even sent its headers', async () => {
