@@ -173,11 +173,7 @@ export class TenantState extends DurableObject<Env> {
     this.pool.giveBack();
   }
 
-  /**
-   * Gives a stream slot back (the run ended, however it ended), with `refund` as above;
-   * a run's object sends the run's metered counts (`usage`) in the same call, and it
-   * resolves once they are written, as {@link meter} does.
-   */
+  /** Gives a stream slot back (the run ended), with `refund` as above and the run's counts (`usage`, as `meter`). */
   async releaseLease(leaseId: string, refund: SpendMark[] = [], usage: UsageEntry[] = []): Promise<void> {
     this.books.leases.release(leaseId);
     this.books.spend.refund(refund);
@@ -262,11 +258,9 @@ export class TenantState extends DurableObject<Env> {
   }
 
   /**
-   * The rest of a read lease, after the caller's token was taken: up to `want` upstream
-   * permits (none when the governor does not answer: reads go ahead, as any read does
-   * then), then as many more tokens as there are permits and both buckets hold. Taken
-   * after the permits' wait, not before: tokens held through a governor refill would be
-   * refused to the reads racing it while nobody can spend them.
+   * The rest of a read lease, after the caller's token: up to `want` permits (none if the
+   * governor does not answer), then as many more tokens as permits and both buckets hold;
+   * taken after the permits' wait, so a refill never holds tokens the racing reads need.
    */
   private async leaseReads(
     request: AdmitRequest & { reads: { want: number } },
