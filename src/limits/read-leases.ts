@@ -13,6 +13,12 @@ export const MAX_READ_BATCH = 64;
 const MAX_LEASES = 10_000;
 /** A lease whose background refill was refused asks again no sooner than this. */
 const QUIET_MS = 1_000;
+/**
+ * A read the tenant's state refused (rate, block) is refused again here, without asking,
+ * for at most this long: a client hammering past its limit would otherwise cost one
+ * object call per refused read (the scale simulation measured it). See {@link refusalQuietMs}.
+ */
+export const MAX_REFUSAL_QUIET_MS = 250;
 
 /** What the tenant's state granted a lease (objects/tenant-state.ts `admit` with `reads`). */
 export interface LeaseAnswer {
@@ -61,8 +67,9 @@ interface Lease {
  * ({@link ReadLeases.leftover}; lost if they never ask again here: the safe side). Pure
  * bookkeeping: the round trips are made by services/local-reads.ts.
  */
-export class ReadLeases {
+export class ReadLeases<Refused = unknown> {
   readonly #leases = new BoundedMap<string, Lease>(MAX_LEASES);
+  readonly #refusals = new BoundedMap<string, { until: number; refusal: Refused }>(MAX_LEASES);
   readonly #now: () => number;
 
   constructor(now: () => number = Date.now) {
@@ -168,7 +175,30 @@ export class ReadLeases {
   drop(key: string): void {
     this.#leases.delete(key);
   }
+
+  /** The tenant's state refused a read of `key`: reads here are refused with it for `ms`. */
+  refuse(key: string, refusal: Refused, ms: number): void {
+    this.#refusals.set(key, { until: this.#now() + ms, refusal });
+  }
+
+  /** The refusal a read of `key` gets without asking, while the last one is fresh. */
+  refused(key: string): Refused | undefined {
+    const last = this.#refusals.get(key);
+    if (last === undefined) return undefined;
+    if (this.#now() < last.until) return last.refusal;
+    this.#refusals.delete(key);
+    return undefined;
+  }
 }
+
+/**
+ * How long a refused read is refused again locally: about one token's refill time of the
+ * user's bucket, at most {@link MAX_REFUSAL_QUIET_MS}. The tokens that come meanwhile stay
+ * in the object's bucket (they are spent after), so the user's rate is delayed by at most
+ * one token, never lowered; a block or an unblock lands within the same bound.
+ */
+export const refusalQuietMs = (requestsPerMinute: number) =>
+  Math.min(MAX_REFUSAL_QUIET_MS, Math.ceil(60_000 / requestsPerMinute));
 
 /** The rate a read shows: what the object had left, and what this isolate's lease still holds. */
 function shown(lease: Lease): RateSnapshot {

@@ -1,13 +1,23 @@
 import { rateLimitHeaders, ratePolicies } from '../limits/policy';
-import { type LeaseAnswer, type LocalRead, leaseCap, Owners, ReadLeases } from '../limits/read-leases';
+import {
+  type LeaseAnswer,
+  type LocalRead,
+  leaseCap,
+  Owners,
+  ReadLeases,
+  refusalQuietMs,
+} from '../limits/read-leases';
 import type { LeaseLeftover } from '../objects/tenant-schema';
 import type { RequestContext } from './context';
 import { permitRequest } from './permits';
 import { limiterClosed, Refusal, refused } from './refusals';
 
 /** This isolate's read leases and confirmed owners (limits/read-leases.ts). */
-const leases = new ReadLeases();
+const leases = new ReadLeases<Refusal>();
 const owners = new Owners();
+
+/** Refusals a read remembers for a moment (a not-found or an object down is asked again). */
+const QUIETED: ReadonlySet<Refusal['reason']> = new Set(['rate_user', 'rate_tenant', 'blocked']);
 
 /** What a read admitted here grants: the `RateLimit` pair and whether it holds a permit. */
 export interface ReadGrant {
@@ -42,11 +52,17 @@ export async function admitRead(
       return grantOf(ctx, read, 'local');
     }
   }
+  // Refused a moment ago (rate, block): refused again without asking, a fresh error each time.
+  const last = leases.refused(key);
+  if (last) throw new Refusal(last.reason, last);
   let answer: LeaseAnswer;
   try {
     answer = await ask(ctx, leases.want(key, cap), { kind, id }, leases.leftover(key));
   } catch (error) {
     if (error instanceof Refusal && error.reason === 'blocked') leases.drop(key);
+    if (error instanceof Refusal && QUIETED.has(error.reason)) {
+      leases.refuse(key, error, refusalQuietMs(ctx.tenant.limits.requests_per_minute));
+    }
     // The object's bucket is empty, but a concurrent read's lease may have landed meanwhile
     // holding some of its last tokens: spend one of those rather than leave it unused.
     const retry =

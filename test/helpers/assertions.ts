@@ -1,8 +1,9 @@
 /**
  * Shared assertions of the integration tests: the contract's error body and headers,
- * "nothing upstream happened" and "no secret came back".
+ * "nothing upstream happened", "no secret came back" and which calls a tenant's state got.
  */
-import { expect } from 'vitest';
+import { env } from 'cloudflare:workers';
+import { expect, vi } from 'vitest';
 import { z } from 'zod';
 import {
   CANARY_EMAIL,
@@ -116,3 +117,33 @@ export function b64urlJson(value: unknown): string {
 
 /** Seconds since the epoch. */
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+/**
+ * Records the name of every method called on a tenant's state object while `body` runs
+ * (a spy on `env.TENANT_STATE.getByName` wrapping each stub it hands out); `body` sees
+ * the calls so far.
+ */
+export async function tenantStateCalls(body: (calls: readonly string[]) => Promise<void>): Promise<string[]> {
+  const calls: string[] = [];
+  const namespace = env.TENANT_STATE;
+  const real = namespace.getByName.bind(namespace);
+  const spy = vi.spyOn(namespace, 'getByName').mockImplementation((name, options) => {
+    const stub = real(name, options);
+    return new Proxy(stub, {
+      get: (target, key) => {
+        const value = Reflect.get(target, key);
+        if (typeof key !== 'string' || typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          calls.push(key);
+          return Reflect.apply(value, target, args);
+        };
+      },
+    });
+  });
+  try {
+    await body(calls);
+  } finally {
+    spy.mockRestore();
+  }
+  return calls;
+}

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { READ_LEASE_MS } from '../../src/limits/read-leases';
 import { TENANTS } from '../fixtures/tenants';
 import { operator } from '../helpers/admin';
-import { expectError, watchUpstream } from '../helpers/assertions';
+import { expectError, tenantStateCalls, watchUpstream } from '../helpers/assertions';
 import { newThread } from '../helpers/fixtures';
 import { type Caller, testGateway } from '../helpers/gateway';
 import { JsonObject, parseText } from '../helpers/json';
@@ -176,7 +176,38 @@ describe('reads admitted in the isolate', () => {
     for (let i = 0; i < 5; i++) await expectError(await read(alice, thread), 403, 'USER_BLOCKED');
     await watch.expectNone();
     await admin.request('DELETE', `/tenants/${gw.ids.acme}/users/${alice.user}/block`);
-    expect((await read(alice, thread)).status).toBe(200);
+    // Let back in within the same 5 s (a refusal is remembered in the isolate for a moment).
+    const back = Date.now() + 5_000;
+    while (Date.now() < back && status !== 200) {
+      status = (await read(alice, thread)).status;
+      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(status).toBe(200);
+  });
+
+  it('refuses a user hammering past their rate without asking the tenant state for each read', async () => {
+    // One a minute: nothing refills during the test; a refusal is remembered 250 ms.
+    const gw = testGateway({ tenants: { slow: withLimits({ burst: 4, requests_per_minute: 1 }) } });
+    const alice = await gw.caller('slow');
+    const thread = await newThread(alice); // takes one token
+    for (let i = 0; i < 3; i++) expect((await read(alice, thread)).status).toBe(200);
+    const watch = await watchUpstream(gw.emulator);
+    const refusals: Response[] = [];
+    const calls = await tenantStateCalls(async () => {
+      const started = Date.now();
+      // As many reads as fit in the remembered refusal (at least 5).
+      while (refusals.length < 5 || (Date.now() - started < 200 && refusals.length < 40)) {
+        refusals.push(await read(alice, thread));
+      }
+    });
+    for (const res of refusals) {
+      await expectError(res, 429, 'RATE_LIMITED');
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(res.headers.get('ratelimit')).toMatch(/^"user";r=0;/);
+    }
+    // The first refused read asked; the rest were refused from its answer.
+    expect(calls.filter((call) => call === 'admit').length).toBeLessThan(refusals.length / 2);
+    await watch.expectNone();
   });
 
   it('refuses every read of a tenant deleted while its users hold leases, and calls no upstream', async () => {

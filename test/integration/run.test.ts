@@ -1,8 +1,7 @@
-import { env } from 'cloudflare:workers';
 import { describe, expect, it, vi } from 'vitest';
 import { CANARY_TOOL_ARG } from '../emulator/canaries';
 import { TENANTS } from '../fixtures/tenants';
-import { expectError } from '../helpers/assertions';
+import { expectError, tenantStateCalls } from '../helpers/assertions';
 import { loginAndGetProjectToken, sseEvents } from '../helpers/emulator';
 import { newThread, usage } from '../helpers/fixtures';
 import { type Caller, testGateway } from '../helpers/gateway';
@@ -331,29 +330,11 @@ describe('run stream', () => {
     const gw = testGateway();
     const alice = await gw.caller('acme');
     const threadId = await newThread(alice);
-    const calls: string[] = [];
-    const namespace = env.TENANT_STATE;
-    const real = namespace.getByName.bind(namespace);
-    const spy = vi.spyOn(namespace, 'getByName').mockImplementation((name, options) => {
-      const stub = real(name, options);
-      return new Proxy(stub, {
-        get: (target, key) => {
-          const value = Reflect.get(target, key);
-          if (typeof key !== 'string' || typeof value !== 'function') return value;
-          return (...args: unknown[]) => {
-            calls.push(key);
-            return Reflect.apply(value, target, args);
-          };
-        },
-      });
-    });
-    try {
+    const calls = await tenantStateCalls(async (seen) => {
       const items = await new SseReader(await run(alice, threadId, { message: 'x' })).rest();
       expect(items.filter((item) => item.kind === 'event').at(-1)).toMatchObject({ event: 'done' });
-      await expect.poll(() => calls.includes('releaseLease')).toBe(true);
-    } finally {
-      spy.mockRestore();
-    }
+      await expect.poll(() => seen.includes('releaseLease')).toBe(true);
+    });
     // admit (the Worker's), the run's end (its object's), and the request's own counts.
     expect(calls.filter((call) => call === 'releaseLease')).toHaveLength(1);
     expect(calls.filter((call) => call === 'admit')).toHaveLength(1);

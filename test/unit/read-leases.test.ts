@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { type LeaseAnswer, leaseCap, Owners, READ_LEASE_MS, ReadLeases } from '../../src/limits/read-leases';
+import {
+  type LeaseAnswer,
+  leaseCap,
+  MAX_REFUSAL_QUIET_MS,
+  Owners,
+  READ_LEASE_MS,
+  ReadLeases,
+  refusalQuietMs,
+} from '../../src/limits/read-leases';
 
 const rate = { user: { remaining: 10, resetIn: 5 }, tenant: { remaining: 100, resetIn: 5 } };
 const answer = (granted: number, permits = granted): LeaseAnswer => ({ granted, permits, rate });
@@ -11,6 +19,24 @@ function clocked() {
 }
 
 describe('ReadLeases', () => {
+  it('remembers a refusal for its quiet time only, per key', () => {
+    const { leases, advance } = clocked();
+    expect(leases.refused('k')).toBeUndefined();
+    leases.refuse('k', 'rate', 100);
+    expect(leases.refused('k')).toBe('rate');
+    expect(leases.refused('j')).toBeUndefined();
+    advance(99);
+    expect(leases.refused('k')).toBe('rate');
+    advance(1);
+    expect(leases.refused('k')).toBeUndefined();
+  });
+
+  it('quiets a refusal about one token’s refill time, at most 250 ms', () => {
+    expect(refusalQuietMs(600)).toBe(100); // 10 a second
+    expect(refusalQuietMs(60)).toBe(MAX_REFUSAL_QUIET_MS);
+    expect(refusalQuietMs(60_000)).toBe(1);
+  });
+
   it('has nothing to give before a lease was granted, and asks for one read for a new user', () => {
     const { leases } = clocked();
     expect(leases.take('k', 16)).toBeUndefined();
