@@ -12,6 +12,8 @@
 //   do-pipe     as do-js, the body piped into a JS WritableStream (what relayInto does)
 //   do-relay    the project's relayInto and formatEvent in the object (parse, events, frames)
 //   do-js-wrap  as do-js, and the Worker reads it into another JS ReadableStream (a wrapper)
+//   do-byob     as do-js, the body read with a BYOB reader into one reused buffer (what relayInto does)
+//   do-bytes    as do-js, into a JS byte stream (`type: 'bytes'`)
 import { DurableObject } from 'cloudflare:workers';
 import { formatEvent, relayInto } from './relay-lib.js';
 
@@ -61,10 +63,49 @@ async function written(body, writable) {
   }
 }
 
+function pushedByob(body) {
+  let controller;
+  const out = new ReadableStream({
+    start(c) {
+      controller = c;
+    },
+  });
+  (async () => {
+    const reader = body.getReader({ mode: 'byob' });
+    let buffer = new ArrayBuffer(4096);
+    for (;;) {
+      const next = await reader.read(new Uint8Array(buffer));
+      if (next.done) return controller.close();
+      buffer = next.value.buffer;
+      controller.enqueue(next.value.slice());
+    }
+  })().catch(() => undefined);
+  return out;
+}
+
 export class Relay extends DurableObject {
   async open(url, mode) {
     const res = await fetch(url);
     if (mode === 'do-native') return res.body;
+    if (mode === 'do-byob') return pushedByob(res.body);
+    if (mode === 'do-bytes') {
+      let controller;
+      const out = new ReadableStream({
+        type: 'bytes',
+        start(c) {
+          controller = c;
+        },
+      });
+      (async () => {
+        const reader = res.body.getReader();
+        for (;;) {
+          const next = await reader.read();
+          if (next.done) return controller.close();
+          controller.enqueue(next.value);
+        }
+      })().catch(() => undefined);
+      return out;
+    }
     if (mode === 'do-pipe') {
       let controller;
       const out = new ReadableStream({

@@ -19,7 +19,7 @@ const EVENTS = Number(process.env.FLOOR_EVENTS ?? 50);
 const PACE = Number(process.env.FLOOR_PACE_MS ?? 20);
 const MODES = (
   process.env.FLOOR_MODES ??
-  'direct,bare,worker-js,worker-its,worker-pipe,do-native,do-js,do-its,do-fetch,do-writable,do-pipe,do-relay,do-js-wrap'
+  'direct,bare,worker-js,worker-its,worker-pipe,do-native,do-js,do-its,do-fetch,do-writable,do-pipe,do-relay,do-js-wrap,do-byob,do-bytes'
 ).split(',');
 const WORK_DIR = path.resolve('.tmp/floor');
 installCleanup();
