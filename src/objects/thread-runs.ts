@@ -6,7 +6,7 @@ import { Connection, isFinal } from '../runs/connection';
 import { endRun, newRun, releaseSlot } from '../runs/lifecycle';
 import { IDEMPOTENCY_TTL_MS, RunLog, type RunRow, view } from '../runs/log';
 import type { AttachOutcome, RunAddress, RunConfig, RunView, StartOutcome, StartRun } from '../runs/schema';
-import { HEADER_GRACE_MS, openUpstream, refusal } from '../runs/upstream';
+import { HEADER_GRACE_MS, openUpstream, type RunBody, refusal } from '../runs/upstream';
 import { Wakeups } from '../runs/wakeups';
 import { type RelayEvent, runError } from '../stream/events';
 import { relayInto } from '../stream/relay';
@@ -205,7 +205,7 @@ export class ThreadRuns extends DurableObject<Env> {
   }
 
   /** Reads the upstream's events into the run, to the end; never throws. */
-  private async pump(live: LiveRun, body: ReadableStream<Uint8Array>, config: RunConfig): Promise<void> {
+  private async pump(live: LiveRun, body: RunBody, config: RunConfig): Promise<void> {
     try {
       await relayInto(
         body,

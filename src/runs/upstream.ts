@@ -17,15 +17,22 @@ export interface UpstreamDeps {
 /** How long a run waits for the upstream's headers before it starts anyway, with pings. */
 export const HEADER_GRACE_MS = 2_000;
 
-/** The upstream's run stream, or its refusal (an HTTP answer) when it came within the grace. */
-export type Opened = { ok: true; body: ReadableStream<Uint8Array> } | { ok: false; error: unknown };
+/**
+ * The upstream's run stream (or, past the grace, the promise of it), or its refusal (an
+ * HTTP answer) when it came within the grace.
+ */
+export type Opened = { ok: true; body: RunBody } | { ok: false; error: unknown };
+
+/** A run's upstream body, or the promise of it (its headers came after the grace). */
+export type RunBody = ReadableStream<Uint8Array> | Promise<ReadableStream<Uint8Array>>;
 
 /**
  * Opens the upstream run stream. The upstream usually answers its headers at once: its
  * refusals (404, 503, ...) then reach the caller as HTTP statuses. One that takes longer
- * does not leave the caller with nothing: past `graceMs` the body is a stream the
- * upstream's is piped into once it opens, and a failure from then on is the run's error
- * event. `signal` aborts the upstream fetch (cancel, detach, end).
+ * does not leave the caller with nothing: past `graceMs` the run starts on the promise of
+ * the body (the relay reads it once it opens, as it would have: no pipe in between), and a
+ * failure from then on is the run's error event. `signal` aborts the upstream fetch
+ * (cancel, detach, end).
  */
 export async function openUpstream(
   ctx: UpstreamDeps,
@@ -36,7 +43,7 @@ export async function openUpstream(
 ): Promise<Opened> {
   const opened = request(ctx, threadId, message, signal);
   const early = await settledWithin(opened, graceMs);
-  if (early === undefined) return { ok: true, body: lateBody(opened) };
+  if (early === undefined) return { ok: true, body: opened };
   return early.ok ? { ok: true, body: early.value } : early;
 }
 
@@ -78,22 +85,6 @@ async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<Settle
   } finally {
     clearTimeout(timer);
   }
-}
-
-/**
- * A body for a run whose upstream has not answered yet: the upstream body is piped in
- * once it opens; if it never does, the body errors and the relay ends the run with one
- * error event.
- */
-function lateBody(opened: Promise<ReadableStream<Uint8Array>>): ReadableStream<Uint8Array> {
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-  opened
-    .then(
-      (upstream) => upstream.pipeTo(writable),
-      (error: unknown) => writable.abort(error),
-    )
-    .catch(() => undefined); // the relay reports the failure as the run's error event
-  return readable;
 }
 
 /** The upstream's refusal of a run as the contract's error, for the starting caller. */
