@@ -168,7 +168,18 @@ try {
         }),
       ),
     );
-    for (let i = 0; i < 600 && open < STREAMS; i++) await new Promise((r) => setTimeout(r, 100));
+    // While they open: RSS and the V8 heap every 100 ms (a heap snapshot here would
+    // itself add hundreds of MiB of RSS: workerd builds it in memory).
+    const ramp = [];
+    for (let i = 0; i < 600 && open < STREAMS; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const heap = await inspector.send('Runtime.getHeapUsage');
+      const rss = ((await rssBytes(proxy.pid)) - rssBefore) / 1048576;
+      ramp.push(
+        `${open}:${rss.toFixed(0)}(${(heap.usedSize / 1048576).toFixed(0)}/${(heap.totalSize / 1048576).toFixed(0)})`,
+      );
+    }
+    console.log(`Ramp (runs open: RSS growth MiB (V8 heap used/total MiB)), every 100 ms: ${ramp.join(' ')}`);
     const rssAtOpen = await rssBytes(proxy.pid);
     // RSS keeps growing while the runs stream (the bench takes the largest sample), so
     // the snapshot is taken PROFILE_HOLD_MS after all are open.
