@@ -31,12 +31,12 @@ export interface RelayOptions {
  * comments), each handed to `onEvent` as it is parsed (a run's object relays every event
  * of every run it holds this way). It always ends with exactly one `done` or `error`: an
  * upstream that fails or closes early is one `error` event, not a thrown error.
- * The body is read in a loop into one buffer of its own (see {@link chunksOf}), not piped
- * into a WritableStream. Resolves once the final event's `onEvent` has settled; the body
+ * The body (or the promise of it, for an upstream whose headers are late) is read in a
+ * loop into one buffer of its own (see {@link chunksOf}), not piped into a WritableStream. Resolves once the final event's `onEvent` has settled; the body
  * is cancelled when the relay ends first (timeouts, size cap).
  */
 export async function relayInto(
-  body: ReadableStream<Uint8Array>,
+  body: ReadableStream<Uint8Array> | Promise<ReadableStream<Uint8Array>>,
   options: RelayOptions,
   onEvent: (event: RelayEvent) => Promise<void> | undefined,
 ): Promise<void> {
@@ -81,10 +81,28 @@ const READ_BYTES = 4096;
  * workerd's memory per run (measured: RSS grew ~20 KiB per run per event while the live
  * heap stayed flat). A chunk is valid until the next `read`.
  */
-function chunksOf(body: ReadableStream<Uint8Array>): {
+function chunksOf(body: ReadableStream<Uint8Array> | Promise<ReadableStream<Uint8Array>>): Chunks {
+  if (body instanceof ReadableStream) return readerOf(body);
+  // Still on its way (the upstream's headers came after the grace): read once it opens;
+  // a relay that ended meanwhile cancels it then.
+  const reader = body.then(readerOf);
+  reader.catch(() => undefined); // the first read reports it
+  return {
+    read: async () => (await reader).read(),
+    cancel: (reason) =>
+      void reader.then(
+        (chunks) => chunks.cancel(reason),
+        () => undefined,
+      ),
+  };
+}
+
+interface Chunks {
   read(): Promise<Uint8Array | undefined>;
   cancel(reason: unknown): void;
-} {
+}
+
+function readerOf(body: ReadableStream<Uint8Array>): Chunks {
   let byob: ReadableStreamBYOBReader | undefined;
   try {
     byob = body.getReader({ mode: 'byob' });
