@@ -30,14 +30,17 @@ export interface RateState {
   resetIn: number;
 }
 
+/** Both buckets' states after an admission (what the tenant's state answers). */
+export interface RateSnapshot {
+  user: RateState;
+  tenant: RateState;
+}
+
 /**
  * IETF httpapi-ratelimit-headers: `RateLimit-Policy` names each bucket with its quota
  * and the seconds it takes to refill; `RateLimit` gives what is left and when it is full.
  */
-export function rateLimitHeaders(
-  policies: RatePolicies,
-  state: { user: RateState; tenant: RateState },
-): Record<string, string> {
+export function rateLimitHeaders(policies: RatePolicies, state: RateSnapshot): Record<string, string> {
   const window = (p: BucketPolicy) => Math.ceil((p.capacity * 60) / p.perMinute);
   return {
     'RateLimit-Policy': `"user";q=${policies.user.capacity};w=${window(policies.user)}, "tenant";q=${policies.tenant.capacity};w=${window(policies.tenant)}`,

@@ -1,5 +1,5 @@
 import { BoundedMap } from '../bounded-map';
-import type { LeaseLeftover, RateSnapshot } from '../objects/tenant-schema';
+import type { RateSnapshot } from './policy';
 
 /**
  * How long an isolate may spend a read lease's tokens. A block by the operator lands at
@@ -19,6 +19,13 @@ const QUIET_MS = 1_000;
  * object call per refused read (the scale simulation measured it). See {@link refusalQuietMs}.
  */
 export const MAX_REFUSAL_QUIET_MS = 250;
+
+/** What a read lease expired holding: its unused rate tokens and upstream permits (of `window`). */
+export interface LeaseLeftover {
+  tokens: number;
+  permits: number;
+  window?: string;
+}
 
 /** What the tenant's state granted a lease (objects/tenant-state.ts `admit` with `reads`). */
 export interface LeaseAnswer {

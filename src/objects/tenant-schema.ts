@@ -1,4 +1,5 @@
-import type { RateState } from '../limits/policy';
+import type { RateSnapshot } from '../limits/policy';
+import type { LeaseLeftover } from '../limits/read-leases';
 import type { Tenant } from '../tenant';
 import type { Observation } from './governor';
 import type { BudgetName, BudgetState, SpendMark } from './spend-book';
@@ -114,17 +115,8 @@ export type DenyReason =
   | 'upstream_budget'
   | 'limiter';
 
-export interface RateSnapshot {
-  user: RateState;
-  tenant: RateState;
-}
-
-/** What a read lease expired holding: its unused rate tokens and upstream permits (of `window`). */
-export interface LeaseLeftover {
-  tokens: number;
-  permits: number;
-  window?: string;
-}
+export type { RateSnapshot } from '../limits/policy';
+export type { LeaseLeftover } from '../limits/read-leases';
 
 export type Admission =
   | {

@@ -1,13 +1,13 @@
 import { rateLimitHeaders, ratePolicies } from '../limits/policy';
 import {
   type LeaseAnswer,
+  type LeaseLeftover,
   type LocalRead,
   leaseCap,
   Owners,
   ReadLeases,
   refusalQuietMs,
 } from '../limits/read-leases';
-import type { LeaseLeftover } from '../objects/tenant-schema';
 import type { RequestContext } from './context';
 import { permitRequest } from './permits';
 import { limiterClosed, Refusal, refused } from './refusals';
