@@ -34,20 +34,28 @@ function jsStream(body) {
   });
 }
 
-/** Pushes (not pulls) every chunk: what a run's object does with its callers. */
-function pushed(body) {
+/**
+ * Pushes (not pulls) every chunk: what a run's object does with its callers. `byob`: the
+ * body is read into one reused buffer (as relayInto does), each chunk copied out.
+ */
+function pushed(body, byob = false) {
   let controller;
   const out = new ReadableStream({
     start(c) {
       controller = c;
     },
   });
+  const reader = byob ? body.getReader({ mode: 'byob' }) : body.getReader();
+  let buffer = new ArrayBuffer(4096);
   (async () => {
-    const reader = body.getReader();
     for (;;) {
-      const next = await reader.read();
+      const next = byob ? await reader.read(new Uint8Array(buffer)) : await reader.read();
       if (next.done) return controller.close();
-      controller.enqueue(next.value);
+      if (!byob) controller.enqueue(next.value);
+      else {
+        buffer = next.value.buffer;
+        controller.enqueue(next.value.slice());
+      }
     }
   })().catch(() => undefined);
   return out;
@@ -63,31 +71,11 @@ async function written(body, writable) {
   }
 }
 
-function pushedByob(body) {
-  let controller;
-  const out = new ReadableStream({
-    start(c) {
-      controller = c;
-    },
-  });
-  (async () => {
-    const reader = body.getReader({ mode: 'byob' });
-    let buffer = new ArrayBuffer(4096);
-    for (;;) {
-      const next = await reader.read(new Uint8Array(buffer));
-      if (next.done) return controller.close();
-      buffer = next.value.buffer;
-      controller.enqueue(next.value.slice());
-    }
-  })().catch(() => undefined);
-  return out;
-}
-
 export class Relay extends DurableObject {
   async open(url, mode) {
     const res = await fetch(url);
     if (mode === 'do-native') return res.body;
-    if (mode === 'do-byob') return pushedByob(res.body);
+    if (mode === 'do-byob') return pushed(res.body, true);
     if (mode === 'do-bytes') {
       let controller;
       const out = new ReadableStream({
