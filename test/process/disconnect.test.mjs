@@ -129,3 +129,66 @@ test('a caller who hangs up while the upstream is stalled is detached at the nex
     await stack.emulator.configure({ stream: { stall_before_first_byte_ms: 0 } });
   }
 });
+
+// An upstream whose headers come after the grace (the ping interval here, 1 s): the run
+// starts with pings on the promise of the upstream body and reads it once it answers.
+const LATE_MS = 1_600;
+
+test('an upstream answering after the grace: pings first, then every event to done, one upstream stream', async () => {
+  const user = 'late-reader';
+  const threadId = await stack.createThread(TENANT, user);
+  const before = await stack.emulator.stats();
+  await stack.emulator.configure({ latency_ms: LATE_MS, reply: 'one two three', stream: { pace_ms: 20 } });
+  try {
+    const stream = await stack.run(TENANT, user, threadId);
+    if (!stream.isEventStream) await stream.closed;
+    assert.ok(stream.isEventStream, `expected 200 text/event-stream, got ${describe(stream)}`);
+    const events = [];
+    for (let event = await stream.next(); event; event = await stream.next()) events.push(event.event);
+    assert.ok(stream.pings >= 1, 'a ping while the upstream had not answered');
+    assert.equal(events[0], 'start');
+    assert.equal(events.at(-1), 'done', `events: ${events.join(',')}`);
+    assert.equal(events.filter((e) => e === 'content').length, 3, `events: ${events.join(',')}`);
+  } finally {
+    await stack.emulator.configure({
+      latency_ms: 0,
+      reply: Array.from({ length: 60 }, (_, i) => `word${i}`).join(' '),
+      stream: { pace_ms: 400 },
+    });
+  }
+  const stats = await stack.emulator.stats();
+  assert.equal(stats.streams_opened - before.streams_opened, 1, 'upstream streams opened');
+  assert.equal(stats.streams_completed - before.streams_completed, 1, 'upstream streams completed');
+  const usage = await poll(
+    () => stack.usage(TENANT, user),
+    (u) => u.streams.yours === 0,
+    { timeoutMs: FREED_WITHIN_MS },
+  );
+  assert.equal(usage.value.streams.yours, 0, `the slot still held ${usage.ms} ms after the run ended`);
+});
+
+test('a caller who hangs up before a late upstream answered: no upstream stream runs, the slot is freed', async () => {
+  const user = 'late-leaver';
+  const threadId = await stack.createThread(TENANT, user);
+  const before = await stack.emulator.stats();
+  await stack.emulator.configure({ latency_ms: LATE_MS });
+  try {
+    const stream = await stack.run(TENANT, user, threadId);
+    if (!stream.isEventStream) await stream.closed;
+    assert.ok(stream.isEventStream, `expected 200 text/event-stream, got ${describe(stream)}`);
+    await stream.abort();
+    // The run is detached at the next ping (1 s) and cancelled after the grace (100 ms):
+    // by then the upstream has not answered, and its fetch is aborted.
+    await new Promise((resolve) => setTimeout(resolve, LATE_MS + PING_MS));
+  } finally {
+    await stack.emulator.configure({ latency_ms: 0 });
+  }
+  const usage = await poll(
+    () => stack.usage(TENANT, user),
+    (u) => u.streams.yours === 0,
+    { timeoutMs: FREED_WITHIN_MS },
+  );
+  assert.equal(usage.value.streams.yours, 0, `the slot still held ${usage.ms} ms after the caller left`);
+  const stats = await stack.emulator.stats();
+  assert.equal(stats.streams_completed - before.streams_completed, 0, 'no upstream stream ran to its end');
+});
