@@ -37,6 +37,29 @@ export interface LeaseAnswer {
   rate: RateSnapshot;
 }
 
+/**
+ * What a read does first ({@link ReadLeases.begin}): spend one of the lease's tokens (and
+ * start the refill it says is due), be refused again with the refusal it just had, or ask
+ * the tenant's state for `want` reads, giving back what the expired lease held.
+ */
+export type ReadStep<Refused> =
+  | { next: 'local'; read: LocalRead }
+  | { next: 'refused'; refusal: Refused }
+  | { next: 'ask'; want: number; returned: LeaseLeftover | undefined };
+
+/** What a refusal from the tenant's state does to the lease of the user it refused. */
+export interface RefusalEffect {
+  /** The user is blocked: their lease is dropped (what it holds is not spent). */
+  drop: boolean;
+  /** A refusal of the foreground ask is remembered this long (0: the next read asks again). */
+  quietMs: number;
+  /**
+   * The bucket was empty and the owner is confirmed: a concurrent read's lease may have
+   * landed meanwhile holding the last tokens, so one of those is spent rather than left.
+   */
+  spendLanded: boolean;
+}
+
 /** One read admitted from a lease. */
 export interface LocalRead {
   /** It carries an upstream permit (refunded by admission's settle if no call was made). */
@@ -81,6 +104,36 @@ export class ReadLeases<Refused = unknown> {
 
   constructor(now: () => number = Date.now) {
     this.#now = now;
+  }
+
+  /**
+   * The first step of a read of `key`: from the lease when the owner is confirmed here
+   * (`owned`) and it holds a token; else refused from memory while a refusal is fresh;
+   * else an ask. The round trips are the caller's (services/local-reads.ts; the scale
+   * simulation drives the same steps in virtual time).
+   */
+  begin(key: string, cap: number, owned: boolean): ReadStep<Refused> {
+    const read = owned ? this.take(key, cap) : undefined;
+    if (read) return { next: 'local', read };
+    const refusal = this.refused(key);
+    if (refusal !== undefined) return { next: 'refused', refusal };
+    return { next: 'ask', want: this.want(key, cap), returned: this.leftover(key) };
+  }
+
+  /**
+   * The ask a read made was refused with `refusal`: the lease takes its `effect`, and the
+   * read is admitted from a lease that landed meanwhile when `effect` allows (else `undefined`).
+   */
+  askRefused(key: string, cap: number, refusal: Refused, effect: RefusalEffect): LocalRead | undefined {
+    if (effect.drop) this.drop(key);
+    if (effect.quietMs > 0) this.refuse(key, refusal, effect.quietMs);
+    return effect.spendLanded ? this.take(key, cap) : undefined;
+  }
+
+  /** A background refill was refused (or failed): a block drops the lease, anything else quiets it. */
+  refillRefused(key: string, effect: Pick<RefusalEffect, 'drop'>, retryAfterS?: number): void {
+    if (effect.drop) this.drop(key);
+    else this.quiet(key, retryAfterS);
   }
 
   /** One read from the live lease of `key`, or `undefined` when it has none left. */
@@ -217,32 +270,3 @@ function shown(lease: Lease): RateSnapshot {
 
 /** How many reads one lease may carry for a tenant's limits: a quarter of a user's burst, at least one. */
 export const leaseCap = (burst: number) => Math.max(1, Math.floor(burst / 4));
-
-/** Owners an isolate remembers at once. */
-const MAX_OWNERS = 50_000;
-
-/**
- * The threads (and files) an isolate has seen the tenant's state confirm as a user's.
- * Ownership never moves to another user (an id reissued to another user is refused at
- * creation), so a confirmed owner stays true until the thread is deleted, and a deleted
- * thread's read is answered 404 by the upstream: nothing here needs invalidating across
- * isolates. Deleting forgets it in the isolate that deleted it.
- */
-export class Owners {
-  readonly #owners = new BoundedMap<string, true>(MAX_OWNERS);
-
-  has(tenant: string, user: string, kind: 'thread' | 'file', id: string): boolean {
-    return this.#owners.has(ownerKey(tenant, user, kind, id));
-  }
-
-  add(tenant: string, user: string, kind: 'thread' | 'file', id: string): void {
-    this.#owners.set(ownerKey(tenant, user, kind, id), true);
-  }
-
-  forget(tenant: string, user: string, kind: 'thread' | 'file', id: string): void {
-    this.#owners.delete(ownerKey(tenant, user, kind, id));
-  }
-}
-
-const ownerKey = (tenant: string, user: string, kind: string, id: string) =>
-  `${tenant}\u0000${user}\u0000${kind}\u0000${id}`;

@@ -1,10 +1,10 @@
+import { Owners } from '../limits/owners';
 import { rateLimitHeaders, ratePolicies } from '../limits/policy';
 import {
   type LeaseAnswer,
   type LeaseLeftover,
   type LocalRead,
   leaseCap,
-  Owners,
   ReadLeases,
   refusalQuietMs,
 } from '../limits/read-leases';
@@ -39,42 +39,59 @@ export async function admitRead(
   kind: 'thread' | 'file',
   id: string,
 ): Promise<ReadGrant> {
-  const key = `${ctx.tenant.id}\u0000${ctx.user}`;
+  const key = keyOf(ctx);
   const cap = leaseCap(ctx.tenant.limits.burst);
-  if (owners.has(ctx.tenant.id, ctx.user, kind, id)) {
-    // A read that finds the lease empty asks itself, even with a refill in flight: waiting
-    // on another request's promise is not allowed (workerd cancels a request whose
-    // continuation another request resolves after it ended, and calls it hung if all it
-    // waits on is another request's work).
-    const read = leases.take(key, cap);
-    if (read) {
-      if (read.refill !== undefined) refillInBackground(ctx, key, read.refill);
-      return grantOf(ctx, read, 'local');
-    }
+  const owned = () => owners.has(ctx.tenant.id, ctx.user, kind, id);
+  // A read that finds the lease empty asks itself, even with a refill in flight: waiting
+  // on another request's promise is not allowed (workerd cancels a request whose
+  // continuation another request resolves after it ended, and calls it hung if all it
+  // waits on is another request's work).
+  const step = leases.begin(key, cap, owned());
+  if (step.next === 'local') {
+    if (step.read.refill !== undefined) refillInBackground(ctx, key, step.read.refill);
+    return grantOf(ctx, step.read, 'local');
   }
   // Refused a moment ago (rate, block): refused again without asking, a fresh error each time.
-  const last = leases.refused(key);
-  if (last) throw new Refusal(last.reason, last);
+  if (step.next === 'refused') throw new Refusal(step.refusal.reason, step.refusal);
   let answer: LeaseAnswer;
   try {
-    answer = await ask(ctx, leases.want(key, cap), { kind, id }, leases.leftover(key));
+    answer = await ask(ctx, step.want, { kind, id }, step.returned);
   } catch (error) {
-    if (error instanceof Refusal && error.reason === 'blocked') leases.drop(key);
-    if (error instanceof Refusal && QUIETED.has(error.reason)) {
-      leases.refuse(key, error, refusalQuietMs(ctx.tenant.limits.requests_per_minute));
-    }
-    // The object's bucket is empty, but a concurrent read's lease may have landed meanwhile
-    // holding some of its last tokens: spend one of those rather than leave it unused.
-    const retry =
-      error instanceof Refusal &&
-      error.reason === 'rate_user' &&
-      owners.has(ctx.tenant.id, ctx.user, kind, id);
-    const late = retry ? leases.take(key, cap) : undefined;
+    if (!(error instanceof Refusal)) throw error;
+    const late = leases.askRefused(key, cap, error, {
+      drop: error.reason === 'blocked',
+      quietMs: quietMsOf(ctx, error),
+      // Asked after the await: a concurrent admission may have confirmed the owner meanwhile.
+      spendLanded: error.reason === 'rate_user' && owned(),
+    });
     if (late) return grantOf(ctx, late, 'local');
     throw error;
   }
   owners.add(ctx.tenant.id, ctx.user, kind, id);
   return grantOf(ctx, leases.grant(key, answer, true), 'admitted');
+}
+
+/**
+ * The refusal (rate, block) the tenant's state gave the caller a moment ago, as a fresh
+ * error, or `undefined`: an exact admission refused again without asking (services/admission.ts).
+ * One memory per (tenant, user) for every route: reads and costly routes draw on the same buckets.
+ */
+export function recentRefusal(ctx: RequestContext): Refusal | undefined {
+  const last = leases.refused(keyOf(ctx));
+  return last && new Refusal(last.reason, last);
+}
+
+/** An exact admission was refused: a rate or block refusal is remembered for a moment. */
+export function rememberRefusal(ctx: RequestContext, refusal: Refusal): void {
+  const ms = quietMsOf(ctx, refusal);
+  if (ms > 0) leases.refuse(keyOf(ctx), refusal, ms);
+}
+
+const keyOf = (ctx: RequestContext) => `${ctx.tenant.id}\u0000${ctx.user}`;
+
+/** How long a refusal is remembered: about one token's time for rate and block, never for the rest. */
+function quietMsOf(ctx: RequestContext, refusal: Refusal): number {
+  return QUIETED.has(refusal.reason) ? refusalQuietMs(ctx.tenant.limits.requests_per_minute) : 0;
 }
 
 /** The caller's thread is theirs: the exact path confirmed it (an admission, a creation, a list). */
@@ -98,8 +115,8 @@ function refillInBackground(ctx: RequestContext, key: string, want: number): voi
       leases.grant(key, answer, false);
     },
     (error: unknown) => {
-      if (error instanceof Refusal && error.reason === 'blocked') leases.drop(key);
-      else leases.quiet(key, error instanceof Refusal ? error.retryAfter : undefined);
+      const refusal = error instanceof Refusal ? error : undefined;
+      leases.refillRefused(key, { drop: refusal?.reason === 'blocked' }, refusal?.retryAfter);
     },
   );
   leases.track(key, refill);

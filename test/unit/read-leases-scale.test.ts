@@ -1,11 +1,11 @@
 // The README's Scale figures for reads, checked by simulation: many users reading at a
 // steady rate through one or more isolates, each with its own `ReadLeases` (the real
 // class), against one exact object (the real token bucket, src/limits/bucket.ts) that
-// answers every ask after a round trip. The isolate's steps mirror
-// src/services/local-reads.ts `admitRead` (take from the lease; a refill in the
-// background when half spent; a foreground ask, with the expired lease's leftovers, when
-// empty, unless a refusal a moment ago is still fresh); the object's mirror `TenantState.leaseReads` (the caller's token first, then up
-// to `want - 1` more, leftovers given back). Virtual time: no timer, no wall clock.
+// answers every ask after a round trip. Each read takes the steps services/local-reads.ts
+// `admitRead` takes (`ReadLeases.begin`, then `grant` or `askRefused`; a background
+// refill's `grant` or `refillRefused`): only their round trips are made here, in virtual
+// time (no timer, no wall clock). The object's part mirrors `TenantState.leaseReads` (the
+// caller's token first, then up to `want - 1` more, leftovers given back).
 import { describe, expect, it } from 'vitest';
 import { type BucketPolicy, type BucketState, take } from '../../src/limits/bucket';
 import { type LeaseAnswer, leaseCap, ReadLeases, refusalQuietMs } from '../../src/limits/read-leases';
@@ -127,45 +127,44 @@ function simulate(s: Scenario): Outcome {
   let refused = 0;
   const admit = (user: number) => admittedBy.set(user, (admittedBy.get(user) ?? 0) + 1);
 
+  // The service's steps (ReadLeases.begin, grant, askRefused, refillRefused), with its
+  // round trips made in virtual time. Every user here owns what they read.
   const read = (user: number, leases: ReadLeases) => {
     const key = String(user);
-    const local = leases.take(key, cap);
-    if (local) {
-      admit(user);
-      if (local.refill !== undefined) {
-        const want = local.refill;
-        let settle = () => {};
-        leases.track(
-          key,
-          new Promise<void>((resolve) => {
-            settle = resolve;
-          }),
-        );
-        at(now + s.rttMs, () => {
-          const answer = ask(user, want);
-          if (answer) leases.grant(key, answer, false);
-          else leases.quiet(key);
-          settle();
-        });
-      }
-      return;
-    }
-    if (leases.refused(key)) {
+    const step = leases.begin(key, cap, true);
+    if (step.next === 'refused') {
       refused += 1;
       return;
     }
-    const want = leases.want(key, cap);
-    const returned = leases.leftover(key);
+    if (step.next === 'local') {
+      admit(user);
+      const want = step.read.refill;
+      if (want === undefined) return;
+      let settle = () => {};
+      leases.track(
+        key,
+        new Promise<void>((resolve) => {
+          settle = resolve;
+        }),
+      );
+      at(now + s.rttMs, () => {
+        const answer = ask(user, want);
+        if (answer) leases.grant(key, answer, false);
+        else leases.refillRefused(key, { drop: false });
+        settle();
+      });
+      return;
+    }
     at(now + s.rttMs, () => {
-      const answer = ask(user, want, returned);
+      const answer = ask(user, step.want, step.returned);
       if (answer) {
         leases.grant(key, answer, true);
         admit(user);
         return;
       }
-      leases.refuse(key, true, refusalQuietMs(s.policy.perMinute));
-      // A concurrent read's lease may have landed meanwhile.
-      if (leases.take(key, cap)) admit(user);
+      // The object refused for the user's rate (the only refusal here).
+      const effect = { drop: false, quietMs: refusalQuietMs(s.policy.perMinute), spendLanded: true };
+      if (leases.askRefused(key, cap, true, effect)) admit(user);
       else refused += 1;
     });
   };

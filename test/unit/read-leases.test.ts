@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { Owners } from '../../src/limits/owners';
 import {
   type LeaseAnswer,
   leaseCap,
   MAX_REFUSAL_QUIET_MS,
-  Owners,
   READ_LEASE_MS,
   ReadLeases,
   refusalQuietMs,
@@ -122,6 +122,59 @@ describe('ReadLeases', () => {
     advance(1);
     expect(leases.take('k', 16)?.refill).toEqual(expect.any(Number));
     leases.drop('k');
+    expect(leases.take('k', 16)).toBeUndefined();
+  });
+
+  it('begins a read from the lease only when the owner is confirmed, else from a fresh refusal, else with an ask', () => {
+    const { leases, advance } = clocked();
+    expect(leases.begin('k', 16, true)).toEqual({ next: 'ask', want: 1, returned: undefined });
+    leases.grant('k', answer(3), true);
+    // Not confirmed as the owner here: asked, though the lease holds tokens (none spent).
+    expect(leases.begin('k', 16, false)).toMatchObject({ next: 'ask' });
+    expect(leases.begin('k', 16, true)).toMatchObject({ next: 'local', read: { permit: true } });
+    expect(leases.begin('k', 16, true)).toMatchObject({ next: 'local' });
+    leases.refuse('k', 'rate', 100);
+    expect(leases.begin('k', 16, true)).toEqual({ next: 'refused', refusal: 'rate' });
+    advance(3_000);
+    // The refusal is stale and the lease expired holding nothing: an ask with no leftovers.
+    expect(leases.begin('k', 16, true)).toMatchObject({ next: 'ask', returned: undefined });
+  });
+
+  it('begins an ask with what the expired lease held, handed back once', () => {
+    const { leases, advance } = clocked();
+    leases.grant('k', { ...answer(4, 2), window: 'w1' }, true);
+    advance(READ_LEASE_MS);
+    expect(leases.begin('k', 16, true)).toMatchObject({
+      next: 'ask',
+      returned: { tokens: 3, permits: 1, window: 'w1' },
+    });
+    expect(leases.begin('k', 16, true)).toMatchObject({ next: 'ask', returned: undefined });
+  });
+
+  it('takes a refused ask’s effect: a block drops the lease, a quiet time is remembered, a landed lease is spent', () => {
+    const { leases } = clocked();
+    leases.grant('k', answer(3), true);
+    const blocked = { drop: true, quietMs: 100, spendLanded: false };
+    expect(leases.askRefused('k', 16, 'blocked', blocked)).toBeUndefined();
+    expect(leases.begin('k', 16, true)).toEqual({ next: 'refused', refusal: 'blocked' });
+    expect(leases.take('k', 16)).toBeUndefined();
+
+    leases.grant('j', answer(2), true);
+    const rate = { drop: false, quietMs: 0, spendLanded: true };
+    expect(leases.askRefused('j', 16, 'rate', rate)).toMatchObject({ permit: true });
+    expect(leases.askRefused('j', 16, 'rate', rate)).toBeUndefined();
+    expect(leases.refused('j')).toBeUndefined();
+  });
+
+  it('drops a lease whose refill found the user blocked, and quiets one refused otherwise', () => {
+    const { leases, advance } = clocked();
+    leases.grant('k', answer(4), true);
+    leases.refillRefused('k', { drop: false }, 2);
+    leases.take('k', 16);
+    advance(1_999);
+    // Quiet for the Retry-After (2 s): no refill is due though the lease is half spent.
+    expect(leases.take('k', 16)?.refill).toBeUndefined();
+    leases.refillRefused('k', { drop: true });
     expect(leases.take('k', 16)).toBeUndefined();
   });
 
