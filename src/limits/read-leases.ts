@@ -241,6 +241,11 @@ export class ReadLeases<Refused = unknown> {
     this.#refusals.set(key, { until: this.#now() + ms, refusal });
   }
 
+  /** Forgets the refusal remembered for `key` (the operator let the user back in). */
+  forgive(key: string): void {
+    this.#refusals.delete(key);
+  }
+
   /** The refusal a read of `key` gets without asking, while the last one is fresh. */
   refused(key: string): Refused | undefined {
     const last = this.#refusals.get(key);

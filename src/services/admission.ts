@@ -14,7 +14,7 @@ import type {
 } from '../objects/tenant-state';
 import { allowanceStale, guardAccount } from './account';
 import type { RequestContext } from './context';
-import { admitRead, rememberOwner } from './local-reads';
+import { admitRead, recentRefusal, rememberOwner, rememberRefusal } from './local-reads';
 import { permitRequest } from './permits';
 import { limiterClosed, Refusal, refused } from './refusals';
 
@@ -157,6 +157,12 @@ export async function admit(
     if (target === undefined) throw new TypeError('a local read names the thread it reads');
     return admitRead(ctx, spec.owns, target);
   }
+  // Webhook ingress counts against the tenant's bucket only: a user's refusal is not its own.
+  const remembers = !('rate' in spec && spec.rate === 'tenant');
+  // Refused for the rate or a block a moment ago: refused again without a round trip, so a
+  // client hammering past its limit costs the tenant's object one call per quiet time.
+  const recent = remembers ? recentRefusal(ctx) : undefined;
+  if (recent) throw recent;
   const request: AdmitRequest = { tenant: ctx.tenant.id, user: ctx.user, limits: ctx.tenant.limits };
   if (spec.governor !== 'none') {
     request.upstream = await permitRequest(ctx, spec.governor === 'closed');
@@ -179,7 +185,11 @@ export async function admit(
     return limiterDown(ctx, spec, error);
   }
   const headers = rateLimitHeaders(ratePolicies(ctx.tenant.limits), result.rate);
-  if (!result.ok) throw refused(result, headers);
+  if (!result.ok) {
+    const refusal = refused(result, headers);
+    if (remembers) rememberRefusal(ctx, refusal);
+    throw refusal;
+  }
   const grant: Grant & Partial<Record<'threads' | 'files' | 'usage' | 'rate' | 'chat', unknown>> = {
     outcome: 'admitted',
     headers,

@@ -87,7 +87,19 @@ export function rememberRefusal(ctx: RequestContext, refusal: Refusal): void {
   if (ms > 0) leases.refuse(keyOf(ctx), refusal, ms);
 }
 
-const keyOf = (ctx: RequestContext) => `${ctx.tenant.id}\u0000${ctx.user}`;
+/**
+ * The operator blocked or let back in a user: this isolate drops what it holds for them
+ * at once (a block their lease, either the refusal it remembers); other isolates learn
+ * it at their next ask (a lease within its 2 s, a refusal within 250 ms).
+ */
+export function blockChanged(tenant: string, user: string, blocked: boolean): void {
+  const key = leaseKey(tenant, user);
+  if (blocked) leases.drop(key);
+  leases.forgive(key);
+}
+
+const keyOf = (ctx: Pick<RequestContext, 'tenant' | 'user'>) => leaseKey(ctx.tenant.id, ctx.user);
+const leaseKey = (tenant: string, user: string) => `${tenant}\u0000${user}`;
 
 /** How long a refusal is remembered: about one token's time for rate and block, never for the rest. */
 function quietMsOf(ctx: RequestContext, refusal: Refusal): number {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TENANTS } from '../fixtures/tenants';
-import { expectError } from '../helpers/assertions';
+import { expectError, tenantStateCalls, watchUpstream } from '../helpers/assertions';
 import { newThread } from '../helpers/fixtures';
 import { testGateway } from '../helpers/gateway';
 
@@ -90,6 +90,36 @@ describe('request rate limits', () => {
     expect(bad.every((r) => r.status === 401)).toBe(true);
     const first = await alice.request('GET', '/v1/usage');
     expect(first.headers.get('ratelimit')).toMatch(/^"user";r=2;/);
+  });
+
+  it('refuses a user hammering a costly route past their rate without asking the tenant state each time, and creates nothing', async () => {
+    // One a minute: nothing refills during the test; a refusal is remembered 250 ms.
+    const gw = testGateway({ tenants: { t: withLimits({ burst: 2, requests_per_minute: 1 }) } });
+    const alice = await gw.caller('t');
+    await newThread(alice);
+    await newThread(alice);
+    const watch = await watchUpstream(gw.emulator);
+    const refusals: Response[] = [];
+    const calls = await tenantStateCalls(async () => {
+      const started = Date.now();
+      // As many creations as fit in the remembered refusal (at least 5).
+      while (refusals.length < 5 || (Date.now() - started < 200 && refusals.length < 40)) {
+        refusals.push(await alice.request('POST', '/v1/threads', { json: {} }));
+      }
+    });
+    for (const res of refusals) {
+      await expectError(res, 429, 'RATE_LIMITED');
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(res.headers.get('ratelimit')).toMatch(/^"user";r=0;/);
+    }
+    // The first refused creation asked; the rest were refused from its answer. Nothing was
+    // reserved (no release to send back) and the upstream created nothing.
+    expect(calls.filter((call) => call === 'admit').length).toBeLessThan(refusals.length / 2);
+    expect(calls.filter((call) => call === 'releaseThread')).toEqual([]);
+    await watch.expectNone();
+    // Another user of the tenant is not refused by alice's memory.
+    const bob = await gw.caller('t');
+    expect((await bob.request('POST', '/v1/threads', { json: {} })).status).toBe(201);
   });
 
   it('carries RateLimit headers on successes and on errors of limited routes', async () => {

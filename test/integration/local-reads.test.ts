@@ -155,14 +155,14 @@ describe('reads admitted in the isolate', () => {
     await expectError(await alice.request('GET', `/v1/threads/${thread}/messages`), 404, 'NOT_FOUND');
   });
 
-  it('refuses a user blocked while their lease is live within the contract’s 5 s, and lets them back in', async () => {
+  it('refuses a user blocked elsewhere while their lease is live within the contract’s 5 s, and lets them back in', async () => {
     const gw = testGateway();
-    const admin = operator(gw.overrides);
     const alice = await gw.caller('acme');
     const thread = await newThread(alice);
     for (let i = 0; i < 6; i++) expect((await read(alice, thread)).status).toBe(200);
-    const blocked = await admin.request('POST', `/tenants/${gw.ids.acme}/users/${alice.user}/block`);
-    expect(blocked.status).toBe(200);
+    // Blocked from another isolate: this one hears nothing, and learns it at its next ask.
+    const state = env.TENANT_STATE.getByName(gw.ids.acme ?? '');
+    expect(await state.block(alice.user)).toBe(true);
     const deadline = Date.now() + 5_000;
     let status = 0;
     while (Date.now() < deadline) {
@@ -175,7 +175,7 @@ describe('reads admitted in the isolate', () => {
     const watch = await watchUpstream(gw.emulator);
     for (let i = 0; i < 5; i++) await expectError(await read(alice, thread), 403, 'USER_BLOCKED');
     await watch.expectNone();
-    await admin.request('DELETE', `/tenants/${gw.ids.acme}/users/${alice.user}/block`);
+    expect(await state.unblock(alice.user)).toBe(true);
     // Let back in within the same 5 s (a refusal is remembered in the isolate for a moment).
     const back = Date.now() + 5_000;
     while (Date.now() < back && status !== 200) {
@@ -183,6 +183,24 @@ describe('reads admitted in the isolate', () => {
       if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(status).toBe(200);
+  });
+
+  it('refuses a user the operator blocks through this isolate at their next read, and lets them back in at once', async () => {
+    const gw = testGateway();
+    const admin = operator(gw.overrides);
+    const alice = await gw.caller('acme');
+    const thread = await newThread(alice);
+    for (let i = 0; i < 6; i++) expect((await read(alice, thread)).status).toBe(200);
+    const watch = await watchUpstream(gw.emulator);
+    const block = `/tenants/${gw.ids.acme}/users/${alice.user}/block`;
+    expect((await admin.request('POST', block)).status).toBe(200);
+    // The lease still held tokens: dropped with the block, so the very next read is refused.
+    await expectError(await read(alice, thread), 403, 'USER_BLOCKED');
+    await expectError(await alice.request('POST', '/v1/threads', { json: {} }), 403, 'USER_BLOCKED');
+    await watch.expectNone();
+    // The refusals are remembered, but the unblock forgets them here: served at once.
+    expect((await admin.request('DELETE', block)).status).toBe(200);
+    expect((await read(alice, thread)).status).toBe(200);
   });
 
   it('refuses a user hammering past their rate without asking the tenant state for each read', async () => {

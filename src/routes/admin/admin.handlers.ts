@@ -5,6 +5,7 @@ import { getTenant, listTenants, patchTenant, putTenant, removeTenant } from '..
 import type { AppEnv } from '../../env';
 import { ApiError } from '../../errors';
 import { readAudit, readTenant, recordChange } from '../../registry/store';
+import { blockChanged } from '../../services/local-reads';
 import type { AppRouteHandler } from '../define';
 import type * as routes from './admin.routes';
 
@@ -59,13 +60,15 @@ async function existingTenant(c: Context<AppEnv>, id: string): Promise<string> {
 
 /**
  * Blocks or lets back in one end user. The tenant's state object holds the block and
- * admission checks it on every request, so it holds from this answer on; the audit
- * row follows it.
+ * every exact admission checks it, so it holds there from this answer on; reads admitted
+ * from an isolate's lease learn it within the lease's life (2 s), at once in this isolate
+ * (services/local-reads.ts `blockChanged`). The audit row follows it.
  */
 async function setBlocked(c: Context<AppEnv>, tenantId: string, user: string, blocked: boolean) {
   const tenant = await existingTenant(c, tenantId);
   const state = c.env.TENANT_STATE.getByName(tenant);
   const changed = blocked ? await state.block(user) : await state.unblock(user);
+  blockChanged(tenant, user, blocked);
   if (changed) {
     await recordChange(registry(c), {
       actor: operatorOf(c),
