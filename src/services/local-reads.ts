@@ -81,10 +81,15 @@ export function recentRefusal(ctx: RequestContext): Refusal | undefined {
   return last && new Refusal(last.reason, last);
 }
 
-/** An exact admission was refused: a rate or block refusal is remembered for a moment. */
+/**
+ * An exact admission was refused: a rate or block refusal is remembered for a moment, and
+ * a block drops the user's read lease (their next read is refused, not served from it).
+ */
 export function rememberRefusal(ctx: RequestContext, refusal: Refusal): void {
+  const key = keyOf(ctx);
+  if (refusal.reason === 'blocked') leases.drop(key);
   const ms = quietMsOf(ctx, refusal);
-  if (ms > 0) leases.refuse(keyOf(ctx), refusal, ms);
+  if (ms > 0) leases.refuse(key, refusal, ms);
 }
 
 /**

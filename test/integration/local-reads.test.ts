@@ -185,6 +185,20 @@ describe('reads admitted in the isolate', () => {
     expect(status).toBe(200);
   });
 
+  it('refuses a blocked user’s next read at once after an exact admission here was refused for the block', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const thread = await newThread(alice);
+    for (let i = 0; i < 6; i++) expect((await read(alice, thread)).status).toBe(200);
+    // Blocked from another isolate; a creation here asks the object and is refused.
+    expect(await env.TENANT_STATE.getByName(gw.ids.acme ?? '').block(alice.user)).toBe(true);
+    const watch = await watchUpstream(gw.emulator);
+    await expectError(await alice.request('POST', '/v1/threads', { json: {} }), 403, 'USER_BLOCKED');
+    // The lease still held tokens: dropped with that refusal, not spent by a blocked user.
+    await expectError(await read(alice, thread), 403, 'USER_BLOCKED');
+    await watch.expectNone();
+  });
+
   it('refuses a user the operator blocks through this isolate at their next read, and lets them back in at once', async () => {
     const gw = testGateway();
     const admin = operator(gw.overrides);
