@@ -70,12 +70,19 @@ export function withoutRequestId(body: ErrorBody): Omit<ErrorBody, 'request_id'>
   return rest;
 }
 
+/**
+ * A JWT's shape: a base64url JSON header (`{"` encodes as `eyJ`), a dot, then more base64url.
+ * The dot matters: a standard-base64 webhook signature may hold `eyJ` by chance (one in
+ * ~260,000 positions) but never a dot, and that chance made CI red once.
+ */
+export const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+/;
+
 /** Asserts `text` carries no canary, no JWT and none of `extra` (e.g. issued upstream tokens). */
 export function expectNoSecrets(text: string, extra: readonly string[] = []): void {
   for (const canary of [...CANARIES, ...extra]) {
     expect(text.includes(canary), `response leaks ${canary.slice(0, 24)}`).toBe(false);
   }
-  expect(text).not.toMatch(/eyJ[A-Za-z0-9_-]{4,}/);
+  expect(text).not.toMatch(JWT_PATTERN);
 }
 
 /** Asserts the headers every authenticated JSON response carries. */
