@@ -1,7 +1,7 @@
 import { BoundedMap } from '../bounded-map';
 import { available, type BucketState, type TakeResult, take } from '../limits/bucket';
 import type { RatePolicies } from '../limits/policy';
-import type { RateSnapshot } from './tenant-schema';
+import type { DenyReason, RateSnapshot } from './tenant-schema';
 
 /** Users tracked at once; beyond it the least recent start afresh (full), a bounded approximation. */
 const MAX_BUCKETS = 100_000;
@@ -17,6 +17,16 @@ export interface RateLook {
   /** `undefined` for a tenant-only request: it draws from the tenant's bucket alone. */
   readonly userKey: string | undefined;
 }
+
+/** The caller's token, or why there is none (then nothing was taken). */
+export type FirstToken =
+  | { readonly ok: true; readonly look: RateLook }
+  | {
+      readonly ok: false;
+      readonly reason: Extract<DenyReason, 'blocked' | 'rate_user' | 'rate_tenant'>;
+      readonly retryAfter?: number;
+      readonly rate: RateSnapshot;
+    };
 
 /**
  * A tenant's token buckets, one for the tenant and one per user. They live in memory:
@@ -46,6 +56,35 @@ export class RateBook {
     if (userBucket.allowed && tenant.allowed) return look;
     const reason = userBucket.allowed ? 'rate_tenant' : 'rate_user';
     return { ...look, refused: { reason, retryAfter: Math.max(userBucket.retryAfter, tenant.retryAfter) } };
+  }
+
+  /**
+   * The one token every admission takes first, from both buckets. A blocked user takes
+   * nothing, not even a token of the tenant's rate; a refusal takes from neither bucket.
+   */
+  first(policies: RatePolicies, user: string | undefined, now: number, blocked: boolean): FirstToken {
+    const look = this.look(policies, user, now);
+    if (blocked) return { ok: false, reason: 'blocked', rate: look.rate };
+    if (look.refused) return { ok: false, ...look.refused, rate: look.rate };
+    this.take(look);
+    return { ok: true, look };
+  }
+
+  /**
+   * A read lease's tokens after the caller's: up to `extra` more, as many as both buckets
+   * hold, or none (and no `rate`) when either is empty.
+   */
+  more(
+    policies: RatePolicies,
+    user: string,
+    now: number,
+    extra: number,
+  ): { taken: number; rate?: RateSnapshot } {
+    if (extra <= 0) return { taken: 0 };
+    const look = this.look(policies, user, now, extra);
+    if (look.refused) return { taken: 0 };
+    this.take(look);
+    return { taken: look.n, rate: look.rate };
   }
 
   /** Takes the tokens `look` found (it must not have been refused). */

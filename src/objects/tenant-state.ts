@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import { ratePolicies } from '../limits/policy';
+import { type RatePolicies, ratePolicies } from '../limits/policy';
 import { MAX_READ_BATCH } from '../limits/read-leases';
 import type { UsageEntry } from '../metering/metrics';
 import { BlockList, type BlockRecord } from './block-list';
@@ -10,12 +10,13 @@ import { LeaseBook } from './lease-book';
 import { flushMs, MeterBook, type UsageQuery, type UsageRow } from './meter-book';
 import { filePage, threadPage } from './pages';
 import { type Acquire, type PermitOutcome, PermitPool, type Release } from './permit-pool';
-import { RateBook, type RateLook } from './rate-book';
+import { RateBook } from './rate-book';
 import { SPEND_SCHEMA, SpendBook } from './spend-book';
 import {
   type Admission,
   type AdmitRequest,
   type FileRecord,
+  type RateSnapshot,
   type SpendMark,
   TENANT_SCHEMA,
   type ThreadRecord,
@@ -83,18 +84,17 @@ export class TenantState extends DurableObject<Env> {
     if (returned && window)
       this.pool.giveBackLent({ window, count: Math.min(returned.permits, MAX_READ_BATCH) });
     // One token, the caller's (a read lease takes the rest once its permits are known).
-    const look = this.rates.look(ratePolicies(limits), request.tenantOnly ? undefined : user, now);
-    const { rate } = look;
-    // A blocked user takes nothing, not even a token of the tenant's rate.
-    if (this.blocks.has(user)) return { ok: false, reason: 'blocked', rate };
-    if (look.refused) return { ok: false, ...look.refused, rate };
-    this.rates.take(look);
+    const policies = ratePolicies(limits);
+    const blocked = this.blocks.has(user);
+    const first = this.rates.first(policies, request.tenantOnly ? undefined : user, now, blocked);
+    if (!first.ok) return first;
+    const { rate } = first.look;
 
     // A 404 costs one token: probing ids is not free.
     if (request.owns && !this.owns(user, request.owns.kind, request.owns.id)) {
       return { ok: false, reason: 'not_found', rate };
     }
-    if (request.reads) return this.leaseReads({ ...request, reads: request.reads }, look);
+    if (request.reads) return this.leaseReads({ ...request, reads: request.reads }, policies, rate);
     const permit = request.upstream ? await this.permit(request.tenant, request.upstream) : undefined;
     if (permit && !permit.ok)
       return { ok: false, reason: permit.reason, retryAfter: permit.retryAfter, rate };
@@ -264,7 +264,8 @@ export class TenantState extends DurableObject<Env> {
    */
   private async leaseReads(
     request: AdmitRequest & { reads: { want: number } },
-    first: RateLook,
+    policies: RatePolicies,
+    firstRate: RateSnapshot,
   ): Promise<Admission> {
     const { want } = request.reads;
     let permits = 0;
@@ -272,15 +273,12 @@ export class TenantState extends DurableObject<Env> {
     if (request.upstream && want > 0) {
       const { acquire, release } = this.governor(request.tenant, request.upstream);
       const got = await this.pool.takeUpTo(want, acquire, release);
-      if (!got.ok) return { ok: false, reason: got.reason, retryAfter: got.retryAfter, rate: first.rate };
+      if (!got.ok) return { ok: false, reason: got.reason, retryAfter: got.retryAfter, rate: firstRate };
       permits = got.count;
       window = got.window;
     }
-    const extra = (permits > 0 ? permits : want) - 1;
-    const more = this.rates.look(ratePolicies(request.limits), request.user, Date.now(), Math.max(1, extra));
-    const taken = extra > 0 && !more.refused ? more.n : 0;
-    if (taken > 0) this.rates.take(more);
-    const granted = 1 + taken;
+    const more = this.rates.more(policies, request.user, Date.now(), (permits > 0 ? permits : want) - 1);
+    const granted = 1 + more.taken;
     // Permits beyond the tokens go back at once.
     if (window !== undefined && permits > granted)
       this.pool.giveBackLent({ window, count: permits - granted });
@@ -289,7 +287,7 @@ export class TenantState extends DurableObject<Env> {
       permits: Math.min(permits, granted),
       ...(window === undefined ? {} : { window }),
     };
-    return { ok: true, rate: taken > 0 ? more.rate : first.rate, reads };
+    return { ok: true, rate: more.rate ?? firstRate, reads };
   }
 
   private owns(user: string, kind: 'thread' | 'file', id: string): boolean {

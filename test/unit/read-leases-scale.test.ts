@@ -1,14 +1,15 @@
 // The README's Scale figures for reads, checked by simulation: many users reading at a
 // steady rate through one or more isolates, each with its own `ReadLeases` (the real
-// class), against one exact object (the real token bucket, src/limits/bucket.ts) that
-// answers every ask after a round trip. Each read takes the steps services/local-reads.ts
+// class), against one exact object (its real `RateBook`) that answers every ask after a
+// round trip. Each read takes the steps services/local-reads.ts
 // `admitRead` takes (`ReadLeases.begin`, then `grant` or `askRefused`; a background
 // refill's `grant` or `refillRefused`): only their round trips are made here, in virtual
-// time (no timer, no wall clock). The object's part mirrors `TenantState.leaseReads` (the
-// caller's token first, then up to `want - 1` more, leftovers given back).
+// time (no timer, no wall clock). The object's part takes the same `RateBook` steps as
+// `TenantState.admit` (`refund`, `first`, `more`), without the governor and storage.
 import { describe, expect, it } from 'vitest';
-import { type BucketPolicy, type BucketState, take } from '../../src/limits/bucket';
+import type { BucketPolicy } from '../../src/limits/bucket';
 import { type LeaseAnswer, leaseCap, ReadLeases, refusalQuietMs } from '../../src/limits/read-leases';
+import { RateBook } from '../../src/objects/rate-book';
 import type { LeaseLeftover } from '../../src/objects/tenant-schema';
 
 interface Scenario {
@@ -92,31 +93,19 @@ function simulate(s: Scenario): Outcome {
   const events = new EventQueue();
   const at = (time: number, run: () => void) => events.push(time, run);
 
-  // The object: one exact bucket per user.
-  const buckets = new Map<number, BucketState>();
+  // The object's buckets, taken the way TenantState.admit takes them for a read (the
+  // leftovers back, the caller's token, then the lease's more). The tenant's own bucket is
+  // out of the way here, and there is no governor: a permit per token.
+  const rates = new RateBook();
+  const policies = { user: s.policy, tenant: { capacity: 1e9, perMinute: 1e12 } };
   let asks = 0;
   const ask = (user: number, want: number, returned?: LeaseLeftover): LeaseAnswer | null => {
     asks += 1;
-    let state = buckets.get(user);
-    if (returned && returned.tokens > 0 && state) {
-      state = {
-        tokens: Math.min(s.policy.capacity, state.tokens + returned.tokens),
-        updatedAt: state.updatedAt,
-      };
-    }
-    const first = take(state, s.policy, now);
-    if (!first.allowed) {
-      buckets.set(user, first.state);
-      return null;
-    }
-    let granted = 1;
-    let current = first.state;
-    for (; granted < want; granted++) {
-      const more = take(current, s.policy, now);
-      if (!more.allowed) break;
-      current = more.state;
-    }
-    buckets.set(user, current);
+    const key = String(user);
+    if (returned) rates.refund(key, returned.tokens);
+    const first = rates.first(policies, key, now, false);
+    if (!first.ok) return null;
+    const granted = 1 + rates.more(policies, key, now, want - 1).taken;
     return { granted, permits: granted, rate };
   };
 
