@@ -4,8 +4,17 @@ import { errorName, log } from '../log';
 import { LOG_BATCH_MAX, LogBatch } from '../runs/batch';
 import { Connection, isFinal } from '../runs/connection';
 import { endRun, newRun, releaseSlot } from '../runs/lifecycle';
-import { IDEMPOTENCY_TTL_MS, RunLog, type RunRow, view } from '../runs/log';
-import type { AttachOutcome, RunAddress, RunConfig, RunView, StartOutcome, StartRun } from '../runs/schema';
+import { IDEMPOTENCY_TTL_MS, idempotencyKey, RunLog, type RunRow, view } from '../runs/log';
+import type {
+  AttachOutcome,
+  NamedRun,
+  RetryNames,
+  RunAddress,
+  RunConfig,
+  RunView,
+  StartOutcome,
+  StartRun,
+} from '../runs/schema';
 import { HEADER_GRACE_MS, openUpstream, type RunBody, refusal } from '../runs/upstream';
 import { Wakeups } from '../runs/wakeups';
 import { type RelayEvent, runError } from '../stream/events';
@@ -58,16 +67,10 @@ export class ThreadRuns extends DurableObject<Env> {
   /** Starts a run, or attaches to the one an idempotency key or a resume point names. */
   async start(input: StartRun): Promise<StartOutcome> {
     const now = Date.now();
-    // Keys are the user's on this thread (the object holds a shard of the tenant's threads).
-    const key = input.idempotency && `${input.threadId}\n${input.idempotency.key}`;
-    const known = key !== undefined && this.log.idempotent(input.user, key, now);
-    if (known && input.idempotency) {
-      if (known.bodyHash !== input.idempotency.bodyHash) return { kind: 'conflict' };
-      return this.reattach(known.runId, input, 0);
-    }
-    if (input.resume && this.owned(input, input.resume.runId)) {
-      return this.reattach(input.resume.runId, input, input.resume.after);
-    }
+    // A retry that raced its first request past the Worker's `named` question.
+    const named = this.log.named(input, now);
+    if (named) return named.kind === 'conflict' ? named : this.reattach(named.runId, input, named.after);
+    const key = input.idempotency && idempotencyKey(input.threadId, input.idempotency.key);
     const running = this.log.running(input.threadId);
     if (running) return { kind: 'busy', runId: running.run_id };
 
@@ -120,6 +123,14 @@ export class ThreadRuns extends DurableObject<Env> {
     this.ctx.waitUntil(this.pump(live, opened.body, config));
     await alarmed;
     return { kind: 'started', runId, stream: connection.stream };
+  }
+
+  /**
+   * The retained run of `at.user` on `at.threadId` a retry names, if any: asked before
+   * admission, so that attaching to it takes no stream slot and spends no budget.
+   */
+  async named(at: RunAddress & RetryNames): Promise<NamedRun | null> {
+    return this.log.named(at, Date.now());
   }
 
   /** The events of a run after `after`, then live to its end. */

@@ -4,7 +4,14 @@ import { errorName, log } from '../log';
 import type { Deliveries, RunTicket } from '../objects/deliveries';
 import { admit, type Grant, type Hold, settle } from '../services/admission';
 import { createContext, type RequestContext } from '../services/context';
-import { relayEventsOf, startRun } from '../services/run';
+import {
+  attachNamed,
+  namedRun,
+  type RunRequest,
+  type RunStream,
+  relayEventsOf,
+  startRun,
+} from '../services/run';
 import { createThread } from '../services/threads';
 import { RUN_ERRORS } from '../stream/events';
 import type { RunResult } from '../stream/sse';
@@ -33,13 +40,17 @@ const INTERNAL: DeliveryError = { code: 'INTERNAL', detail: 'Internal error.' };
 /** A webhook run: a thread of its own or a given one, one slot, and no run without a permit. */
 const NEW_THREAD = { limiter: 'closed', governor: 'closed', reserve: 'thread', stream: true } as const;
 const GIVEN_THREAD = { limiter: 'closed', governor: 'closed', owns: 'thread', stream: true } as const;
+/** A retried delivery whose run is retained: read to its end, no new slot, no budget. */
+const ITS_RUN = { limiter: 'closed', governor: 'none', owns: 'thread' } as const;
 
 /**
  * Runs a delivery once, non-streaming, exactly as the routes would for its subject:
  * the same admission (rate buckets, an upstream permit, ownership of the given thread
  * or one thread of quota, a stream slot), the thread created when none was given (its
- * id recorded at once, so a retry reuses it), then the run to its end. Whatever
- * happens, `settle` gives back what was not used and deferred work is awaited.
+ * id recorded at once, so a retry reuses it), then the run to its end. A retry whose
+ * run is retained reads that run to its end, admitted with no slot and no budget (its
+ * first attempt paid them). Whatever happens, `settle` gives back what was not used
+ * and deferred work is awaited.
  */
 export async function attemptRun(ticket: RunTicket, deps: AttemptDeps): Promise<Attempt> {
   const { env, config, tenant, store } = deps;
@@ -57,9 +68,15 @@ export async function attemptRun(ticket: RunTicket, deps: AttemptDeps): Promise<
     },
   });
   try {
-    if (request.thread_id) {
-      const grant = await admit(ctx, GIVEN_THREAD, request.thread_id);
-      return await settled(ctx, grant, () => run(ctx, grant.lease, request.thread_id ?? '', ticket));
+    const threadId = request.thread_id;
+    if (threadId) {
+      const named = await namedRun(ctx, runRequest(threadId, ticket));
+      if (named) {
+        const grant = await admit(ctx, ITS_RUN, threadId);
+        return await settled(ctx, grant, async () => collect(await attachNamed(ctx, threadId, named, 0)));
+      }
+      const grant = await admit(ctx, GIVEN_THREAD, threadId);
+      return await settled(ctx, grant, () => run(ctx, grant.lease, threadId, ticket));
     }
     const grant = await admit(ctx, NEW_THREAD);
     return await settled(ctx, grant, async () => {
@@ -89,17 +106,23 @@ async function settled<T>(ctx: RequestContext, grant: Grant, work: () => Promise
 }
 
 /**
- * The delivery's run, with the delivery id as its idempotency key: a retried delivery
- * attaches to the run it already started (and reads it to its end), it never posts the
- * message upstream twice. Nobody watches a webhook run, so it never detach-cancels.
+ * The delivery's run, with the delivery id as its idempotency key: a retry that raced
+ * past the check for its run attaches to it here, it never posts the message upstream
+ * twice. Nobody watches a webhook run, so it never detach-cancels.
  */
 async function run(ctx: RequestContext, lease: Hold, threadId: string, ticket: RunTicket): Promise<Attempt> {
-  const started = await startRun(
-    ctx,
-    lease,
-    { threadId, message: ticket.request.message, idempotencyKey: ticket.delivery_id, detachCancels: false },
-    0,
-  );
+  return collect(await startRun(ctx, lease, runRequest(threadId, ticket), 0));
+}
+
+const runRequest = (threadId: string, ticket: RunTicket): RunRequest => ({
+  threadId,
+  message: ticket.request.message,
+  idempotencyKey: ticket.delivery_id,
+  detachCancels: false,
+});
+
+/** The delivery's run read to its end: its result, or its error (retried if a retry can mend it). */
+async function collect(started: RunStream): Promise<Attempt> {
   const outcome = await collectRun(relayEventsOf(started.frames));
   if (outcome.ok) return { kind: 'succeeded', result: outcome.result };
   const { code } = outcome.error;

@@ -1,10 +1,12 @@
 import { type RelayEvent, RelayEventSchema } from '../stream/events';
-import type { LoggedEvent, RunStatus, RunView } from './schema';
+import type { LoggedEvent, NamedRun, RetryNames, RunAddress, RunStatus, RunView } from './schema';
 
 /** The most a run's event log may weigh; past it, events still go out live but cannot be replayed. */
 export const MAX_LOG_BYTES = 4 * 1024 * 1024;
 /** How long an `Idempotency-Key` is remembered. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
+/** Keys are the user's on one thread (a runs object holds a shard of the tenant's threads). */
+export const idempotencyKey = (threadId: string, key: string) => `${threadId}\n${key}`;
 
 export const RUNS_SCHEMA = `
   CREATE TABLE IF NOT EXISTS runs (
@@ -240,6 +242,18 @@ export class RunLog {
       )
       .toArray()[0];
     return row ? { runId: row.run_id, bodyHash: row.body_hash } : undefined;
+  }
+
+  /** The run of `at.user` on `at.threadId` a retry's key or resume point names, if retained. */
+  named(at: RunAddress & RetryNames, now: number): NamedRun | null {
+    const { idempotency, resume } = at;
+    const known = idempotency && this.idempotent(at.user, idempotencyKey(at.threadId, idempotency.key), now);
+    if (known)
+      return known.bodyHash === idempotency?.bodyHash
+        ? { kind: 'run', runId: known.runId, after: 0 }
+        : { kind: 'conflict' };
+    const row = resume && this.get(resume.runId);
+    return row && row.user === at.user && row.thread_id === at.threadId ? { kind: 'run', ...resume } : null;
   }
 
   remember(user: string, key: string, bodyHash: string, runId: string, now: number): void {

@@ -28,18 +28,25 @@ export interface RunAddress {
   user: string;
 }
 
+/** What makes a start request a retry: the run its key or re-posted resume point names. */
+export interface RetryNames {
+  /** `Idempotency-Key` (scoped to the user), with the hash of what it was sent with. */
+  idempotency?: { key: string; bodyHash: string };
+  /** A `Last-Event-ID` the caller re-posted: attach to that run after event `after`. */
+  resume?: ResumePoint;
+}
+
+/** The retained run a retry names (attach after `after`), or its key sent with another message. */
+export type NamedRun = { kind: 'run'; runId: string; after: number } | { kind: 'conflict' };
+
 /** What a Worker asks of a thread's runs object to start (or attach to) a run. */
-export interface StartRun extends RunAddress {
+export interface StartRun extends RunAddress, RetryNames {
   config: RunConfig;
   tenant: Pick<Tenant, 'id' | 'project_id' | 'tool_calls'>;
   message: string;
   requestId: string;
   /** The stream slot admission took: the run holds it to its end, then releases it. */
   lease: string;
-  /** `Idempotency-Key` (scoped to the user), with the hash of what it was sent with. */
-  idempotency?: { key: string; bodyHash: string };
-  /** A `Last-Event-ID` the caller re-posted: attach to that run after event `after`. */
-  resume?: ResumePoint;
   /** Whether the run is cancelled once every caller has left (not for webhook runs). */
   detachCancels: boolean;
   /** Heartbeat of the attached connection (`: ping` after this long without a frame). */

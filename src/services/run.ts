@@ -3,7 +3,7 @@ import { ApiError } from '../errors';
 import { sha256Hex } from '../hash';
 import { meter } from '../metering/usage';
 import type { ThreadRuns } from '../objects/thread-runs';
-import type { ResumePoint, RunView } from '../runs/schema';
+import type { NamedRun, ResumePoint, RetryNames, RunView } from '../runs/schema';
 import { type RelayEvent, RelayEventSchema, runFailure } from '../stream/events';
 import { collectRun, type RunResult } from '../stream/sse';
 import type { Hold } from './admission';
@@ -78,15 +78,7 @@ export async function startRun(
     message: request.message,
     requestId: ctx.requestId,
     lease: lease.id,
-    ...(request.idempotencyKey === undefined
-      ? {}
-      : {
-          idempotency: {
-            key: request.idempotencyKey,
-            bodyHash: await sha256Hex(new TextEncoder().encode(`${request.threadId}\n${request.message}`)),
-          },
-        }),
-    ...(request.resume === undefined ? {} : { resume: request.resume }),
+    ...(await retryNames(request)),
     detachCancels: request.detachCancels,
     pingMs,
   });
@@ -101,7 +93,7 @@ export async function startRun(
     case 'busy':
       throw new ApiError('RUN_IN_PROGRESS', `Run ${outcome.runId} of this thread is in progress.`);
     case 'conflict':
-      throw new ApiError('IDEMPOTENCY_CONFLICT', 'This Idempotency-Key was used with another message.');
+      throw conflict();
     case 'refused':
       throw new ApiError(
         outcome.code,
@@ -111,19 +103,50 @@ export async function startRun(
   }
 }
 
+/** What makes a run request a retry, as its runs object reads it (the key with the body's hash). */
+async function retryNames(request: RunRequest): Promise<RetryNames> {
+  const names: RetryNames = request.resume === undefined ? {} : { resume: request.resume };
+  if (request.idempotencyKey === undefined) return names;
+  const body = new TextEncoder().encode(`${request.threadId}\n${request.message}`);
+  return { ...names, idempotency: { key: request.idempotencyKey, bodyHash: await sha256Hex(body) } };
+}
+
+/**
+ * The retained run of the caller's a retry names (its `Idempotency-Key`, a re-posted
+ * `Last-Event-ID`), asked of the thread's runs object before admission: attaching to it
+ * takes no stream slot and spends no budget, so a client that retries at its limits is
+ * not refused what it already paid for. `null` (no round trip) for a request naming none.
+ */
+export async function namedRun(ctx: RequestContext, request: RunRequest): Promise<NamedRun | null> {
+  if (request.idempotencyKey === undefined && request.resume === undefined) return null;
+  const names = await retryNames(request);
+  return runsOf(ctx, request.threadId).named({ threadId: request.threadId, user: ctx.user, ...names });
+}
+
+/** The run {@link namedRun} found, attached to after its resume point (a conflict is the 409). */
+export async function attachNamed(
+  ctx: RequestContext,
+  threadId: string,
+  named: NamedRun,
+  pingMs: number,
+): Promise<RunStream> {
+  if (named.kind === 'conflict') throw conflict();
+  const frames = await runFrames(ctx, threadId, named.runId, named.after, pingMs);
+  return { runId: named.runId, frames, attached: true };
+}
+
+const conflict = () =>
+  new ApiError('IDEMPOTENCY_CONFLICT', 'This Idempotency-Key was used with another message.');
+
 /** A retained run's frames after `after`, then live to its end. */
 export async function runFrames(
   ctx: RequestContext,
   threadId: string,
   runId: string,
   after: number,
+  pingMs = ctx.config.stream.pingMs,
 ): Promise<ReadableStream<Uint8Array>> {
-  const outcome = await runsOf(ctx, threadId).attach(
-    { threadId, user: ctx.user },
-    runId,
-    after,
-    ctx.config.stream.pingMs,
-  );
+  const outcome = await runsOf(ctx, threadId).attach({ threadId, user: ctx.user }, runId, after, pingMs);
   if (outcome.kind === 'not_found') throw new ApiError('NOT_FOUND', 'Not found.');
   if (outcome.kind === 'gone') throw new ApiError('RESUME_GONE', 'The run’s events are no longer retained.');
   return outcome.stream;
@@ -131,13 +154,17 @@ export async function runFrames(
 
 /** Runs to the end for `"stream": false` and webhooks: the result, or the run's error as a contract error. */
 export async function runToEnd(ctx: RequestContext, lease: Hold, request: RunRequest): Promise<RunResult> {
-  const run = await startRun(ctx, lease, request, 0);
+  return resultOf(ctx, request.threadId, await startRun(ctx, lease, request, 0));
+}
+
+/** A run read to its end (started or attached): its result, or its error as a contract error. */
+export async function resultOf(ctx: RequestContext, threadId: string, run: RunStream): Promise<RunResult> {
   const outcome = await collectRun(relayEventsOf(run.frames));
   if (outcome.ok) return outcome.result;
   // The collector gave up on a run that is still going (its result grew too large): stop
   // it now rather than after the detach grace, so its slot is free when the caller hears.
   if (outcome.error.code === 'RESULT_TOO_LARGE')
-    await runsOf(ctx, request.threadId).cancel({ threadId: request.threadId, user: ctx.user }, run.runId);
+    await runsOf(ctx, threadId).cancel({ threadId, user: ctx.user }, run.runId);
   throw runFailure(outcome.error.code);
 }
 

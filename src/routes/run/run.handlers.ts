@@ -1,32 +1,61 @@
 import { ApiError } from '../../errors';
 import { validationError } from '../../middleware/validate';
-import { parseEventId } from '../../runs/schema';
+import { type NamedRun, parseEventId } from '../../runs/schema';
 import * as runs from '../../services/run';
 import { SSE_HEADERS } from '../../stream/sse';
 import { requestContext } from '../context';
-import { admitted } from '../define';
+import { type AppRouteHandler, admitted } from '../define';
 import * as routes from './run.routes';
 
-/** `POST /v1/threads/{thread_id}/run`: a run, streamed, or its result as one JSON body. */
-export const run = admitted(routes.run, async (c, grant) => {
-  const ctx = requestContext(c);
-  const { message, stream } = c.req.valid('json');
+type RunContext = Parameters<AppRouteHandler<typeof routes.run.route>>[0];
+
+/**
+ * `POST /v1/threads/{thread_id}/run`: a run, streamed, or its result as one JSON body. A
+ * retry (its `Idempotency-Key` or re-posted `Last-Event-ID` names a retained run of the
+ * caller's on this thread) attaches to that run, admitted like a resume: no stream slot,
+ * no budget. Anything else is admitted as a new run.
+ */
+export const run = async (c: RunContext) => {
+  const request = runRequest(c);
+  const named = await runs.namedRun(requestContext(c), request);
+  return named ? attachTo(c, request, named) : startNew(c, request);
+};
+
+const startNew = (c: RunContext, request: runs.RunRequest) =>
+  admitted(routes.run, async (c, grant) => {
+    const ctx = requestContext(c);
+    if (!c.req.valid('json').stream) return c.json(await runs.runToEnd(ctx, grant.lease, request), 200);
+    return respond(c, request, await runs.startRun(ctx, grant.lease, request, ctx.config.stream.pingMs));
+  })(c);
+
+const attachTo = (c: RunContext, request: runs.RunRequest, named: NamedRun) =>
+  admitted(routes.runRetry, async (c) => {
+    const ctx = requestContext(c);
+    const stream = c.req.valid('json').stream;
+    const run = await runs.attachNamed(ctx, request.threadId, named, stream ? ctx.config.stream.pingMs : 0);
+    if (!stream) return c.json(await runs.resultOf(ctx, request.threadId, run), 200);
+    return respond(c, request, run);
+  })(c);
+
+function respond(c: RunContext, request: runs.RunRequest, run: runs.RunStream) {
+  return c.body(run.frames, 200, {
+    ...SSE_HEADERS,
+    'X-Run-Id': run.runId,
+    Location: `/v1/threads/${request.threadId}/runs/${run.runId}`,
+  });
+}
+
+/** The run request of a `POST .../run`: its message, and what makes it a retry (validated headers). */
+function runRequest(c: RunContext): runs.RunRequest {
   const headers = runHeaders(c.req.header('idempotency-key'), c.req.header('last-event-id'));
-  const request: runs.RunRequest = {
+  return {
     threadId: c.req.valid('param').thread_id,
-    message,
+    message: c.req.valid('json').message,
     idempotencyKey: headers['idempotency-key'],
     resume: parseEventId(headers['last-event-id']),
     detachCancels: true,
   };
-  if (!stream) return c.json(await runs.runToEnd(ctx, grant.lease, request), 200);
-  const started = await runs.startRun(ctx, grant.lease, request, ctx.config.stream.pingMs);
-  return c.body(started.frames, 200, {
-    ...SSE_HEADERS,
-    'X-Run-Id': started.runId,
-    Location: `/v1/threads/${request.threadId}/runs/${started.runId}`,
-  });
-});
+}
 
 export const listRuns = admitted(routes.listRuns, async (c) => {
   const list = await runs.listRuns(requestContext(c), c.req.valid('param').thread_id);

@@ -64,6 +64,8 @@ const EVENTS_DESCRIPTION =
   'a `: ping` comment after 15 s without an event. Every stream ends with `done` or `error`.';
 
 /** A run costs the operator money: no governor permit, no run. */
+const owned = { limiter: 'closed', governor: 'none', owns: 'thread' } as const;
+
 export const run = sessionRoute(
   { limiter: 'closed', governor: 'closed', owns: 'thread', stream: true },
   {
@@ -89,7 +91,8 @@ export const run = sessionRoute(
   },
 );
 
-const owned = { limiter: 'closed', governor: 'none', owns: 'thread' } as const;
+/** A run request that names a retained run (a retry): admitted like a resume, no slot, no budget. */
+export const runRetry = { route: run.route, admission: owned };
 
 export const listRuns = sessionRoute(owned, {
   method: 'get',

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { TENANTS } from '../fixtures/tenants';
+import { expectError } from '../helpers/assertions';
+import { newThread, usage } from '../helpers/fixtures';
+import { type Caller, testGateway } from '../helpers/gateway';
+import { parseJson } from '../helpers/json';
+import { SseReader } from '../helpers/sse';
+
+/**
+ * A retry of a run (the same `Idempotency-Key`, or a re-posted `Last-Event-ID`) attaches
+ * to the run it names without a stream slot or a run unit of its own: the run already
+ * holds its slot and paid its unit. A client that retries at its limits is not refused
+ * what it paid for, and a retry never starts a second upstream run.
+ */
+const RunResult = z.object({ run_id: z.string(), content: z.string() });
+
+const gatewayWith = (limits: Record<string, number>) =>
+  testGateway({ tenants: { t: { ...TENANTS.acme, limits: { ...TENANTS.acme.limits, ...limits } } } });
+
+const post = (
+  caller: Caller,
+  thread: string,
+  message: string,
+  headers: Record<string, string>,
+  stream = true,
+) => caller.request('POST', `/v1/threads/${thread}/run`, { json: { message, stream }, headers });
+
+describe('a retried run request', () => {
+  it('attaches by its Idempotency-Key at streams_per_user 1, holding no second slot', async () => {
+    const gw = gatewayWith({ streams_per_user: 1 });
+    await gw.emulator.configure({ reply: 'one two three four five six', stream: { pace_ms: 100 } });
+    const alice = await gw.caller('t');
+    const thread = await newThread(alice);
+    const first = await post(alice, thread, 'hello', { 'idempotency-key': 'k-1' });
+    expect(first.status).toBe(200);
+    const reader = new SseReader(first);
+    expect((await reader.nextEvent())?.event).toBe('start');
+    const runsBefore = (await gw.emulator.stats()).runs;
+
+    const retry = await post(alice, thread, 'hello', { 'idempotency-key': 'k-1' });
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get('x-run-id')).toBe(first.headers.get('x-run-id'));
+    // The retry sees the run from its first event, as the key's first request did.
+    const again = new SseReader(retry);
+    expect((await again.nextEvent())?.id).toBe(`${first.headers.get('x-run-id')}:1`);
+    expect((await usage(alice)).streams).toMatchObject({ yours: 1 });
+    const [rest, retried] = await Promise.all([reader.rest(), again.rest()]);
+    expect(retried.filter((item) => item.kind === 'event').at(-1)).toMatchObject({ event: 'done' });
+    expect(rest.filter((item) => item.kind === 'event').at(-1)).toMatchObject({ event: 'done' });
+    expect((await gw.emulator.stats()).runs).toBe(runsBefore);
+  });
+
+  it('attaches by a re-posted Last-Event-ID at streams_per_user 1, after that event', async () => {
+    const gw = gatewayWith({ streams_per_user: 1 });
+    await gw.emulator.configure({ reply: 'one two three four five six', stream: { pace_ms: 100 } });
+    const alice = await gw.caller('t');
+    const thread = await newThread(alice);
+    const first = await post(alice, thread, 'hello', {});
+    const reader = new SseReader(first);
+    const start = await reader.nextEvent();
+    const runsBefore = (await gw.emulator.stats()).runs;
+
+    const retry = await post(alice, thread, 'hello', { 'last-event-id': start?.id ?? '' });
+    expect(retry.status).toBe(200);
+    const again = new SseReader(retry);
+    expect((await again.nextEvent())?.id).toBe(`${first.headers.get('x-run-id')}:2`);
+    expect((await usage(alice)).streams).toMatchObject({ yours: 1 });
+    await Promise.all([reader.cancel(), again.cancel()]);
+    expect((await gw.emulator.stats()).runs).toBe(runsBefore);
+  });
+
+  it('reads the finished run’s result after the day’s last run unit, spending none', async () => {
+    const gw = gatewayWith({ runs_per_user_per_day: 1 });
+    const alice = await gw.caller('t');
+    const thread = await newThread(alice);
+    const first = await parseJson(
+      await post(alice, thread, 'hello', { 'idempotency-key': 'k-2' }, false),
+      RunResult,
+    );
+    const before = await usage(alice);
+    expect(before.budgets.runs_per_user_per_day.remaining).toBe(0);
+    const runsBefore = (await gw.emulator.stats()).runs;
+
+    const retry = await post(alice, thread, 'hello', { 'idempotency-key': 'k-2' }, false);
+    expect(await parseJson(retry, RunResult)).toEqual(first);
+    expect((await usage(alice)).budgets.runs_per_user_per_day.used).toBe(
+      before.budgets.runs_per_user_per_day.used,
+    );
+    expect((await gw.emulator.stats()).runs).toBe(runsBefore);
+    // A new run (another key) is still refused: the retry opened no way past the budget.
+    await expectError(
+      await post(alice, thread, 'hello', { 'idempotency-key': 'k-3' }, false),
+      429,
+      'BUDGET_EXCEEDED',
+    );
+  });
+
+  it('answers the key sent with another message 409, taking no slot and no unit', async () => {
+    const gw = gatewayWith({ runs_per_user_per_day: 1, streams_per_user: 1 });
+    const alice = await gw.caller('t');
+    const thread = await newThread(alice);
+    expect((await post(alice, thread, 'hello', { 'idempotency-key': 'k-4' }, false)).status).toBe(200);
+    const before = await usage(alice);
+    const runsBefore = (await gw.emulator.stats()).runs;
+    await expectError(
+      await post(alice, thread, 'bye', { 'idempotency-key': 'k-4' }),
+      409,
+      'IDEMPOTENCY_CONFLICT',
+    );
+    const after = await usage(alice);
+    expect([after.budgets, after.streams]).toEqual([before.budgets, before.streams]);
+    expect((await gw.emulator.stats()).runs).toBe(runsBefore);
+  });
+
+  it('is still admitted: it takes the caller’s rate, and names only the caller’s runs', async () => {
+    const gw = gatewayWith({ burst: 4, requests_per_minute: 1 });
+    const [alice, bob] = [await gw.caller('t'), await gw.caller('t')];
+    const thread = await newThread(alice);
+    const first = await post(alice, thread, 'hello', { 'idempotency-key': 'k-5' }, false);
+    const { run_id } = await parseJson(first, RunResult);
+    const runsBefore = (await gw.emulator.stats()).runs;
+    // Keys and resume points are the caller's: bob names alice's run on alice's thread, and is not attached.
+    await expectError(
+      await post(bob, thread, 'hello', { 'idempotency-key': 'k-5' }, false),
+      404,
+      'NOT_FOUND',
+    );
+    await expectError(
+      await post(bob, thread, 'hello', { 'last-event-id': `${run_id}:1` }, false),
+      404,
+      'NOT_FOUND',
+    );
+    // Alice's retries spend her bucket like any request: two fit in the burst of 4, the third does not.
+    for (let i = 0; i < 2; i++) {
+      expect((await post(alice, thread, 'hello', { 'idempotency-key': 'k-5' }, false)).status).toBe(200);
+    }
+    await expectError(
+      await post(alice, thread, 'hello', { 'idempotency-key': 'k-5' }, false),
+      429,
+      'RATE_LIMITED',
+    );
+    expect((await gw.emulator.stats()).runs).toBe(runsBefore);
+  });
+});
