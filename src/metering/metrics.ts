@@ -1,3 +1,4 @@
+import { DENY_REASONS } from '../objects/tenant-schema';
 /**
  * What is metered (contract section 6), per tenant, per end user, per UTC day. Counts are
  * whole numbers; run time is kept in milliseconds and exported as `run_seconds`.
@@ -20,21 +21,7 @@ export type Counter = (typeof COUNTERS)[number];
  * `input` (its body or parameters, 400/408/413/415: refused before admission) and `account`
  * (the upstream account is nearly out of threads, `ACCOUNT_EXHAUSTED`).
  */
-export const REFUSALS = [
-  'blocked',
-  'rate_user',
-  'rate_tenant',
-  'not_found',
-  'quota_user',
-  'quota_total',
-  'streams',
-  'streams_user',
-  'budget',
-  'upstream_budget',
-  'limiter',
-  'account',
-  'input',
-] as const;
+export const REFUSALS = [...DENY_REASONS, 'account', 'input'] as const;
 export type Refusal = (typeof REFUSALS)[number];
 
 /** A metric's stored name: a counter, or `refused.<reason>`. */

@@ -99,21 +99,23 @@ export interface Usage {
   budgets: Record<BudgetName, BudgetState>;
 }
 
-export type DenyReason =
-  | 'blocked'
-  | 'rate_user'
-  | 'rate_tenant'
-  | 'not_found'
-  | 'quota_user'
-  | 'quota_total'
-  | 'quota_files'
-  | 'streams'
-  | 'streams_user'
-  | 'budget'
-  /** The chat's thread is being created by another request. */
-  | 'chat_busy'
-  | 'upstream_budget'
-  | 'limiter';
+/** Why admission refused (`chat_busy`: the chat's thread is being created by another request). */
+export const DENY_REASONS = [
+  'blocked',
+  'rate_user',
+  'rate_tenant',
+  'not_found',
+  'quota_user',
+  'quota_total',
+  'quota_files',
+  'streams',
+  'streams_user',
+  'budget',
+  'chat_busy',
+  'upstream_budget',
+  'limiter',
+] as const;
+export type DenyReason = (typeof DENY_REASONS)[number];
 
 export type { RateSnapshot } from '../limits/policy';
 export type { LeaseLeftover } from '../limits/read-leases';

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { DENY_REASONS } from '../../src/objects/tenant-schema';
+import { TENANTS } from '../fixtures/tenants';
 import { operator } from '../helpers/admin';
 import { expectError } from '../helpers/assertions';
 import { newFile, newThread, textFile, unique, usage } from '../helpers/fixtures';
@@ -200,5 +202,28 @@ describe('GET /admin/v1/usage', () => {
       threads_created: 0,
       upstream_calls: 0,
     });
+  });
+
+  it('exports every reason admission refuses for: refused.quota_files in JSON and its CSV column', async () => {
+    const limits = { ...TENANTS.acme.limits, files_per_user: 1 };
+    const gw = testGateway({ tenants: { acme: { ...TENANTS.acme, limits } } });
+    const admin = operator(gw.overrides);
+    const tenant = gw.ids.acme ?? '';
+    const alice = await gw.caller('acme');
+    await newFile(alice, textFile('one'));
+    const form = new FormData();
+    form.append('file', textFile('two'));
+    await expectError(await alice.request('POST', '/v1/files', { body: form }), 429, 'QUOTA_EXCEEDED');
+    const query = `/usage?tenant=${tenant}&group=user`;
+    const { rows } = await parseJson(await admin.request('GET', query), ExportSchema);
+    expect(rows.find((row) => row.user === alice.user)?.refused).toEqual({ quota_files: 1 });
+    const [header = '', ...records] = (await (await admin.request('GET', `${query}&format=csv`)).text())
+      .trimEnd()
+      .split('\r\n');
+    const columns = header.split(',');
+    // Every reason has its column, and the refusal is in this one.
+    for (const reason of DENY_REASONS) expect(columns).toContain(`refused_${reason}`);
+    const line = records.find((record) => record.includes(alice.user))?.split(',') ?? [];
+    expect(line[columns.indexOf('refused_quota_files')]).toBe('1');
   });
 });
