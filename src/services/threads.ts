@@ -53,6 +53,21 @@ export interface CreateThreadInput {
 }
 
 /**
+ * The assistant a new thread gets: `requested` if allow-listed, else the tenant's first;
+ * anything else is `400` naming `assistant_id`. Routes ask it before admission too, so a
+ * bad value is refused as input, not at a limit, and holds nothing meanwhile.
+ */
+export function assistantOf(ctx: Pick<RequestContext, 'tenant'>, requested: string | undefined): string {
+  const assistantId = requested ?? ctx.tenant.assistants[0];
+  if (assistantId === undefined || !ctx.tenant.assistants.includes(assistantId)) {
+    throw new ApiError('VALIDATION_ERROR', 'assistant_id: not an assistant of this tenant.', {
+      field: 'assistant_id',
+    });
+  }
+  return assistantId;
+}
+
+/**
  * Creates a thread: the assistant must be allow-listed (default: the first). Admission
  * reserved one thread of quota before this ran (the upstream bills per thread); this
  * commits the reservation on success and otherwise leaves it to be given back, so a
@@ -63,12 +78,7 @@ export async function createThread(
   reservation: Hold,
   input: CreateThreadInput,
 ): Promise<ThreadRecord> {
-  const assistantId = input.assistant_id ?? ctx.tenant.assistants[0];
-  if (assistantId === undefined || !ctx.tenant.assistants.includes(assistantId)) {
-    throw new ApiError('VALIDATION_ERROR', 'assistant_id: not an assistant of this tenant.', {
-      field: 'assistant_id',
-    });
-  }
+  const assistantId = assistantOf(ctx, input.assistant_id);
   const name = input.name ?? 'Conversation';
   const created = await ctx.upstream.json(
     {

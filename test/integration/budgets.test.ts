@@ -119,6 +119,21 @@ describe('thread creation budgets', () => {
     expect((await watch.requests()).filter((r) => r.path.startsWith('/threads'))).toEqual([]);
     expect((await usage(alice)).budgets.threads_per_user_per_day.used).toBe(0);
   });
+
+  it('refuses a bad assistant as input even at the budget: 400, not 429, and nothing upstream', async () => {
+    const gw = testGateway({ tenants: { t: tenant({ threads_per_user_per_day: 1 }) } });
+    const alice = await gw.caller('t');
+    expect((await createThread(alice)).status).toBe(201);
+    const watch = await watchUpstream(gw.emulator);
+    await expectError(
+      await alice.request('POST', '/v1/threads', { json: { assistant_id: 'asst_internal' } }),
+      400,
+      'VALIDATION_ERROR',
+      'assistant_id',
+    );
+    await watch.expectNone();
+    await expectError(await createThread(alice), 429, 'BUDGET_EXCEEDED');
+  });
 });
 
 describe('run budget and per-user streams', () => {

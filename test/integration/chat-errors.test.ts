@@ -166,6 +166,29 @@ describe('POST /v1/chat: errors', () => {
   });
 });
 
+describe('POST /v1/chat: an assistant not the tenant’s', () => {
+  it('is refused as input (400 assistant_id), not at a limit, with nothing reserved or spent', async () => {
+    const limits = { ...TENANTS.acme.limits, threads_per_user_per_day: 1, streams_per_user: 1 };
+    const { gw, user } = await setup('acme', { tenants: { acme: { ...TENANTS.acme, limits } } });
+    const send = (assistant_id: string) =>
+      user.request('POST', '/v1/chat', {
+        json: { id: chatId(), messages: [userMessage('hi')], trigger: 'submit-message', assistant_id },
+      });
+    const upstream = await watchUpstream(gw.emulator);
+    const before = await usage(user);
+    await expectError(await send('asst_internal'), 400, 'VALIDATION_ERROR', 'assistant_id');
+    await upstream.expectNone();
+    const after = await usage(user);
+    expect([after.budgets, after.streams]).toEqual([before.budgets, before.streams]);
+    // At the day's last creation the same bad value is still a 400, not the budget's 429.
+    const served = await send('asst_sales');
+    expect(served.status).toBe(200);
+    // Its run holds the one stream slot while this is refused for its assistant, not the slot.
+    await expectError(await send('asst_internal'), 400, 'VALIDATION_ERROR', 'assistant_id');
+    await served.body?.cancel();
+  });
+});
+
 describe('GET /v1/chat/{chat_id}/stream', () => {
   it('is 204 for a chat that was never used, so reconnectToStream returns null', async () => {
     const { gw, sdk } = await setup();

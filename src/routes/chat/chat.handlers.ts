@@ -1,13 +1,23 @@
 import { UI_MESSAGE_STREAM_HEADERS } from '../../chat/ui-stream';
 import { ApiError } from '../../errors';
 import { chatTurn, lastUserText, resumeChat as resume } from '../../services/chat';
+import { assistantOf } from '../../services/threads';
 import { requestContext } from '../context';
-import { admitted } from '../define';
+import { admitted, admittedWith } from '../define';
 import * as routes from './chat.routes';
 
-/** `POST /v1/chat`: one turn of an AI SDK chat, answered as the UI message stream. */
-export const chat = admitted(
+/**
+ * `POST /v1/chat`: one turn of an AI SDK chat, answered as the UI message stream. An
+ * `assistant_id` that is not the tenant's is refused before admission, on any turn (an
+ * allow-listed one is used only by the chat's first).
+ */
+export const chat = admittedWith(
   routes.chat,
+  (c) => {
+    const requested = c.req.valid('json').assistant_id;
+    if (requested !== undefined) assistantOf(requestContext(c), requested);
+    return { input: undefined };
+  },
   async (c, grant) => {
     const body = c.req.valid('json');
     const message = lastUserText(body.messages);

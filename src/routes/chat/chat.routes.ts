@@ -32,7 +32,8 @@ const ChatBody = z
       .default('submit-message'),
     messageId: z.string().max(256).optional(),
     assistant_id: ApiIdSchema.optional().openapi({
-      description: 'The assistant of a new chat (default: the tenant’s first); ignored once the chat exists',
+      description:
+        'The assistant of a new chat (default: the tenant’s first); one of the tenant’s on any turn (else 400), used by the first only',
     }),
   })
   .superRefine((body, ctx) => {

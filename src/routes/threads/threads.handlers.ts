@@ -4,8 +4,15 @@ import { admitted, admittedWith } from '../define';
 import { nextCursor, pageOf } from '../pagination';
 import * as routes from './threads.routes';
 
-export const createThread = admitted(routes.createThread, async (c, grant) =>
-  c.json(await threads.createThread(requestContext(c), grant.reservation, c.req.valid('json')), 201),
+/** `POST /v1/threads`: the assistant is checked before admission reserves a thread of quota. */
+export const createThread = admittedWith(
+  routes.createThread,
+  (c) => {
+    threads.assistantOf(requestContext(c), c.req.valid('json').assistant_id);
+    return { input: undefined };
+  },
+  async (c, grant) =>
+    c.json(await threads.createThread(requestContext(c), grant.reservation, c.req.valid('json')), 201),
 );
 
 /** A page of the caller's own threads, from the ownership registry (no upstream call). */
