@@ -118,7 +118,7 @@ export class ThreadRuns extends DurableObject<Env> {
       for (const attached of live.connections) attached.close();
       this.log.forget(runId, input.user, key);
       await alarmed;
-      return refusal(opened.error, input.requestId);
+      return refusal(opened.error, input.requestId, ctx.upstream.mayHaveSpent);
     }
     this.ctx.waitUntil(this.pump(live, opened.body, config));
     await alarmed;

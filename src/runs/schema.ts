@@ -63,7 +63,8 @@ export type StartOutcome =
   | { kind: 'started' | 'attached'; runId: string; stream: ReadableStream<Uint8Array> }
   | { kind: 'busy'; runId: string }
   | { kind: 'conflict' }
-  | { kind: 'refused'; code: ErrorCode; detail: string; retryAfter?: number };
+  /** `mayHaveSpent`: the upstream did not answer with a refusal (a timeout): it may have begun the run. */
+  | { kind: 'refused'; code: ErrorCode; detail: string; retryAfter?: number; mayHaveSpent?: true };
 
 /** The events of a retained run from a resume point, or why not. */
 export type AttachOutcome =

@@ -88,12 +88,13 @@ async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<Settle
 }
 
 /** The upstream's refusal of a run as the contract's error, for the starting caller. */
-export function refusal(error: unknown, requestId: string): StartOutcome {
+export function refusal(error: unknown, requestId: string, mayHaveSpent: boolean): StartOutcome {
+  const spent = mayHaveSpent ? { mayHaveSpent: true as const } : {};
   if (error instanceof ApiError) {
-    const outcome: StartOutcome = { kind: 'refused', code: error.code, detail: error.detail };
+    const outcome: StartOutcome = { kind: 'refused', code: error.code, detail: error.detail, ...spent };
     if (error.retryAfter !== undefined) outcome.retryAfter = error.retryAfter;
     return outcome;
   }
   log('error', 'run refused: unexpected error', { request_id: requestId, error: errorName(error) });
-  return { kind: 'refused', code: 'UPSTREAM_UNAVAILABLE', detail: 'The upstream is unavailable.' };
+  return { kind: 'refused', code: 'UPSTREAM_UNAVAILABLE', detail: 'The upstream is unavailable.', ...spent };
 }

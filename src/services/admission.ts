@@ -66,10 +66,21 @@ export class Hold {
   /** The budget units taken with it: given back with it only if the upstream spent nothing. */
   readonly spend: readonly SpendMark[];
   #claimed = false;
+  #mayHaveSpent = false;
 
   constructor(id: string, spend: readonly SpendMark[] = []) {
     this.id = id;
     this.spend = spend;
+  }
+
+  /** What the hold was taken for may have cost the upstream something: its units stay spent. */
+  mayHaveSpent(): void {
+    this.#mayHaveSpent = true;
+  }
+
+  /** The units to give back with an unclaimed hold. */
+  get refund(): readonly SpendMark[] {
+    return this.#mayHaveSpent ? [] : this.spend;
   }
 
   /** Takes responsibility for the hold (the service committed or will release it). */
@@ -232,15 +243,17 @@ export function settle(ctx: RequestContext, grant: Grant): Promise<unknown> | un
   // A run handed to its object (the lease claimed) calls the upstream from there.
   const calledOut = ctx.upstream.upstreamCalls > 0 || grant.lease?.claimed === true;
   if (grant.permit && !calledOut) steps.push(ctx.state.refundPermit());
-  const refund = (hold: Hold) => (ctx.upstream.mayHaveSpent ? [] : [...hold.spend]);
   const { reservation, upload, lease } = grant;
+  // A thread is created by this request's own upstream calls; a run by its runs object,
+  // which tells `startRun` whether its upstream may have begun it (`Hold.mayHaveSpent`).
   if (reservation && !reservation.claimed) {
-    steps.push(ctx.state.releaseThread(ctx.user, reservation.id, refund(reservation)));
+    if (ctx.upstream.mayHaveSpent) reservation.mayHaveSpent();
+    steps.push(ctx.state.releaseThread(ctx.user, reservation.id, [...reservation.refund]));
     // A creation the upstream refused may mean the account ran out: ask it again.
     if (ctx.upstream.upstreamCalls > 0 && !ctx.upstream.mayHaveSpent) steps.push(allowanceStale(ctx));
   }
   if (upload && !upload.claimed) steps.push(ctx.state.releaseFile(ctx.user, upload.id));
-  if (lease && !lease.claimed) steps.push(ctx.state.releaseLease(lease.id, refund(lease)));
+  if (lease && !lease.claimed) steps.push(ctx.state.releaseLease(lease.id, [...lease.refund]));
   return steps.length === 0 ? undefined : Promise.allSettled(steps);
 }
 

@@ -70,18 +70,24 @@ export async function startRun(
 ): Promise<RunStream> {
   const { upstream, stream, runs } = ctx.config;
   const { id, project_id, tool_calls } = ctx.tenant;
-  const outcome = await runsOf(ctx, request.threadId).start({
-    config: { upstream, stream, runs },
-    tenant: { id, project_id, tool_calls },
-    user: ctx.user,
-    threadId: request.threadId,
-    message: request.message,
-    requestId: ctx.requestId,
-    lease: lease.id,
-    ...(await retryNames(request)),
-    detachCancels: request.detachCancels,
-    pingMs,
-  });
+  const outcome = await runsOf(ctx, request.threadId)
+    .start({
+      config: { upstream, stream, runs },
+      tenant: { id, project_id, tool_calls },
+      user: ctx.user,
+      threadId: request.threadId,
+      message: request.message,
+      requestId: ctx.requestId,
+      lease: lease.id,
+      ...(await retryNames(request)),
+      detachCancels: request.detachCancels,
+      pingMs,
+    })
+    .catch((error: unknown) => {
+      // The object may have begun the run before the call failed: its unit stays spent.
+      lease.mayHaveSpent();
+      throw error;
+    });
   switch (outcome.kind) {
     case 'started':
       lease.claim();
@@ -95,6 +101,8 @@ export async function startRun(
     case 'conflict':
       throw conflict();
     case 'refused':
+      // A refusal costs nothing (the slot and unit go back), unless the upstream never answered.
+      if (outcome.mayHaveSpent) lease.mayHaveSpent();
       throw new ApiError(
         outcome.code,
         outcome.detail,

@@ -36,10 +36,13 @@ function takeRate(u: Universe, now: number): RateState {
   };
 }
 
+// A trailing `*` matches any rest; a `*` segment elsewhere matches any one segment (a thread id in a run's path).
 function pathMatches(pattern: string, path: string): boolean {
   if (pattern.endsWith('*')) return path.startsWith(pattern.slice(0, -1));
   const strip = (p: string) => (p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p);
-  return strip(pattern) === strip(path);
+  const want = strip(pattern).split('/');
+  const got = strip(path).split('/');
+  return want.length === got.length && want.every((segment, i) => segment === '*' || segment === got[i]);
 }
 
 /** Finds the first live override for the request and consumes one of its `times`. */

@@ -166,6 +166,28 @@ describe('POST /v1/chat: errors', () => {
   });
 });
 
+describe('POST /v1/chat: a new chat whose first run the upstream refuses', () => {
+  it('gives the run unit and the slot back; the thread it created keeps its unit', async () => {
+    const limits = { ...TENANTS.acme.limits, runs_per_user_per_day: 1 };
+    const { gw, user } = await setup('acme', { tenants: { acme: { ...TENANTS.acme, limits } } });
+    await gw.emulator.configure({
+      status_overrides: [{ method: 'POST', path: '/threads/*/run', status: 404, times: 1 }],
+    });
+    const res = await user.request('POST', '/v1/chat', {
+      json: { id: chatId(), messages: [userMessage('hi')], trigger: 'submit-message' },
+    });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    await res.body?.cancel();
+    const after = await usage(user);
+    expect(after.budgets.runs_per_user_per_day.used).toBe(0);
+    expect(after.budgets.threads_per_user_per_day.used).toBe(1);
+    expect(after.streams.yours).toBe(0);
+    // The unit it got back runs the next turn.
+    const sdk = chatFrontend(gw.fetch, user);
+    expect(textOf(await assemble(await sdk.send(chatId(), [userMessage('again')])))).toBe('Echo: again');
+  });
+});
+
 describe('POST /v1/chat: an assistant not the tenant’s', () => {
   it('is refused as input (400 assistant_id), not at a limit, with nothing reserved or spent', async () => {
     const limits = { ...TENANTS.acme.limits, threads_per_user_per_day: 1, streams_per_user: 1 };
