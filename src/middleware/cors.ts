@@ -2,9 +2,11 @@ import { createMiddleware } from 'hono/factory';
 import type { Config } from '../config';
 import type { AppEnv } from '../env';
 
-const ALLOW_HEADERS = 'Authorization, Content-Type, X-Request-Id';
+// A run's retry headers, so a browser can resume without paying twice (`POST .../run`).
+const ALLOW_HEADERS = 'Authorization, Content-Type, X-Request-Id, Idempotency-Key, Last-Event-ID';
 const ALLOW_METHODS = 'GET, POST, PUT, DELETE, OPTIONS';
-const EXPOSE_HEADERS = 'X-Request-Id, RateLimit, RateLimit-Policy, Retry-After';
+// X-Run-Id and Location name a started run (what a frontend resumes by).
+const EXPOSE_HEADERS = 'X-Request-Id, RateLimit, RateLimit-Policy, Retry-After, X-Run-Id, Location';
 
 const allOrigins = new WeakMap<Config, ReadonlySet<string>>();
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TENANTS } from '../fixtures/tenants';
 import { expectError, watchUpstream } from '../helpers/assertions';
+import { newThread } from '../helpers/fixtures';
 import { type Caller, testGateway } from '../helpers/gateway';
 
 const ACME_ORIGIN = TENANTS.acme.origins[0];
@@ -33,6 +34,31 @@ describe('CORS', () => {
       expect(res.headers.get('x-request-id')).toBeTruthy();
     }
     await watch.expectNone();
+  });
+
+  it('lets a browser send a run’s retry headers and read the run’s name', async () => {
+    const res = await gw.fetch('/v1/threads/thr_x/run', {
+      method: 'OPTIONS',
+      headers: {
+        origin: ACME_ORIGIN,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type, idempotency-key, last-event-id',
+      },
+    });
+    const allowed = (res.headers.get('access-control-allow-headers') ?? '').toLowerCase().split(/,\s*/);
+    for (const header of ['authorization', 'content-type', 'idempotency-key', 'last-event-id']) {
+      expect(allowed).toContain(header);
+    }
+    const alice = await gw.caller('acme');
+    const thread = await newThread(alice);
+    const run = await alice.request('POST', `/v1/threads/${thread}/run`, {
+      json: { message: 'hi', stream: false },
+      headers: { origin: ACME_ORIGIN, 'idempotency-key': 'cors-1' },
+    });
+    expect(run.status).toBe(200);
+    const exposed = (run.headers.get('access-control-expose-headers') ?? '').toLowerCase().split(/,\s*/);
+    expect(exposed).toEqual(expect.arrayContaining(['x-run-id', 'location']));
+    expect(run.headers.get('x-run-id')).toMatch(/^run_/);
   });
 
   it('gives a preflight from any other origin no Access-Control-Allow-Origin', async () => {

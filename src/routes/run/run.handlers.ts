@@ -2,7 +2,7 @@ import { ApiError } from '../../errors';
 import { validationError } from '../../middleware/validate';
 import { type NamedRun, parseEventId } from '../../runs/schema';
 import * as runs from '../../services/run';
-import { SSE_HEADERS } from '../../stream/sse';
+import { type RunResult, SSE_HEADERS } from '../../stream/sse';
 import { requestContext } from '../context';
 import { type AppRouteHandler, admitted } from '../define';
 import * as routes from './run.routes';
@@ -24,7 +24,8 @@ export const run = async (c: RunContext) => {
 const startNew = (c: RunContext, request: runs.RunRequest) =>
   admitted(routes.run, async (c, grant) => {
     const ctx = requestContext(c);
-    if (!c.req.valid('json').stream) return c.json(await runs.runToEnd(ctx, grant.lease, request), 200);
+    if (!c.req.valid('json').stream)
+      return result(c, request, await runs.runToEnd(ctx, grant.lease, request));
     return respond(c, request, await runs.startRun(ctx, grant.lease, request, ctx.config.stream.pingMs));
   })(c);
 
@@ -33,17 +34,24 @@ const attachTo = (c: RunContext, request: runs.RunRequest, named: NamedRun) =>
     const ctx = requestContext(c);
     const stream = c.req.valid('json').stream;
     const run = await runs.attachNamed(ctx, request.threadId, named, stream ? ctx.config.stream.pingMs : 0);
-    if (!stream) return c.json(await runs.resultOf(ctx, request.threadId, run), 200);
+    if (!stream) return result(c, request, await runs.resultOf(ctx, request.threadId, run));
     return respond(c, request, run);
   })(c);
 
+/** The run's SSE stream, the run named in `X-Run-Id` and `Location`. */
 function respond(c: RunContext, request: runs.RunRequest, run: runs.RunStream) {
-  return c.body(run.frames, 200, {
-    ...SSE_HEADERS,
-    'X-Run-Id': run.runId,
-    Location: `/v1/threads/${request.threadId}/runs/${run.runId}`,
-  });
+  return c.body(run.frames, 200, { ...SSE_HEADERS, ...named(request.threadId, run.runId) });
 }
+
+/** `"stream": false`: the run's result, the run named as a stream's is. */
+function result(c: RunContext, request: runs.RunRequest, run: RunResult) {
+  return c.json(run, 200, named(request.threadId, run.run_id));
+}
+
+const named = (threadId: string, runId: string) => ({
+  'X-Run-Id': runId,
+  Location: `/v1/threads/${threadId}/runs/${runId}`,
+});
 
 /** The run request of a `POST .../run`: its message, and what makes it a retry (validated headers). */
 function runRequest(c: RunContext): runs.RunRequest {
