@@ -281,13 +281,19 @@ describe('admin API: the account', () => {
     const text = await res.clone().text();
     expect(res.status, text).toBe(200);
     expectNoSecrets(text);
-    expect(await res.json()).toMatchObject({
+    // The whole shape the README documents, no field more or less.
+    expect(await res.json()).toEqual({
       thread_counter: 12,
       thread_max: 100,
       threads_remaining: 88,
       tier: 'pro',
       reserve: 10,
-      governor: { limit: expect.any(Number), synced: expect.any(Boolean), window: expect.any(Object) },
+      governor: {
+        limit: expect.any(Number),
+        synced: expect.any(Boolean),
+        window: { reset_at: expect.any(Number), budget: expect.any(Number), used: expect.any(Number) },
+        blocked_until: null,
+      },
     });
   });
 });
