@@ -19,6 +19,15 @@ const AdminKeyHashesSchema = z
 /** A duration var (a string of milliseconds, 10 ms to 1 h) with its default. */
 const millis = (fallback: number) => z.coerce.number().int().min(10).max(3_600_000).default(fallback);
 
+/**
+ * `METER_FLUSH_MS`: how long usage counts wait in memory before they are written (0-10000
+ * ms). Read by each tenant's object from its own bindings; validated here with the rest, so
+ * a bad value is `503 CONFIG_INVALID`, not a silent default.
+ */
+export const MeterFlushSchema = z.coerce.number().int().min(0).max(10_000).default(500);
+/** `WEBHOOK_RETRY_BASE_SECONDS`: a delivery's first retry waits this long, then doubling (0-3600 s). */
+export const RetryBaseSchema = z.coerce.number().int().min(0).max(3600).default(10);
+
 /** The most one SSE event may weigh (bytes). */
 export const MAX_EVENT_BYTES = 1024 * 1024;
 
@@ -40,6 +49,8 @@ const BindingsSchema = z.object({
   RUN_DETACH_GRACE_MS: millis(30_000),
   RUN_RETENTION_MS: millis(900_000),
   ACCOUNT_THREAD_RESERVE: z.coerce.number().int().min(0).max(1_000_000).default(10),
+  METER_FLUSH_MS: MeterFlushSchema,
+  WEBHOOK_RETRY_BASE_SECONDS: RetryBaseSchema,
   LOCAL_DEV: z.enum(['true', 'false']).default('false'),
 });
 
@@ -77,6 +88,8 @@ const NUMERIC_VARS = [
   'RUN_DETACH_GRACE_MS',
   'RUN_RETENTION_MS',
   'ACCOUNT_THREAD_RESERVE',
+  'METER_FLUSH_MS',
+  'WEBHOOK_RETRY_BASE_SECONDS',
 ] as const;
 
 /** The bindings the configuration is read from (the Worker's `Env` fits this). */

@@ -1,12 +1,16 @@
+import { MeterFlushSchema } from '../config';
 import { type UsageEntry, utcDay } from '../metering/metrics';
 
 /** Counts wait at most this long in memory before they are written (`METER_FLUSH_MS`, default). */
-export const FLUSH_MS = 500;
+export const FLUSH_MS = MeterFlushSchema.parse(undefined);
 
-/** `METER_FLUSH_MS` (0-10000 ms), or {@link FLUSH_MS} when unset or not a number in range. */
+/**
+ * `METER_FLUSH_MS` by the config's schema. A bad value refuses every request (the config is
+ * invalid), so the object's fallback to {@link FLUSH_MS} only keeps its counts moving.
+ */
 export function flushMs(value: unknown): number {
-  const ms = typeof value === 'string' && value !== '' ? Number(value) : Number.NaN;
-  return Number.isInteger(ms) && ms >= 0 && ms <= 10_000 ? ms : FLUSH_MS;
+  const parsed = MeterFlushSchema.safeParse(value === '' ? undefined : value);
+  return parsed.success ? parsed.data : FLUSH_MS;
 }
 /** More pending rows than this are written at once. */
 const MAX_PENDING_ROWS = 2_000;

@@ -1,16 +1,17 @@
-import { z } from 'zod';
+import { RetryBaseSchema } from '../config';
 
 /** The default `WEBHOOK_RETRY_BASE_SECONDS`: retries wait 10 s, 20 s, 40 s, … */
-export const DEFAULT_RETRY_BASE_SECONDS = 10;
+export const DEFAULT_RETRY_BASE_SECONDS = RetryBaseSchema.parse(undefined);
 /** No retry waits longer than this (seconds). */
 export const MAX_RETRY_DELAY_SECONDS = 3600;
 
-const BaseSchema = z.coerce.number().int().min(0).max(MAX_RETRY_DELAY_SECONDS);
-
-/** `WEBHOOK_RETRY_BASE_SECONDS` from the bindings (a string of seconds), or the default. */
+/**
+ * `WEBHOOK_RETRY_BASE_SECONDS` by the config's schema (a bad value makes the config
+ * invalid, and the consumer then retries every delivery later), or the default.
+ */
 export function retryBaseSeconds(value: unknown): number {
-  const parsed = BaseSchema.safeParse(value);
-  return parsed.success && value !== undefined && value !== '' ? parsed.data : DEFAULT_RETRY_BASE_SECONDS;
+  const parsed = RetryBaseSchema.safeParse(value === '' ? undefined : value);
+  return parsed.success ? parsed.data : DEFAULT_RETRY_BASE_SECONDS;
 }
 
 /**

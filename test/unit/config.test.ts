@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { clampMaxAge } from '../../src/auth/jwks';
 import { parseConfig } from '../../src/config';
+import { flushMs } from '../../src/objects/meter-book';
+import { retryBaseSeconds } from '../../src/queue/backoff';
 import { DEFAULT_LIMITS, hs256Keys, webhookSecrets } from '../../src/tenant';
 
 const base = {
@@ -35,6 +37,24 @@ describe('configuration', () => {
       tool_calls: 'name',
       callback_origins: [],
     });
+  });
+
+  it('refuses a bad METER_FLUSH_MS or WEBHOOK_RETRY_BASE_SECONDS instead of falling back', () => {
+    for (const [name, value] of [
+      ['METER_FLUSH_MS', 'soon'],
+      ['METER_FLUSH_MS', '20000'],
+      ['WEBHOOK_RETRY_BASE_SECONDS', '-1'],
+      ['WEBHOOK_RETRY_BASE_SECONDS', '1.5'],
+    ] as const) {
+      const result = parseConfig({ ...base, [name]: value });
+      expect(result.ok, `${name}=${value}`).toBe(false);
+      if (!result.ok) expect(result.problems.join('\n')).toMatch(new RegExp(`^${name}`));
+    }
+    expect(parseConfig({ ...base, METER_FLUSH_MS: '0', WEBHOOK_RETRY_BASE_SECONDS: '' }).ok).toBe(true);
+    // The objects read them by the same schemas: what the config accepts is what they use.
+    expect([flushMs('0'), flushMs(undefined), retryBaseSeconds('30'), retryBaseSeconds('')]).toEqual([
+      0, 500, 30, 10,
+    ]);
   });
 
   it('names the problem without echoing secret values', () => {
