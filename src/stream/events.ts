@@ -18,7 +18,7 @@ export const RUN_ERRORS = {
     as: 'UPSTREAM_BAD_RESPONSE',
     retry: true,
   },
-  UPSTREAM_TIMEOUT: { detail: 'The upstream stopped sending events.', as: 'UPSTREAM_TIMEOUT', retry: true },
+  UPSTREAM_TIMEOUT: { detail: 'The upstream did not answer in time.', as: 'UPSTREAM_TIMEOUT', retry: true },
   EVENT_TOO_LARGE: {
     detail: 'The upstream sent an event over the size limit.',
     as: 'UPSTREAM_BAD_RESPONSE',

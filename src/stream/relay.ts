@@ -1,4 +1,5 @@
 import { createParser, type EventSourceParser } from 'eventsource-parser';
+import { ApiError } from '../errors';
 import { errorName, log } from '../log';
 import type { ToolCallPolicy } from '../tenant';
 import { type RelayEvent, type RunErrorCode, runError, toRelayEvent } from './events';
@@ -58,16 +59,19 @@ export async function relayInto(
   };
   options.signal?.addEventListener('abort', stop, { once: true });
   relayed.start();
+  let failure: RunErrorCode = 'UPSTREAM_FAILED';
   try {
     for (let chunk = await chunks.read(); chunk && !over; chunk = await chunks.read()) {
       relayed.write(chunk);
     }
     if (!over) relayed.close();
-  } catch {
+  } catch (error) {
     // The body failed, or was cancelled (the run's fetch aborted): `ended` says what it means.
+    // A body still on its way whose headers never came in time is the upstream's timeout.
+    if (error instanceof ApiError && error.code === 'UPSTREAM_TIMEOUT') failure = 'UPSTREAM_TIMEOUT';
   }
   options.signal?.removeEventListener('abort', stop);
-  relayed.ended();
+  relayed.ended(failure);
   await last;
 }
 
@@ -143,8 +147,8 @@ interface Relay {
   start(): void;
   write(chunk: Uint8Array): void;
   close(): void;
-  /** The body's reading settled (ended, failed, or cancelled). */
-  ended(): void;
+  /** The body's reading settled (ended, failed, or cancelled); unfinished, the run ends with `failure`. */
+  ended(failure: RunErrorCode): void;
   /** Ends the relay with no event: someone else ended the run. */
   stop(): void;
 }
@@ -255,7 +259,7 @@ function relay(options: RelayOptions, out: Output): Relay {
     },
     // Settles when the upstream ends, fails, or is cancelled because the caller left; a
     // stream that was not already finished by then did not complete.
-    ended: () => fail('UPSTREAM_FAILED'),
+    ended: (failure) => fail(failure),
     stop() {
       if (finished) return;
       finished = true;

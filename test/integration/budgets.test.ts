@@ -149,6 +149,41 @@ describe('run budget and per-user streams', () => {
     expect((await gw.emulator.stats()).runs).toBe(2);
   });
 
+  it('gives the run unit and the slot back when the upstream refused the run', async () => {
+    const gw = testGateway({ tenants: { t: tenant({ runs_per_user_per_day: 1 }) } });
+    const alice = await gw.caller('t');
+    const { thread_id } = ThreadBody.parse(await (await createThread(alice)).json());
+    await gw.emulator.configure({
+      status_overrides: [{ method: 'POST', path: `/threads/${thread_id}/run`, status: 503, times: 1 }],
+    });
+    const run = () =>
+      alice.request('POST', `/v1/threads/${thread_id}/run`, { json: { message: 'hi', stream: false } });
+    await expectError(await run(), 503, 'UPSTREAM_UNAVAILABLE');
+    const after = await usage(alice);
+    expect(after.budgets.runs_per_user_per_day.used).toBe(0);
+    expect(after.streams.yours).toBe(0);
+    expect((await run()).status).toBe(200);
+  });
+
+  it('keeps the run unit when the upstream never answered: it may have begun the run', async () => {
+    const gw = testGateway({
+      tenants: { t: tenant({ runs_per_user_per_day: 1 }) },
+      bindings: { STREAM_FIRST_BYTE_TIMEOUT_MS: '150' },
+    });
+    const alice = await gw.caller('t');
+    const { thread_id } = ThreadBody.parse(await (await createThread(alice)).json());
+    await gw.emulator.configure({ latency_ms: 600 });
+    const run = () => alice.request('POST', `/v1/threads/${thread_id}/run`, { json: { message: 'hi' } });
+    // Within the stream's header grace (2 s at the default ping): answered as an HTTP status.
+    await expectError(await run(), 504, 'UPSTREAM_TIMEOUT');
+    await gw.emulator.configure({ latency_ms: 0 });
+    const after = await usage(alice);
+    expect(after.budgets.runs_per_user_per_day.used).toBe(1);
+    // The slot is not what the upstream spends: it goes back with the failed start.
+    expect(after.streams.yours).toBe(0);
+    await expectError(await run(), 429, 'BUDGET_EXCEEDED');
+  });
+
   it('caps one user at streams_per_user while the tenant has slots left', async () => {
     const gw = testGateway({ tenants: { t: tenant({ concurrent_streams: 4, streams_per_user: 1 }) } });
     await gw.emulator.configure({ stream: { pace_ms: 200 } });

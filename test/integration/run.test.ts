@@ -356,6 +356,32 @@ describe('run stream', () => {
     expect(eventsOf(items).at(-1)).toEqual({ type: 'done' });
   });
 
+  it('ends a started stream whose upstream never sent its headers with UPSTREAM_TIMEOUT', async () => {
+    const gw = testGateway({ bindings: { STREAM_PING_MS: '50', STREAM_FIRST_BYTE_TIMEOUT_MS: '300' } });
+    const alice = await gw.caller('acme');
+    const threadId = await newThread(alice);
+    await gw.emulator.configure({ latency_ms: 1_000 });
+    const slow = await run(alice, threadId, { message: 'never' });
+    expect(slow.status).toBe(200);
+    const items = await new SseReader(slow).rest();
+    expect(items.some((i) => i.kind === 'comment' && i.text === 'ping')).toBe(true);
+    expect(eventsOf(items)).toEqual([
+      { type: 'error', code: 'UPSTREAM_TIMEOUT', detail: 'The upstream did not answer in time.' },
+    ]);
+  });
+
+  it('answers a "stream": false run whose upstream never answered with 504 UPSTREAM_TIMEOUT', async () => {
+    const gw = testGateway({ bindings: { STREAM_FIRST_BYTE_TIMEOUT_MS: '300' } });
+    const alice = await gw.caller('acme');
+    const threadId = await newThread(alice);
+    await gw.emulator.configure({ latency_ms: 1_000 });
+    await expectError(
+      await run(alice, threadId, { message: 'never', stream: false }),
+      504,
+      'UPSTREAM_TIMEOUT',
+    );
+  });
+
   it('makes a refusal that comes after the stream started its one error event', async () => {
     const gw = testGateway({ bindings: { STREAM_PING_MS: '50' } });
     const alice = await gw.caller('acme');
