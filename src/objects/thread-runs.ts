@@ -1,9 +1,10 @@
 import { DurableObject } from 'cloudflare:workers';
 import { MAX_EVENT_BYTES } from '../config';
 import { errorName, log } from '../log';
-import { LOG_BATCH_MAX, LogBatch } from '../runs/batch';
+import { LogBatch } from '../runs/batch';
+import { Claims } from '../runs/claims';
 import { Connection, isFinal } from '../runs/connection';
-import { endRun, newRun, releaseSlot } from '../runs/lifecycle';
+import { endRun, newRun, recoverLost } from '../runs/lifecycle';
 import { IDEMPOTENCY_TTL_MS, idempotencyKey, RunLog, type RunRow, view } from '../runs/log';
 import type {
   AttachOutcome,
@@ -37,9 +38,6 @@ interface LiveRun {
   upstreamCalls: () => number;
 }
 
-/** How long the log of a run found lost is kept (its own settings died with it). */
-const LOST_RETENTION_MS = 15 * 60_000;
-
 /**
  * One object per shard of a tenant's threads (`<tenant>:runs:<shard>`, see `runShard`):
  * their runs. A run belongs to this object, not to the request that started it: the
@@ -53,6 +51,7 @@ export class ThreadRuns extends DurableObject<Env> {
   private readonly log: RunLog;
   private readonly live = new Map<string, LiveRun>();
   private readonly wakeups: Wakeups;
+  private readonly claims = new Claims();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -60,13 +59,15 @@ export class ThreadRuns extends DurableObject<Env> {
     this.wakeups = new Wakeups(ctx.storage, this.log);
     void ctx.blockConcurrencyWhile(async () => {
       await this.wakeups.load();
-      await this.recoverLost();
+      await recoverLost(this.env, this.log, this.wakeups);
     });
   }
 
   /** Starts a run, or attaches to the one an idempotency key or a resume point names. */
   async start(input: StartRun): Promise<StartOutcome> {
     const now = Date.now();
+    // Its key's twins look again once this turn has recorded the run (or refused to).
+    this.claims.settle(input);
     // A retry that raced its first request past the Worker's `named` question.
     const named = this.log.named(input, now);
     if (named) return named.kind === 'conflict' ? named : this.reattach(named.runId, input, named.after);
@@ -127,10 +128,18 @@ export class ThreadRuns extends DurableObject<Env> {
 
   /**
    * The retained run of `at.user` on `at.threadId` a retry names, if any: asked before
-   * admission, so that attaching to it takes no stream slot and spends no budget.
+   * admission, so that attaching to it takes no stream slot and spends no budget. With
+   * `claim`, a request that will start the run if none is named: a twin sent with the same
+   * key meanwhile waits for this one's start (see `Claims`), or its {@link release}.
    */
-  async named(at: RunAddress & RetryNames): Promise<NamedRun | null> {
-    return this.log.named(at, Date.now());
+  async named(at: RunAddress & RetryNames, claim = false): Promise<NamedRun | null> {
+    const find = () => this.log.named(at, Date.now());
+    return claim ? this.claims.named(at, find) : find();
+  }
+
+  /** The claim `named` took for `at`'s key ends without a start (admission refused it). */
+  async release(at: RunAddress & RetryNames): Promise<void> {
+    this.claims.settle(at);
   }
 
   /** The events of a run after `after`, then live to its end. */
@@ -271,25 +280,6 @@ export class ThreadRuns extends DurableObject<Env> {
     this.live.delete(live.row.run_id);
     await endRun(this.env, live.row, status, live.upstreamCalls());
     await this.keepAlive();
-  }
-
-  /**
-   * A fresh instance holds no live run: any run storage still calls running was being
-   * read by an instance that died. It ends `RUN_LOST` (logged, so a caller who resumes
-   * learns it) and its slot is freed.
-   */
-  private async recoverLost(): Promise<void> {
-    for (let row = this.log.running(); row; row = this.log.running()) {
-      const event = runError('RUN_LOST');
-      // Past any event relayed and not yet logged when the instance died.
-      row.events += LOG_BATCH_MAX + 1;
-      this.log.append(row, [{ n: row.events, event }]);
-      const at = Date.now();
-      this.log.finish(row, 'error', at, LOST_RETENTION_MS, event);
-      this.wakeups.due(at + LOST_RETENTION_MS);
-      log('warn', 'run lost with its object', { run_id: row.run_id });
-      await releaseSlot(this.env, row);
-    }
   }
 
   private keepAlive(): Promise<void> {

@@ -1,10 +1,14 @@
 // A run's beginning and end outside its object's log: its first row, and at its end the
-// stream slot it gives back with what it metered.
+// stream slot it gives back with what it metered (or, for a run its object died with, its
+// `RUN_LOST` end).
 import { errorName, log } from '../log';
 import type { UsageEntry } from '../metering/metrics';
 import { UsageTally } from '../metering/usage';
-import type { RunRow } from './log';
+import { runError } from '../stream/events';
+import { LOG_BATCH_MAX } from './batch';
+import type { RunLog, RunRow } from './log';
 import type { StartRun } from './schema';
+import type { Wakeups } from './wakeups';
 
 /** A new run's row: running, nothing logged yet. */
 export function newRun(
@@ -68,5 +72,27 @@ export async function releaseSlot(env: Env, row: RunRow): Promise<void> {
   } catch (error) {
     // The slot's lease expires by itself; log it so a stuck slot can be explained.
     log('error', 'run slot not released', { run_id: row.run_id, error: errorName(error) });
+  }
+}
+
+/** How long the log of a run found lost is kept (its own settings died with it). */
+const LOST_RETENTION_MS = 15 * 60_000;
+
+/**
+ * A fresh instance holds no live run: any run storage still calls running was being read
+ * by an instance that died. It ends `RUN_LOST` (logged, so a caller who resumes learns it)
+ * and its slot is freed.
+ */
+export async function recoverLost(env: Env, runs: RunLog, wakeups: Wakeups): Promise<void> {
+  for (let row = runs.running(); row; row = runs.running()) {
+    const event = runError('RUN_LOST');
+    // Past any event relayed and not yet logged when the instance died.
+    row.events += LOG_BATCH_MAX + 1;
+    runs.append(row, [{ n: row.events, event }]);
+    const at = Date.now();
+    runs.finish(row, 'error', at, LOST_RETENTION_MS, event);
+    wakeups.due(at + LOST_RETENTION_MS);
+    log('warn', 'run lost with its object', { run_id: row.run_id });
+    await releaseSlot(env, row);
   }
 }

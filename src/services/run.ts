@@ -124,11 +124,26 @@ async function retryNames(request: RunRequest): Promise<RetryNames> {
  * `Last-Event-ID`), asked of the thread's runs object before admission: attaching to it
  * takes no stream slot and spends no budget, so a client that retries at its limits is
  * not refused what it already paid for. `null` (no round trip) for a request naming none.
+ * With `claim`, a keyed request that finds no run claims its key until it starts the run:
+ * the same key sent again meanwhile waits for that run instead of being admitted beside
+ * it. A caller that claims and then does not start (admission refused it) calls
+ * {@link releaseClaim}.
  */
-export async function namedRun(ctx: RequestContext, request: RunRequest): Promise<NamedRun | null> {
+export async function namedRun(
+  ctx: RequestContext,
+  request: RunRequest,
+  claim = false,
+): Promise<NamedRun | null> {
   if (request.idempotencyKey === undefined && request.resume === undefined) return null;
   const names = await retryNames(request);
-  return runsOf(ctx, request.threadId).named({ threadId: request.threadId, user: ctx.user, ...names });
+  return runsOf(ctx, request.threadId).named({ threadId: request.threadId, user: ctx.user, ...names }, claim);
+}
+
+/** Ends the claim {@link namedRun} took for a run that was not started (after the response). */
+export function releaseClaim(ctx: RequestContext, request: RunRequest): void {
+  if (request.idempotencyKey === undefined) return;
+  const at = { threadId: request.threadId, user: ctx.user };
+  ctx.defer(retryNames(request).then((names) => runsOf(ctx, request.threadId).release({ ...at, ...names })));
 }
 
 /** The run {@link namedRun} found, attached to after its resume point (a conflict is the 409). */

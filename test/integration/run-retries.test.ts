@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { CLAIM_TTL_MS } from '../../src/runs/claims';
 import { TENANTS } from '../fixtures/tenants';
 import { expectError } from '../helpers/assertions';
 import { newThread, usage } from '../helpers/fixtures';
@@ -141,5 +142,46 @@ describe('a retried run request', () => {
       'RATE_LIMITED',
     );
     expect((await gw.emulator.stats()).runs).toBe(runsBefore);
+  });
+});
+
+describe('the same Idempotency-Key sent twice at once', () => {
+  it('starts one run; the duplicate waits for it and attaches, even at streams_per_user 1', async () => {
+    const gw = gatewayWith({ streams_per_user: 1, runs_per_user_per_day: 1 });
+    await gw.emulator.configure({ reply: 'one two three', stream: { pace_ms: 50 } });
+    const alice = await gw.caller('t');
+    const thread = await newThread(alice);
+    const runsBefore = (await gw.emulator.stats()).runs;
+    const [a, b] = await Promise.all([
+      post(alice, thread, 'hello', { 'idempotency-key': 'twice' }, false),
+      post(alice, thread, 'hello', { 'idempotency-key': 'twice' }, false),
+    ]);
+    const [ra, rb] = [await parseJson(a, RunResult), await parseJson(b, RunResult)];
+    expect(rb).toEqual(ra);
+    expect(ra.content).toBe('one two three');
+    expect((await gw.emulator.stats()).runs).toBe(runsBefore + 1);
+    expect((await usage(alice)).budgets.runs_per_user_per_day.used).toBe(1);
+  });
+
+  // A claim left behind would hold the twin for CLAIM_TTL_MS: the test's own timeout is shorter.
+  it('is refused for both when the first is refused, and neither waits on the other', {
+    timeout: CLAIM_TTL_MS / 2,
+  }, async () => {
+    const gw = gatewayWith({ streams_per_user: 1 });
+    await gw.emulator.configure({ reply: 'one two three four five six', stream: { pace_ms: 200 } });
+    const alice = await gw.caller('t');
+    const [busy, thread] = [await newThread(alice), await newThread(alice)];
+    // Alice's one stream slot is taken by a run on another thread.
+    const holding = await post(alice, busy, 'hold', {});
+    expect(holding.status).toBe(200);
+    const runsBefore = (await gw.emulator.stats()).runs;
+    const [a, b] = await Promise.all([
+      post(alice, thread, 'hello', { 'idempotency-key': 'refused' }, false),
+      post(alice, thread, 'hello', { 'idempotency-key': 'refused' }, false),
+    ]);
+    await expectError(a, 429, 'TOO_MANY_STREAMS');
+    await expectError(b, 429, 'TOO_MANY_STREAMS');
+    expect((await gw.emulator.stats()).runs).toBe(runsBefore);
+    await holding.body?.cancel();
   });
 });

@@ -1,7 +1,9 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { recoverLost } from '../../src/runs/lifecycle';
 import { RunLog } from '../../src/runs/log';
+import { Wakeups } from '../../src/runs/wakeups';
 import { DEFAULT_LIMITS } from '../../src/tenant';
 
 /**
@@ -29,9 +31,9 @@ describe('ThreadRuns: runs lost with their object', () => {
       log.create({ run_id: runId, thread_id: 'thread_1', tenant, user: 'u', lease, created_at: Date.now() });
     });
     // What the constructor of the next instance does.
-    await runInDurableObject(runs, async (instance) => {
-      // biome-ignore lint/complexity/useLiteralKeys: the constructor's private step, reached on purpose
-      await instance['recoverLost']();
+    await runInDurableObject(runs, async (_, state) => {
+      const log = new RunLog(state.storage.sql);
+      await recoverLost(env, log, new Wakeups(state.storage, log));
     });
 
     const at = { threadId: 'thread_1', user: 'u' };

@@ -17,8 +17,16 @@ type RunContext = Parameters<AppRouteHandler<typeof routes.run.route>>[0];
  */
 export const run = async (c: RunContext) => {
   const request = runRequest(c);
-  const named = await runs.namedRun(requestContext(c), request);
-  return named ? attachTo(c, request, named) : startNew(c, request);
+  const ctx = requestContext(c);
+  const named = await runs.namedRun(ctx, request, true);
+  if (named) return attachTo(c, request, named);
+  try {
+    return await startNew(c, request);
+  } catch (error) {
+    // Refused before its start (a start ends the claim itself): a twin of its key waits no more.
+    runs.releaseClaim(ctx, request);
+    throw error;
+  }
 };
 
 const startNew = (c: RunContext, request: runs.RunRequest) =>
