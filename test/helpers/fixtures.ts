@@ -37,3 +37,16 @@ export async function usage(caller: Caller) {
   expect(res.status).toBe(200);
   return res.json();
 }
+
+/**
+ * What `caller` has spent and holds: each budget's limit, used and remaining (not its
+ * `reset_in`, which ticks between two reads a second apart) and the stream counts. Two
+ * reads compare equal when nothing was spent or held between them.
+ */
+export async function spending(caller: Caller) {
+  const { budgets, streams } = await usage(caller);
+  const counts = Object.fromEntries(
+    Object.entries(budgets).map(([name, { limit, used, remaining }]) => [name, { limit, used, remaining }]),
+  );
+  return { budgets: counts, streams };
+}

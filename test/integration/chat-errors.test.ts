@@ -12,7 +12,7 @@ import {
   threadsOf,
   userMessage,
 } from '../helpers/chat';
-import { usage } from '../helpers/fixtures';
+import { spending, usage } from '../helpers/fixtures';
 import { parseText } from '../helpers/json';
 
 describe('POST /v1/chat: errors', () => {
@@ -197,11 +197,10 @@ describe('POST /v1/chat: an assistant not the tenant’s', () => {
         json: { id: chatId(), messages: [userMessage('hi')], trigger: 'submit-message', assistant_id },
       });
     const upstream = await watchUpstream(gw.emulator);
-    const before = await usage(user);
+    const before = await spending(user);
     await expectError(await send('asst_internal'), 400, 'VALIDATION_ERROR', 'assistant_id');
     await upstream.expectNone();
-    const after = await usage(user);
-    expect([after.budgets, after.streams]).toEqual([before.budgets, before.streams]);
+    expect(await spending(user)).toEqual(before);
     // At the day's last creation the same bad value is still a 400, not the budget's 429.
     const served = await send('asst_sales');
     expect(served.status).toBe(200);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { CLAIM_TTL_MS } from '../../src/runs/claims';
 import { TENANTS } from '../fixtures/tenants';
 import { expectError } from '../helpers/assertions';
-import { newThread, usage } from '../helpers/fixtures';
+import { newThread, spending, usage } from '../helpers/fixtures';
 import { type Caller, testGateway } from '../helpers/gateway';
 import { parseJson } from '../helpers/json';
 import { SseReader } from '../helpers/sse';
@@ -102,15 +102,14 @@ describe('a retried run request', () => {
     const alice = await gw.caller('t');
     const thread = await newThread(alice);
     expect((await post(alice, thread, 'hello', { 'idempotency-key': 'k-4' }, false)).status).toBe(200);
-    const before = await usage(alice);
+    const before = await spending(alice);
     const runsBefore = (await gw.emulator.stats()).runs;
     await expectError(
       await post(alice, thread, 'bye', { 'idempotency-key': 'k-4' }),
       409,
       'IDEMPOTENCY_CONFLICT',
     );
-    const after = await usage(alice);
-    expect([after.budgets, after.streams]).toEqual([before.budgets, before.streams]);
+    expect(await spending(alice)).toEqual(before);
     expect((await gw.emulator.stats()).runs).toBe(runsBefore);
   });
 
