@@ -16,7 +16,7 @@ import type {
   StartOutcome,
   StartRun,
 } from '../runs/schema';
-import { HEADER_GRACE_MS, openUpstream, type RunBody, refusal } from '../runs/upstream';
+import { HEADER_GRACE_MS, openUpstream, type RunBody, refusal, refusedAs } from '../runs/upstream';
 import { Wakeups } from '../runs/wakeups';
 import { type RelayEvent, runError } from '../stream/events';
 import { relayInto } from '../stream/relay';
@@ -63,11 +63,22 @@ export class ThreadRuns extends DurableObject<Env> {
     });
   }
 
-  /** Starts a run, or attaches to the one an idempotency key or a resume point names. */
+  /**
+   * Starts a run, or attaches to the one an idempotency key or a resume point names. The
+   * request's claim on its key lasts until the upstream answered: a twin waiting on it then
+   * attaches to a run that began, or, the upstream having refused it, is admitted itself.
+   */
   async start(input: StartRun): Promise<StartOutcome> {
+    this.claims.hold(input, input.claim);
+    try {
+      return await this.begin(input);
+    } finally {
+      this.claims.settle(input, input.claim);
+    }
+  }
+
+  private async begin(input: StartRun): Promise<StartOutcome> {
     const now = Date.now();
-    // Its key's twins look again once this turn has recorded the run (or refused to).
-    this.claims.settle(input);
     // A retry that raced its first request past the Worker's `named` question.
     const named = this.log.named(input, now);
     if (named) return named.kind === 'conflict' ? named : this.reattach(named.runId, input, named.after);
@@ -114,9 +125,10 @@ export class ThreadRuns extends DurableObject<Env> {
     const opened = await openUpstream(ctx, input.threadId, input.message, live.abort.signal, grace);
     if (!opened.ok) {
       // Refused before it began: no run happened, and the caller's admission gives the slot back.
-      // A caller that attached meanwhile (an idempotent retry) is told nothing more: its stream ends.
+      // A retry that attached meanwhile (one that claimed nothing) hears the run end.
       this.live.delete(runId);
-      for (const attached of live.connections) attached.close();
+      const ended = { n: 1, event: runError(refusedAs(opened.error)) };
+      for (const attached of live.connections) attached.send(ended);
       this.log.forget(runId, input.user, key);
       await alarmed;
       return refusal(opened.error, input.requestId, ctx.upstream.mayHaveSpent);
@@ -128,18 +140,17 @@ export class ThreadRuns extends DurableObject<Env> {
 
   /**
    * The retained run of `at.user` on `at.threadId` a retry names, if any: asked before
-   * admission, so that attaching to it takes no stream slot and spends no budget. With
-   * `claim`, a request that will start the run if none is named: a twin sent with the same
-   * key meanwhile waits for this one's start (see `Claims`), or its {@link release}.
+   * admission, so that attaching to it takes no stream slot and spends no budget. With a
+   * `claim` token, a request that will start the run if none is named: a twin sent with the
+   * same key meanwhile waits for this one's start (see `Claims`), or its {@link release}.
    */
-  async named(at: RunAddress & RetryNames, claim = false): Promise<NamedRun | null> {
-    const find = () => this.log.named(at, Date.now());
-    return claim ? this.claims.named(at, find) : find();
+  async named(at: RunAddress & RetryNames, claim?: string): Promise<NamedRun | null> {
+    return this.claims.named(at, claim, () => this.log.named(at, Date.now()));
   }
 
   /** The claim `named` took for `at`'s key ends without a start (admission refused it). */
-  async release(at: RunAddress & RetryNames): Promise<void> {
-    this.claims.settle(at);
+  async release(at: RunAddress & RetryNames, claim: string): Promise<void> {
+    this.claims.settle(at, claim);
   }
 
   /** The events of a run after `after`, then live to its end. */

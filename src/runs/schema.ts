@@ -45,6 +45,8 @@ export interface StartRun extends RunAddress, RetryNames {
   tenant: Pick<Tenant, 'id' | 'project_id' | 'tool_calls'>;
   message: string;
   requestId: string;
+  /** The token its request claimed its `Idempotency-Key` with (see `Claims`), if it did. */
+  claim?: string | undefined;
   /** The stream slot admission took: the run holds it to its end, then releases it. */
   lease: string;
   /** Whether the run is cancelled once every caller has left (not for webhook runs). */

@@ -1,6 +1,7 @@
 import type { Config } from '../config';
 import { ApiError } from '../errors';
 import { errorName, log } from '../log';
+import type { RunErrorCode } from '../stream/events';
 import type { Tenant } from '../tenant';
 import type { UpstreamClient } from '../upstream/client';
 import { projectScope } from '../upstream/factory';
@@ -98,3 +99,7 @@ export function refusal(error: unknown, requestId: string, mayHaveSpent: boolean
   log('error', 'run refused: unexpected error', { request_id: requestId, error: errorName(error) });
   return { kind: 'refused', code: 'UPSTREAM_UNAVAILABLE', detail: 'The upstream is unavailable.', ...spent };
 }
+
+/** The same refusal as the error event a retry that attached to the refused run ends with. */
+export const refusedAs = (error: unknown): RunErrorCode =>
+  error instanceof ApiError && error.code === 'UPSTREAM_TIMEOUT' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED';

@@ -19,6 +19,11 @@ export interface RunRequest {
   resume?: ResumePoint | undefined;
   /** Webhook runs go on when nobody is attached; a caller's run is cancelled after the grace. */
   detachCancels: boolean;
+  /**
+   * A token of this request's own: with it, a keyed request that finds no run claims its
+   * key until its start (see {@link namedRun}). Webhook redeliveries come one at a time.
+   */
+  claim?: string | undefined;
 }
 
 /** A run to read: its id, its SSE frames, and whether it was already running. */
@@ -78,6 +83,7 @@ export async function startRun(
       threadId: request.threadId,
       message: request.message,
       requestId: ctx.requestId,
+      claim: request.claim,
       lease: lease.id,
       ...(await retryNames(request)),
       detachCancels: request.detachCancels,
@@ -124,26 +130,29 @@ async function retryNames(request: RunRequest): Promise<RetryNames> {
  * `Last-Event-ID`), asked of the thread's runs object before admission: attaching to it
  * takes no stream slot and spends no budget, so a client that retries at its limits is
  * not refused what it already paid for. `null` (no round trip) for a request naming none.
- * With `claim`, a keyed request that finds no run claims its key until it starts the run:
- * the same key sent again meanwhile waits for that run instead of being admitted beside
- * it. A caller that claims and then does not start (admission refused it) calls
- * {@link releaseClaim}.
+ * With its `claim`, a keyed request that finds no run claims its key until its start has
+ * the upstream's answer: the same key sent again meanwhile waits for that run instead of
+ * being admitted beside it. A caller that claims and then never starts (admission refused
+ * it) calls {@link releaseClaim}.
  */
-export async function namedRun(
-  ctx: RequestContext,
-  request: RunRequest,
-  claim = false,
-): Promise<NamedRun | null> {
+export async function namedRun(ctx: RequestContext, request: RunRequest): Promise<NamedRun | null> {
   if (request.idempotencyKey === undefined && request.resume === undefined) return null;
   const names = await retryNames(request);
-  return runsOf(ctx, request.threadId).named({ threadId: request.threadId, user: ctx.user, ...names }, claim);
+  const at = { threadId: request.threadId, user: ctx.user, ...names };
+  return runsOf(ctx, request.threadId).named(at, request.claim);
 }
 
-/** Ends the claim {@link namedRun} took for a run that was not started (after the response). */
+/**
+ * Ends the claim {@link namedRun} took, if the request still holds it (after the
+ * response): a start that was reached ended it already, and a newer claim is left alone.
+ */
 export function releaseClaim(ctx: RequestContext, request: RunRequest): void {
-  if (request.idempotencyKey === undefined) return;
+  const { claim } = request;
+  if (request.idempotencyKey === undefined || claim === undefined) return;
   const at = { threadId: request.threadId, user: ctx.user };
-  ctx.defer(retryNames(request).then((names) => runsOf(ctx, request.threadId).release({ ...at, ...names })));
+  ctx.defer(
+    retryNames(request).then((names) => runsOf(ctx, request.threadId).release({ ...at, ...names }, claim)),
+  );
 }
 
 /** The run {@link namedRun} found, attached to after its resume point (a conflict is the 409). */

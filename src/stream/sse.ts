@@ -28,9 +28,10 @@ export type RunResult = z.infer<typeof RunResultSchema>;
 export const MAX_RESULT_CHARS = 4 * 1024 * 1024;
 
 /**
- * Reads a relay stream to its end for `"stream": false`. Resolves with the result, or
- * with the `error` event the stream ended with; a result growing past `maxChars` ends
- * with `RESULT_TOO_LARGE` at once (leaving the loop cancels the stream, hence the run).
+ * Reads a relay stream to its end for `"stream": false`. Resolves with the result once
+ * `done` came, or with the `error` event the stream ended with (`UPSTREAM_FAILED` for one
+ * that closed with neither); a result growing past `maxChars` ends with
+ * `RESULT_TOO_LARGE` at once (leaving the loop cancels the stream, hence the run).
  */
 export async function collectRun(
   events: ReadableStream<RelayEvent>,
@@ -49,8 +50,12 @@ export async function collectRun(
       size += event.name.length + ('args' in event ? (JSON.stringify(event.args)?.length ?? 0) : 0);
       result.tool_calls.push('args' in event ? { name: event.name, args: event.args } : { name: event.name });
     } else if (event.type === 'error') return { ok: false, error: event };
+    else if (event.type === 'done') {
+      result.content = content.join('');
+      return { ok: true, result };
+    }
     if (size > maxChars) return { ok: false, error: runError('RESULT_TOO_LARGE') };
   }
-  result.content = content.join('');
-  return { ok: true, result };
+  // Closed with neither `done` nor `error`: the run did not finish, whatever it relayed.
+  return { ok: false, error: runError('UPSTREAM_FAILED') };
 }

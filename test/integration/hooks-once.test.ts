@@ -63,4 +63,25 @@ describe('webhook runs: exactly one upstream run per delivery', () => {
     expect(await attemptRun(ticket, deps)).toEqual(first);
     expect((await upstream.stats()).runs - runsBefore).toBe(1);
   });
+  // Two attempts at once take no claim: the second attaches to the first's run before the upstream answers it.
+  it('fails both attempts, succeeding neither with an empty result, when the upstream refused their run', async () => {
+    const { ticket, deps } = await begunDelivery();
+    const runsBefore = (await upstream.stats()).runs;
+    await upstream.configure({
+      latency_ms: 300,
+      status_overrides: [{ method: 'POST', path: '/threads/*/run', status: 503, times: 1 }],
+    });
+    try {
+      const attempts = await Promise.all([attemptRun(ticket, deps), attemptRun(ticket, deps)]);
+      expect(attempts.map((attempt) => attempt.kind)).toEqual(['retry', 'retry']);
+    } finally {
+      await upstream.configure({ latency_ms: 0, status_overrides: [] });
+    }
+    expect((await upstream.stats()).runs).toBe(runsBefore);
+    // The retry the queue makes runs it.
+    expect(await attemptRun(ticket, deps)).toMatchObject({
+      kind: 'succeeded',
+      result: { content: 'Echo: hello twice' },
+    });
+  });
 });

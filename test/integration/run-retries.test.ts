@@ -167,12 +167,14 @@ describe('the same Idempotency-Key sent twice at once', () => {
     timeout: CLAIM_TTL_MS / 2,
   }, async () => {
     const gw = gatewayWith({ streams_per_user: 1 });
-    await gw.emulator.configure({ reply: 'one two three four five six', stream: { pace_ms: 200 } });
+    // Slow enough that the run holding the slot outlasts the test.
+    await gw.emulator.configure({ reply: 'one two three four five six', stream: { pace_ms: 1000 } });
     const alice = await gw.caller('t');
     const [busy, thread] = [await newThread(alice), await newThread(alice)];
     // Alice's one stream slot is taken by a run on another thread.
     const holding = await post(alice, busy, 'hold', {});
     expect(holding.status).toBe(200);
+    expect((await usage(alice)).streams).toMatchObject({ yours: 1 });
     const runsBefore = (await gw.emulator.stats()).runs;
     const [a, b] = await Promise.all([
       post(alice, thread, 'hello', { 'idempotency-key': 'refused' }, false),
@@ -182,5 +184,55 @@ describe('the same Idempotency-Key sent twice at once', () => {
     await expectError(b, 429, 'TOO_MANY_STREAMS');
     expect((await gw.emulator.stats()).runs).toBe(runsBefore);
     await holding.body?.cancel();
+  });
+  // The first's claim lasts until the upstream answered its start, however long that takes.
+  for (const latency of [0, 300]) {
+    it(`runs the duplicate itself when the upstream refused the first (${latency} ms to answer)`, async () => {
+      const gw = gatewayWith({});
+      const alice = await gw.caller('t');
+      const thread = await newThread(alice);
+      await gw.emulator.configure({
+        latency_ms: latency,
+        status_overrides: [{ method: 'POST', path: '/threads/*/run', status: 503, times: 1 }],
+      });
+      const runsBefore = (await gw.emulator.stats()).runs;
+      const answers = await Promise.all([
+        post(alice, thread, 'hello', { 'idempotency-key': 'refused-once' }, false),
+        post(alice, thread, 'hello', { 'idempotency-key': 'refused-once' }, false),
+      ]);
+      expect(answers.map((res) => res.status).sort()).toEqual([200, 503]);
+      const [refused, served] = answers[0]?.status === 503 ? answers : [...answers].reverse();
+      if (!refused || !served) throw new Error('two answers expected');
+      await expectError(refused, 503, 'UPSTREAM_UNAVAILABLE');
+      // Not the refused run, empty, nor a 404 for it: a run of its own, named in its headers.
+      const result = await parseJson(served, RunResult);
+      expect(result.content).toBe('Echo: hello');
+      expect(result.run_id).toMatch(/^run_\w+$/);
+      expect(served.headers.get('x-run-id')).toBe(result.run_id);
+      expect((await gw.emulator.stats()).runs).toBe(runsBefore + 1);
+      expect((await usage(alice)).budgets.runs_per_user_per_day.used).toBe(1);
+    });
+  }
+
+  it('streams the duplicate a run of its own when the upstream refused the first', async () => {
+    const gw = gatewayWith({});
+    const alice = await gw.caller('t');
+    const thread = await newThread(alice);
+    await gw.emulator.configure({
+      latency_ms: 300,
+      status_overrides: [{ method: 'POST', path: '/threads/*/run', status: 503, times: 1 }],
+    });
+    const answers = await Promise.all([
+      post(alice, thread, 'hello', { 'idempotency-key': 'refused-stream' }),
+      post(alice, thread, 'hello', { 'idempotency-key': 'refused-stream' }),
+    ]);
+    expect(answers.map((res) => res.status).sort()).toEqual([200, 503]);
+    const [refused, served] = answers[0]?.status === 503 ? answers : [...answers].reverse();
+    if (!refused || !served) throw new Error('two answers expected');
+    await expectError(refused, 503, 'UPSTREAM_UNAVAILABLE');
+    const text = await served.text();
+    // Its own run to the end, not the refused run's pings and a close without a final event.
+    expect(text).toMatch(/event: start\n/);
+    expect(text).toMatch(/event: done\n/);
   });
 });

@@ -18,12 +18,12 @@ type RunContext = Parameters<AppRouteHandler<typeof routes.run.route>>[0];
 export const run = async (c: RunContext) => {
   const request = runRequest(c);
   const ctx = requestContext(c);
-  const named = await runs.namedRun(ctx, request, true);
+  const named = await runs.namedRun(ctx, request);
   if (named) return attachTo(c, request, named);
   try {
     return await startNew(c, request);
   } catch (error) {
-    // Refused before its start (a start ends the claim itself): a twin of its key waits no more.
+    // Refused, most likely before its start (a start ends its own claim): a twin of its key waits no more.
     runs.releaseClaim(ctx, request);
     throw error;
   }
@@ -70,6 +70,8 @@ function runRequest(c: RunContext): runs.RunRequest {
     idempotencyKey: headers['idempotency-key'],
     resume: parseEventId(headers['last-event-id']),
     detachCancels: true,
+    // Twins of its key wait for its run, not beside it (see runs.namedRun).
+    ...(headers['idempotency-key'] === undefined ? {} : { claim: crypto.randomUUID() }),
   };
 }
 
