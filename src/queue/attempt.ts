@@ -123,7 +123,7 @@ const runRequest = (threadId: string, ticket: RunTicket): RunRequest => ({
 
 /** The delivery's run read to its end: its result, or its error (retried if a retry can mend it). */
 async function collect(started: RunStream): Promise<Attempt> {
-  const outcome = await collectRun(relayEventsOf(started.frames));
+  const outcome = await collectRun(started.runId, relayEventsOf(started.frames));
   if (outcome.ok) return { kind: 'succeeded', result: outcome.result };
   const { code } = outcome.error;
   const error = { code, detail: RUN_ERRORS[code].detail };

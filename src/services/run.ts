@@ -184,14 +184,9 @@ export async function runFrames(
   return outcome.stream;
 }
 
-/** Runs to the end for `"stream": false` and webhooks: the result, or the run's error as a contract error. */
-export async function runToEnd(ctx: RequestContext, lease: Hold, request: RunRequest): Promise<RunResult> {
-  return resultOf(ctx, request.threadId, await startRun(ctx, lease, request, 0));
-}
-
 /** A run read to its end (started or attached): its result, or its error as a contract error. */
 export async function resultOf(ctx: RequestContext, threadId: string, run: RunStream): Promise<RunResult> {
-  const outcome = await collectRun(relayEventsOf(run.frames));
+  const outcome = await collectRun(run.runId, relayEventsOf(run.frames));
   if (outcome.ok) return outcome.result;
   // The collector gave up on a run that is still going (its result grew too large): stop
   // it now rather than after the detach grace, so its slot is free when the caller hears.

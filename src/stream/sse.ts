@@ -28,21 +28,22 @@ export type RunResult = z.infer<typeof RunResultSchema>;
 export const MAX_RESULT_CHARS = 4 * 1024 * 1024;
 
 /**
- * Reads a relay stream to its end for `"stream": false`. Resolves with the result once
+ * Reads the relay stream of run `runId` (the id is the run's, not read from a `start`
+ * event: a resumed stream has none) to its end for `"stream": false`. Resolves with the result once
  * `done` came, or with the `error` event the stream ended with (`UPSTREAM_FAILED` for one
  * that closed with neither); a result growing past `maxChars` ends with
  * `RESULT_TOO_LARGE` at once (leaving the loop cancels the stream, hence the run).
  */
 export async function collectRun(
+  runId: string,
   events: ReadableStream<RelayEvent>,
   maxChars: number = MAX_RESULT_CHARS,
 ): Promise<{ ok: true; result: RunResult } | { ok: false; error: Extract<RelayEvent, { type: 'error' }> }> {
-  const result: RunResult = { run_id: '', content: '', tool_calls: [] };
+  const result: RunResult = { run_id: runId, content: '', tool_calls: [] };
   const content: string[] = [];
   let size = 0;
   for await (const event of events) {
-    if (event.type === 'start') result.run_id = event.run_id;
-    else if (event.type === 'content') {
+    if (event.type === 'content') {
       content.push(event.delta);
       size += event.delta.length;
     } else if (event.type === 'tool_call') {

@@ -71,6 +71,22 @@ describe('a retried run request', () => {
     expect((await gw.emulator.stats()).runs).toBe(runsBefore);
   });
 
+  it('answers a "stream": false re-post of a Last-Event-ID with the whole run, named', async () => {
+    const gw = gatewayWith({});
+    const alice = await gw.caller('t');
+    const thread = await newThread(alice);
+    const first = await post(alice, thread, 'hello', {});
+    const runId = first.headers.get('x-run-id');
+    expect((await new SseReader(first).rest()).filter((item) => item.kind === 'event').at(-1)).toMatchObject({
+      event: 'done',
+    });
+    // Past its start event and its first delta: the result is still the run's, all of it.
+    const retry = await post(alice, thread, 'hello', { 'last-event-id': `${runId}:2` }, false);
+    expect(await parseJson(retry, RunResult)).toEqual({ run_id: runId, content: 'Echo: hello' });
+    expect(retry.headers.get('x-run-id')).toBe(runId);
+    expect(retry.headers.get('location')).toBe(`/v1/threads/${thread}/runs/${runId}`);
+  });
+
   it('reads the finished run’s result after the day’s last run unit, spending none', async () => {
     const gw = gatewayWith({ runs_per_user_per_day: 1 });
     const alice = await gw.caller('t');

@@ -271,6 +271,25 @@ describe('run stream', () => {
     });
   });
 
+  it('names a "stream": false run that failed after it started in the error answer too', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const threadId = await newThread(alice);
+    await gw.emulator.configure({ stream: { fail_after_events: 2, fail_mode: 'error' } });
+    const res = await run(alice, threadId, { message: 'half', stream: false });
+    const runId = res.headers.get('x-run-id');
+    await expectError(res, 502, 'UPSTREAM_BAD_RESPONSE');
+    expect(runId).toMatch(/^run_\w+$/);
+    expect(res.headers.get('location')).toBe(`/v1/threads/${threadId}/runs/${runId}`);
+    // The run it names exists, ended with the upstream's failure.
+    const view = await alice.request('GET', `/v1/threads/${threadId}/runs/${runId}`);
+    expect(await view.json()).toMatchObject({
+      run_id: runId,
+      status: 'error',
+      error: { code: 'UPSTREAM_FAILED' },
+    });
+  });
+
   it('refreshes a token revoked before the run and replays it once', async () => {
     const gw = testGateway();
     const alice = await gw.caller('acme');

@@ -33,17 +33,22 @@ const startNew = (c: RunContext, request: runs.RunRequest) =>
   admitted(routes.run, async (c, grant) => {
     const ctx = requestContext(c);
     if (!c.req.valid('json').stream)
-      return result(c, request, await runs.runToEnd(ctx, grant.lease, request));
+      return result(c, request, await runs.startRun(ctx, grant.lease, request, 0));
     return respond(c, request, await runs.startRun(ctx, grant.lease, request, ctx.config.stream.pingMs));
   })(c);
 
 const attachTo = (c: RunContext, request: runs.RunRequest, named: NamedRun) =>
   admitted(routes.runRetry, async (c) => {
     const ctx = requestContext(c);
-    const stream = c.req.valid('json').stream;
-    const run = await runs.attachNamed(ctx, request.threadId, named, stream ? ctx.config.stream.pingMs : 0);
-    if (!stream) return result(c, request, await runs.resultOf(ctx, request.threadId, run));
-    return respond(c, request, run);
+    if (c.req.valid('json').stream)
+      return respond(
+        c,
+        request,
+        await runs.attachNamed(ctx, request.threadId, named, ctx.config.stream.pingMs),
+      );
+    // A result is the whole run's, whichever event a re-posted Last-Event-ID names.
+    const whole = named.kind === 'run' ? { ...named, after: 0 } : named;
+    return result(c, request, await runs.attachNamed(ctx, request.threadId, whole, 0));
   })(c);
 
 /** The run's SSE stream, the run named in `X-Run-Id` and `Location`. */
@@ -51,9 +56,19 @@ function respond(c: RunContext, request: runs.RunRequest, run: runs.RunStream) {
   return c.body(run.frames, 200, { ...SSE_HEADERS, ...named(request.threadId, run.runId) });
 }
 
-/** `"stream": false`: the run's result, the run named as a stream's is. */
-function result(c: RunContext, request: runs.RunRequest, run: RunResult) {
-  return c.json(run, 200, named(request.threadId, run.run_id));
+/**
+ * `"stream": false`: the run read to its end. Its result, or the error it ended with,
+ * names the run as a stream's answer does: a failed run exists, and may be read or resumed.
+ */
+async function result(c: RunContext, request: runs.RunRequest, run: runs.RunStream) {
+  const headers = named(request.threadId, run.runId);
+  let body: RunResult;
+  try {
+    body = await runs.resultOf(requestContext(c), request.threadId, run);
+  } catch (error) {
+    throw error instanceof ApiError ? error.withHeaders(headers) : error;
+  }
+  return c.json(body, 200, headers);
 }
 
 const named = (threadId: string, runId: string) => ({
