@@ -6,7 +6,7 @@ import type { ThreadRuns } from '../objects/thread-runs';
 import type { NamedRun, ResumePoint, RetryNames, RunView } from '../runs/schema';
 import { type RelayEvent, RelayEventSchema, runFailure } from '../stream/events';
 import { collectRun, type RunResult } from '../stream/sse';
-import type { Hold } from './admission';
+import { type Hold, Refusal } from './admission';
 import type { RequestContext } from './context';
 
 /** What a caller asks of a run: the message, and what makes a repeat attach instead of pay. */
@@ -103,7 +103,7 @@ export async function startRun(
     case 'attached':
       return { runId: outcome.runId, frames: outcome.stream, attached: true };
     case 'busy':
-      throw new ApiError('RUN_IN_PROGRESS', `Run ${outcome.runId} of this thread is in progress.`);
+      throw inProgress(outcome.runId);
     case 'conflict':
       throw conflict();
     case 'refused':
@@ -115,6 +115,21 @@ export async function startRun(
         outcome.retryAfter === undefined ? {} : { retryAfter: outcome.retryAfter },
       );
   }
+}
+
+/**
+ * A new run refused a stream slot on a thread whose run is still running is told of that
+ * run (`409 RUN_IN_PROGRESS`, what its start would have answered), not to wait for a slot:
+ * a freed slot would not let it start. The runs object is asked only on such a refusal.
+ */
+export async function refusalOf(ctx: RequestContext, threadId: string, error: unknown): Promise<unknown> {
+  if (!(error instanceof Refusal) || (error.reason !== 'streams' && error.reason !== 'streams_user'))
+    return error;
+  const running = await runsOf(ctx, threadId)
+    .active({ threadId, user: ctx.user })
+    .catch(() => null);
+  if (running === null) return error;
+  return inProgress(running).withHeaders(error.headers);
 }
 
 /** What makes a run request a retry, as its runs object reads it (the key with the body's hash). */
@@ -166,6 +181,9 @@ export async function attachNamed(
   const frames = await runFrames(ctx, threadId, named.runId, named.after, pingMs);
   return { runId: named.runId, frames, attached: true };
 }
+
+const inProgress = (runId: string) =>
+  new ApiError('RUN_IN_PROGRESS', `Run ${runId} of this thread is in progress.`);
 
 const conflict = () =>
   new ApiError('IDEMPOTENCY_CONFLICT', 'This Idempotency-Key was used with another message.');

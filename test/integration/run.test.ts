@@ -290,6 +290,29 @@ describe('run stream', () => {
     });
   });
 
+  it('answers a second run on a busy thread 409 RUN_IN_PROGRESS even at streams_per_user 1', async () => {
+    const limits = { ...TENANTS.acme.limits, streams_per_user: 1 };
+    const gw = testGateway({ tenants: { t: { ...TENANTS.acme, limits } } });
+    await gw.emulator.configure({ reply: 'one two three four five six', stream: { pace_ms: 500 } });
+    const alice = await gw.caller('t');
+    const [threadId, other] = [await newThread(alice), await newThread(alice)];
+    const running = await run(alice, threadId, { message: 'first' });
+    const runId = running.headers.get('x-run-id');
+    const runsBefore = (await gw.emulator.stats()).runs;
+    const unitsBefore = (await usage(alice)).budgets.runs_per_user_per_day.used;
+    // Not "wait for a slot": a slot would not let it start. Its detail names the run to attach to.
+    const busy = await run(alice, threadId, { message: 'second' });
+    expect(busy.headers.get('ratelimit')).toBeTruthy();
+    expect(busy.headers.get('retry-after')).toBeNull();
+    const body = await expectError(busy, 409, 'RUN_IN_PROGRESS');
+    expect(body.detail).toContain(`${runId}`);
+    // Another thread is still refused for the slot, and neither spent anything.
+    await expectError(await run(alice, other, { message: 'third' }), 429, 'TOO_MANY_STREAMS');
+    expect((await gw.emulator.stats()).runs).toBe(runsBefore);
+    expect((await usage(alice)).budgets.runs_per_user_per_day.used).toBe(unitsBefore);
+    await running.body?.cancel();
+  });
+
   it('refreshes a token revoked before the run and replays it once', async () => {
     const gw = testGateway();
     const alice = await gw.caller('acme');

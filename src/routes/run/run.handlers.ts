@@ -25,7 +25,7 @@ export const run = async (c: RunContext) => {
   } catch (error) {
     // Refused, most likely before its start (a start ends its own claim): a twin of its key waits no more.
     runs.releaseClaim(ctx, request);
-    throw error;
+    throw await runs.refusalOf(ctx, request.threadId, error);
   }
 };
 
