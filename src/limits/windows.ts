@@ -4,6 +4,12 @@ export interface Window {
   endsAt: number;
 }
 
+/** One unit of a budget taken by an admission (its bucket, in its window's key), enough to give it back exactly. */
+export interface SpendMark {
+  bucket: string;
+  window: string;
+}
+
 /** The UTC day `now` falls in. */
 export function dayWindow(now: number): Window {
   const d = new Date(now);

@@ -56,9 +56,11 @@ export class LeaseBook {
     return id;
   }
 
-  release(id: string): void {
-    if (!this.leases.delete(id)) return;
+  /** Whether the lease was still held (a second release, or one after its expiry, frees nothing). */
+  release(id: string): boolean {
+    if (!this.leases.delete(id)) return false;
     void this.storage.delete(`${PREFIX}${id}`, { allowUnconfirmed: true });
+    return true;
   }
 
   /** Drops expired leases (a Worker that vanished never released them). */

@@ -1,13 +1,9 @@
-import { dayWindow, monthWindow, secondsLeft, type Window } from '../limits/windows';
+import { dayWindow, monthWindow, type SpendMark, secondsLeft, type Window } from '../limits/windows';
 import type { Tenant } from '../tenant';
 
 type Limits = Tenant['limits'];
 
-/** One unit of a budget taken by an admission, enough to give it back exactly. */
-export interface SpendMark {
-  bucket: string;
-  window: string;
-}
+export type { SpendMark } from '../limits/windows';
 
 /** The budgets of the contract (section 1): what was spent, per UTC day or month. */
 export type BudgetName =

@@ -175,8 +175,8 @@ export class TenantState extends DurableObject<Env> {
 
   /** Gives a stream slot back (the run ended), with `refund` as above and the run's counts (`usage`, as `meter`). */
   async releaseLease(leaseId: string, refund: SpendMark[] = [], usage: UsageEntry[] = []): Promise<void> {
-    this.books.leases.release(leaseId);
-    this.books.spend.refund(refund);
+    // Refunded once, with the release that freed the slot: a release sent twice gives back one unit.
+    if (this.books.leases.release(leaseId)) this.books.spend.refund(refund);
     if (usage.length > 0) await this.meterBook.add(usage);
   }
 

@@ -20,6 +20,7 @@ import { HEADER_GRACE_MS, openUpstream, type RunBody, refusal, refusedAs } from 
 import { Wakeups } from '../runs/wakeups';
 import { type RelayEvent, runError } from '../stream/events';
 import { relayInto } from '../stream/relay';
+import type { UpstreamClient } from '../upstream/client';
 import { createUpstream } from '../upstream/factory';
 
 /** A run this object is reading from the upstream now. */
@@ -34,8 +35,8 @@ interface LiveRun {
   finished: boolean;
   /** Events relayed and not yet written to the log. */
   batch: LogBatch;
-  /** Its upstream calls so far, for the metering at its end. */
-  upstreamCalls: () => number;
+  /** Its upstream calls so far, for the metering at its end, and whether they may have spent. */
+  upstream: Pick<UpstreamClient, 'upstreamCalls' | 'mayHaveSpent'>;
 }
 
 /**
@@ -103,7 +104,7 @@ export class ThreadRuns extends DurableObject<Env> {
       grace: null,
       finished: false,
       batch: new LogBatch((events) => this.log.append(row, events)),
-      upstreamCalls: () => 0,
+      upstream: { upstreamCalls: 0, mayHaveSpent: true },
     };
     this.live.set(runId, live);
     const connection = this.join(live, input.pingMs);
@@ -119,7 +120,7 @@ export class ThreadRuns extends DurableObject<Env> {
       tenant: input.tenant,
       config,
     };
-    live.upstreamCalls = () => ctx.upstream.upstreamCalls;
+    live.upstream = ctx.upstream;
     const grace =
       input.pingMs > 0 ? Math.min(HEADER_GRACE_MS, input.pingMs) : config.stream.firstByteTimeoutMs;
     const opened = await openUpstream(ctx, input.threadId, input.message, live.abort.signal, grace);
@@ -278,18 +279,15 @@ export class ThreadRuns extends DurableObject<Env> {
     live.batch.flush();
     clearTimeout(live.grace);
     live.abort.abort(new DOMException('The run ended.', 'AbortError'));
-    const status =
-      event.type === 'done'
-        ? 'done'
-        : event.type === 'error' && event.code === 'RUN_CANCELLED'
-          ? 'cancelled'
-          : 'error';
     const error = event.type === 'error' ? event : undefined;
+    const status = error === undefined ? 'done' : error.code === 'RUN_CANCELLED' ? 'cancelled' : 'error';
     const at = Date.now();
     this.log.finish(live.row, status, at, live.input.config.runs.retentionMs, error);
     this.wakeups.due(at + live.input.config.runs.retentionMs);
     this.live.delete(live.row.run_id);
-    await endRun(this.env, live.row, status, live.upstreamCalls());
+    // Refused by the upstream after the header grace (its stream had begun): its unit goes back.
+    const refund = live.upstream.mayHaveSpent ? [] : live.input.spend;
+    await endRun(this.env, live.row, status, live.upstream.upstreamCalls, refund);
     await this.keepAlive();
   }
 

@@ -1,6 +1,8 @@
 // A run's beginning and end outside its object's log: its first row, and at its end the
 // stream slot it gives back with what it metered (or, for a run its object died with, its
 // `RUN_LOST` end).
+
+import type { SpendMark } from '../limits/windows';
 import { errorName, log } from '../log';
 import type { UsageEntry } from '../metering/metrics';
 import { UsageTally } from '../metering/usage';
@@ -45,6 +47,7 @@ export async function endRun(
   row: RunRow,
   status: RunRow['status'],
   upstreamCalls: number,
+  refund: readonly SpendMark[] = [],
 ): Promise<void> {
   const state = () => env.TENANT_STATE.getByName(row.tenant);
   const tally = new UsageTally({
@@ -52,7 +55,7 @@ export async function endRun(
     user: row.user,
     requestId: row.run_id,
     // The counts ride on the slot's release: one call to the tenant's object per run end.
-    stub: () => ({ meter: (entries: UsageEntry[]) => state().releaseLease(row.lease, [], entries) }),
+    stub: () => ({ meter: (entries: UsageEntry[]) => state().releaseLease(row.lease, [...refund], entries) }),
   });
   const outcome =
     status === 'done' ? { runs_completed: 1 } : status === 'cancelled' ? { runs_cancelled: 1 } : {};
@@ -62,13 +65,13 @@ export async function endRun(
     upstream_calls: upstreamCalls,
     ...outcome,
   });
-  await (tally.ship() ?? releaseSlot(env, row));
+  await (tally.ship() ?? releaseSlot(env, row, refund));
 }
 
-/** Frees the run's stream slot in its tenant's state object; never throws. */
-export async function releaseSlot(env: Env, row: RunRow): Promise<void> {
+/** Frees the run's stream slot (with `refund`, the units it gives back) in its tenant's state object; never throws. */
+export async function releaseSlot(env: Env, row: RunRow, refund: readonly SpendMark[] = []): Promise<void> {
   try {
-    await env.TENANT_STATE.getByName(row.tenant).releaseLease(row.lease);
+    await env.TENANT_STATE.getByName(row.tenant).releaseLease(row.lease, [...refund]);
   } catch (error) {
     // The slot's lease expires by itself; log it so a stuck slot can be explained.
     log('error', 'run slot not released', { run_id: row.run_id, error: errorName(error) });

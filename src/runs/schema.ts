@@ -1,5 +1,6 @@
 import type { Config } from '../config';
 import type { ErrorCode } from '../errors';
+import type { SpendMark } from '../limits/windows';
 import type { RelayEvent } from '../stream/events';
 import type { Tenant } from '../tenant';
 
@@ -49,6 +50,8 @@ export interface StartRun extends RunAddress, RetryNames {
   claim?: string | undefined;
   /** The stream slot admission took: the run holds it to its end, then releases it. */
   lease: string;
+  /** The run-budget unit taken with the slot: given back at the run's end if the upstream spent nothing. */
+  spend: SpendMark[];
   /** Whether the run is cancelled once every caller has left (not for webhook runs). */
   detachCancels: boolean;
   /** Heartbeat of the attached connection (`: ping` after this long without a frame). */

@@ -85,6 +85,7 @@ export async function startRun(
       requestId: ctx.requestId,
       claim: request.claim,
       lease: lease.id,
+      spend: [...lease.spend],
       ...(await retryNames(request)),
       detachCancels: request.detachCancels,
       pingMs,

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { TENANTS } from '../fixtures/tenants';
 import { expectError, watchUpstream } from '../helpers/assertions';
 import { type Caller, testGateway } from '../helpers/gateway';
+import { eventsOf, SseReader } from '../helpers/sse';
 
 const Budget = z.object({ limit: z.number(), used: z.number(), remaining: z.number(), reset_in: z.number() });
 const UsageBody = z.object({
@@ -165,6 +166,32 @@ describe('run budget and per-user streams', () => {
     expect((await run()).status).toBe(200);
   });
 
+  it('gives the run unit back when the upstream refused the run after its stream began', async () => {
+    // A 50 ms ping makes a 50 ms header grace: the 300 ms refusal comes after the caller's 200.
+    const gw = testGateway({
+      tenants: { t: tenant({ runs_per_user_per_day: 1 }) },
+      bindings: { STREAM_PING_MS: '50' },
+    });
+    const alice = await gw.caller('t');
+    const { thread_id } = ThreadBody.parse(await (await createThread(alice)).json());
+    await gw.emulator.configure({
+      latency_ms: 300,
+      status_overrides: [{ method: 'POST', path: `/threads/${thread_id}/run`, status: 503, times: 1 }],
+    });
+    const run = () => alice.request('POST', `/v1/threads/${thread_id}/run`, { json: { message: 'hi' } });
+    const refused = await run();
+    expect(refused.status).toBe(200);
+    expect(eventsOf(await new SseReader(refused).rest())).toEqual([
+      { type: 'error', code: 'UPSTREAM_FAILED', detail: expect.any(String) },
+    ]);
+    await gw.emulator.configure({ latency_ms: 0 });
+    // Given back with the slot at the run's end.
+    await expect.poll(async () => (await usage(alice)).streams.yours).toBe(0);
+    expect((await usage(alice)).budgets.runs_per_user_per_day.used).toBe(0);
+    const served = await run();
+    expect(eventsOf(await new SseReader(served).rest()).at(-1)).toEqual({ type: 'done' });
+  });
+
   it('keeps the run unit when the upstream never answered: it may have begun the run', async () => {
     const gw = testGateway({
       tenants: { t: tenant({ runs_per_user_per_day: 1 }) },
@@ -189,11 +216,12 @@ describe('run budget and per-user streams', () => {
     await gw.emulator.configure({ stream: { pace_ms: 200 } });
     const [alice, bob] = [await gw.caller('t'), await gw.caller('t')];
     const threadOf = async (c: Caller) => ThreadBody.parse(await (await createThread(c)).json()).thread_id;
-    const [a, b] = [await threadOf(alice), await threadOf(bob)];
+    const [a, a2, b] = [await threadOf(alice), await threadOf(alice), await threadOf(bob)];
     const first = await alice.request('POST', `/v1/threads/${a}/run`, { json: { message: 'one' } });
     expect(first.status).toBe(200);
+    // On another thread of hers (on the same one it is the run in progress, 409).
     await expectError(
-      await alice.request('POST', `/v1/threads/${a}/run`, { json: { message: 'two' } }),
+      await alice.request('POST', `/v1/threads/${a2}/run`, { json: { message: 'two' } }),
       429,
       'TOO_MANY_STREAMS',
     );

@@ -345,10 +345,10 @@ describe('run stream', () => {
     });
     await gw.emulator.configure({ reply: 'a b c d e', stream: { pace_ms: 80 } });
     const alice = await gw.caller('t');
-    const threadId = await newThread(alice);
+    const [threadId, other] = [await newThread(alice), await newThread(alice)];
     const first = new SseReader(await run(alice, threadId, { message: 'x' }));
     await first.nextEvent();
-    const second = await run(alice, threadId, { message: 'y' });
+    const second = await run(alice, other, { message: 'y' });
     expect(second.headers.get('retry-after')).toMatch(/^\d+$/);
     await expectError(second, 429, 'TOO_MANY_STREAMS');
     await first.rest();
