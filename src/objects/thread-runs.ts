@@ -163,13 +163,14 @@ export class ThreadRuns extends DurableObject<Env> {
     if (!row) return { kind: 'not_found' };
     const replay = this.log.replay(row, after);
     if (!replay) return { kind: 'gone' };
+    if (!live && after > 0 && after >= row.events) return { kind: 'ended' };
     if (!live) {
       const connection = new Connection(runId, 0, () => undefined);
       for (const logged of replay) connection.send(logged);
       connection.close();
       return { kind: 'attached', stream: connection.stream };
     }
-    const connection = this.join(live, pingMs);
+    const connection = this.join(live, pingMs, after);
     for (const logged of replay) connection.send(logged);
     return { kind: 'attached', stream: connection.stream };
   }
@@ -209,8 +210,8 @@ export class ThreadRuns extends DurableObject<Env> {
     await this.keepAlive();
   }
 
-  private join(live: LiveRun, pingMs: number): Connection {
-    const connection = new Connection(live.row.run_id, pingMs, (left) => this.leave(live, left));
+  private join(live: LiveRun, pingMs: number, after = 0): Connection {
+    const connection = new Connection(live.row.run_id, pingMs, (left) => this.leave(live, left), after);
     live.connections.add(connection);
     clearTimeout(live.grace);
     live.grace = null;

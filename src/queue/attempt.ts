@@ -5,7 +5,7 @@ import type { Deliveries, RunTicket } from '../objects/deliveries';
 import { admit, type Grant, type Hold, settle } from '../services/admission';
 import { createContext, type RequestContext } from '../services/context';
 import {
-  attachNamed,
+  attachWhole,
   namedRun,
   type RunRequest,
   type RunStream,
@@ -73,7 +73,7 @@ export async function attemptRun(ticket: RunTicket, deps: AttemptDeps): Promise<
       const named = await namedRun(ctx, runRequest(threadId, ticket));
       if (named) {
         const grant = await admit(ctx, ITS_RUN, threadId);
-        return await settled(ctx, grant, async () => collect(await attachNamed(ctx, threadId, named, 0)));
+        return await settled(ctx, grant, async () => collect(await attachWhole(ctx, threadId, named)));
       }
       const grant = await admit(ctx, GIVEN_THREAD, threadId);
       return await settled(ctx, grant, () => run(ctx, grant.lease, threadId, ticket));

@@ -18,10 +18,13 @@ export class Connection {
   #closed = false;
   readonly #runId: string;
   readonly #pingMs: number;
+  readonly #after: number;
 
-  constructor(runId: string, pingMs: number, onLeave: (connection: Connection) => void) {
+  /** `after`: the caller's resume point; events up to it are not sent again (a live run's included). */
+  constructor(runId: string, pingMs: number, onLeave: (connection: Connection) => void, after = 0) {
     this.#runId = runId;
     this.#pingMs = pingMs;
+    this.#after = after;
     this.stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#controller = controller;
@@ -42,7 +45,7 @@ export class Connection {
   /** Sends one event; the final one (`done` or `error`) closes the stream after it. */
   send({ n, event }: LoggedEvent): void {
     if (this.#closed) return;
-    this.#write(encoder.encode(formatEvent(eventId(this.#runId, n), event)));
+    if (n > this.#after) this.#write(encoder.encode(formatEvent(eventId(this.#runId, n), event)));
     if (isFinal(event)) this.close();
   }
 

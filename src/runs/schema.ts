@@ -74,6 +74,8 @@ export type StartOutcome =
 /** The events of a retained run from a resume point, or why not. */
 export type AttachOutcome =
   | { kind: 'attached'; stream: ReadableStream<Uint8Array> }
+  /** The run ended at or before the resume point: there is nothing after it to send. */
+  | { kind: 'ended' }
   | { kind: 'not_found' }
   | { kind: 'gone' };
 

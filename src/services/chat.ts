@@ -95,7 +95,9 @@ export async function activeRunEvents(
 ): Promise<ReadableStream<RelayEvent> | null> {
   const runId = await activeRun(ctx, threadId);
   if (runId === null) return null;
-  return relayEventsOf(await runFrames(ctx, threadId, runId, 0), ctx.signal);
+  // From its first event: a run that ended in between has its final one there.
+  const frames = await runFrames(ctx, threadId, runId, 0);
+  return frames && relayEventsOf(frames, ctx.signal);
 }
 
 const streamOptions = (ctx: RequestContext) => ({

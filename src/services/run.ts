@@ -171,16 +171,32 @@ export function releaseClaim(ctx: RequestContext, request: RunRequest): void {
   );
 }
 
-/** The run {@link namedRun} found, attached to after its resume point (a conflict is the 409). */
+/**
+ * The run {@link namedRun} found, attached to after its resume point (a conflict is the
+ * 409); `null` when the run ended at or before that point (see {@link runFrames}).
+ */
 export async function attachNamed(
   ctx: RequestContext,
   threadId: string,
   named: NamedRun,
   pingMs: number,
-): Promise<RunStream> {
+): Promise<RunStream | null> {
   if (named.kind === 'conflict') throw conflict();
   const frames = await runFrames(ctx, threadId, named.runId, named.after, pingMs);
-  return { runId: named.runId, frames, attached: true };
+  return frames && { runId: named.runId, frames, attached: true };
+}
+
+/** The whole run {@link namedRun} found, from its first event (a result, a webhook's retry). */
+export async function attachWhole(
+  ctx: RequestContext,
+  threadId: string,
+  named: NamedRun,
+): Promise<RunStream> {
+  const whole = named.kind === 'run' ? { ...named, after: 0 } : named;
+  const run = await attachNamed(ctx, threadId, whole, 0);
+  // A run that ended has logged its final event, so one is always there after 0.
+  if (run === null) throw resumeGone();
+  return run;
 }
 
 const inProgress = (runId: string) =>
@@ -189,19 +205,25 @@ const inProgress = (runId: string) =>
 const conflict = () =>
   new ApiError('IDEMPOTENCY_CONFLICT', 'This Idempotency-Key was used with another message.');
 
-/** A retained run's frames after `after`, then live to its end. */
+/**
+ * A retained run's frames after `after`, then live to its end; `null` when the run ended
+ * at or before `after`: the caller has every event, the final one included, and is
+ * answered `204` (an `EventSource` reconnecting after the final event stops there).
+ */
 export async function runFrames(
   ctx: RequestContext,
   threadId: string,
   runId: string,
   after: number,
   pingMs = ctx.config.stream.pingMs,
-): Promise<ReadableStream<Uint8Array>> {
+): Promise<ReadableStream<Uint8Array> | null> {
   const outcome = await runsOf(ctx, threadId).attach({ threadId, user: ctx.user }, runId, after, pingMs);
   if (outcome.kind === 'not_found') throw new ApiError('NOT_FOUND', 'Not found.');
-  if (outcome.kind === 'gone') throw new ApiError('RESUME_GONE', 'The run’s events are no longer retained.');
-  return outcome.stream;
+  if (outcome.kind === 'gone') throw resumeGone();
+  return outcome.kind === 'ended' ? null : outcome.stream;
 }
+
+const resumeGone = () => new ApiError('RESUME_GONE', 'The run’s events are no longer retained.');
 
 /** A run read to its end (started or attached): its result, or its error as a contract error. */
 export async function resultOf(ctx: RequestContext, threadId: string, run: RunStream): Promise<RunResult> {

@@ -252,3 +252,56 @@ describe('the same Idempotency-Key sent twice at once', () => {
     expect(text).toMatch(/event: done\n/);
   });
 });
+
+describe('a resume point at or past the end of a run', () => {
+  const events = (caller: Caller, thread: string, runId: string, query: string, headers = {}) =>
+    caller.request('GET', `/v1/threads/${thread}/runs/${runId}/events${query}`, { headers });
+
+  it('is 204 once the run ended, so an EventSource reconnecting after done stops', async () => {
+    const gw = gatewayWith({});
+    const alice = await gw.caller('t');
+    const thread = await newThread(alice);
+    const first = await post(alice, thread, 'hello', {});
+    const runId = first.headers.get('x-run-id') ?? '';
+    const items = (await new SseReader(first).rest()).filter((item) => item.kind === 'event');
+    const last = items.at(-1);
+    expect(last).toMatchObject({ event: 'done', id: `${runId}:${items.length}` });
+    const n = items.length;
+    for (const res of [
+      await events(alice, thread, runId, `?after=${n}`),
+      await events(alice, thread, runId, `?after=${n + 5}`),
+      await events(alice, thread, runId, '', { 'last-event-id': `${runId}:${n}` }),
+      await post(alice, thread, 'hello', { 'last-event-id': `${runId}:${n}` }),
+    ]) {
+      expect(res.status).toBe(204);
+      expect(await res.text()).toBe('');
+    }
+    // One before the end is the final event, once.
+    const tail = (await new SseReader(await events(alice, thread, runId, `?after=${n - 1}`)).rest()).filter(
+      (item) => item.kind === 'event',
+    );
+    expect(tail).toEqual([expect.objectContaining({ event: 'done', id: `${runId}:${n}` })]);
+  });
+
+  it('on a running run sends only the events after it, as they come', async () => {
+    const gw = gatewayWith({});
+    await gw.emulator.configure({
+      reply: 'one two three four five six seven eight',
+      stream: { pace_ms: 60 },
+    });
+    const alice = await gw.caller('t');
+    const thread = await newThread(alice);
+    const first = new SseReader(await post(alice, thread, 'hello', {}));
+    const start = await first.nextEvent();
+    const runId = start?.id?.split(':')[0] ?? '';
+    // Ahead of what the run has relayed so far: nothing at or before event 6 is sent.
+    const ahead = await events(alice, thread, runId, '?after=6');
+    expect(ahead.status).toBe(200);
+    const ids = (await new SseReader(ahead).rest())
+      .filter((item) => item.kind === 'event')
+      .map((item) => Number(item.id?.split(':')[1]));
+    expect(ids.length).toBeGreaterThan(0);
+    expect(Math.min(...ids)).toBe(7);
+    await first.rest();
+  });
+});

@@ -40,15 +40,11 @@ const startNew = (c: RunContext, request: runs.RunRequest) =>
 const attachTo = (c: RunContext, request: runs.RunRequest, named: NamedRun) =>
   admitted(routes.runRetry, async (c) => {
     const ctx = requestContext(c);
-    if (c.req.valid('json').stream)
-      return respond(
-        c,
-        request,
-        await runs.attachNamed(ctx, request.threadId, named, ctx.config.stream.pingMs),
-      );
     // A result is the whole run's, whichever event a re-posted Last-Event-ID names.
-    const whole = named.kind === 'run' ? { ...named, after: 0 } : named;
-    return result(c, request, await runs.attachNamed(ctx, request.threadId, whole, 0));
+    if (!c.req.valid('json').stream)
+      return result(c, request, await runs.attachWhole(ctx, request.threadId, named));
+    const run = await runs.attachNamed(ctx, request.threadId, named, ctx.config.stream.pingMs);
+    return run ? respond(c, request, run) : c.body(null, 204);
   })(c);
 
 /** The run's SSE stream, the run named in `X-Run-Id` and `Location`. */
@@ -121,8 +117,8 @@ export const runEvents = admitted(routes.runEvents, async (c) => {
     });
   }
   const after = resume?.after ?? c.req.valid('query').after ?? 0;
-  const ctx = requestContext(c);
-  return c.body(await runs.runFrames(ctx, thread_id, run_id, after), 200, SSE_HEADERS);
+  const frames = await runs.runFrames(requestContext(c), thread_id, run_id, after);
+  return frames ? c.body(frames, 200, SSE_HEADERS) : c.body(null, 204);
 });
 
 export const cancelRun = admitted(routes.cancelRun, async (c) => {

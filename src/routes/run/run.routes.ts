@@ -86,6 +86,9 @@ export const run = sessionRoute(
           'application/json': { schema: RunResultSchema.openapi('RunResult') },
         },
       },
+      204: {
+        description: 'A streamed retry whose `Last-Event-ID` is at or past the end of its finished run',
+      },
       ...errorResponses(400, 404, 409, 410, 413),
     },
   },
@@ -127,6 +130,9 @@ export const runEvents = sessionRoute(owned, {
   request: { params: RunParams, query: EventsQuery },
   responses: {
     200: { description: 'The run’s events', content: { 'text/event-stream': { schema: z.string() } } },
+    204: {
+      description: 'The run ended at or before the resume point: nothing after it (an EventSource stops)',
+    },
     ...errorResponses(400, 404, 410),
   },
 });
