@@ -278,7 +278,8 @@ export async function rateOnly(ctx: RequestContext): Promise<Record<string, stri
 /**
  * The account guard refused (or failed): the grant's holds go back with their budget
  * units (nothing was spent; the permit stays spent if the guard's own read used it), the
- * refusal is metered (`refused.account`), and the error is thrown on.
+ * refusal is metered (`refused.account`), and the error is thrown on with the grant's
+ * `RateLimit` pair (the request was admitted, and counted).
  */
 function refusedBy(ctx: RequestContext, grant: Grant, error: unknown): never {
   const { reservation, lease } = grant;
@@ -287,8 +288,9 @@ function refusedBy(ctx: RequestContext, grant: Grant, error: unknown): never {
   if (reservation) steps.push(ctx.state.releaseThread(ctx.user, reservation.claim(), [...reservation.spend]));
   if (lease) steps.push(ctx.state.releaseLease(lease.claim(), [...lease.spend]));
   ctx.defer(Promise.allSettled(steps));
-  if (error instanceof ApiError && error.code === 'ACCOUNT_EXHAUSTED') meter(ctx, { 'refused.account': 1 });
-  throw error;
+  if (!(error instanceof ApiError)) throw error;
+  if (error.code === 'ACCOUNT_EXHAUSTED') meter(ctx, { 'refused.account': 1 });
+  throw error.withHeaders(grant.headers);
 }
 
 function limiterDown(ctx: RequestContext, spec: AdmissionSpec, error: unknown): Grant {

@@ -243,6 +243,9 @@ describe('the account guard', () => {
     const watch = await watchUpstream(fresh.emulator);
     const refused = await createThread(carol);
     expect(refused.headers.get('retry-after')).toBeTruthy();
+    // Admitted and counted before the guard refused it: the RateLimit pair says so.
+    expect(refused.headers.get('ratelimit')).toMatch(/"user";r=\d+;t=\d+/);
+    expect(refused.headers.get('ratelimit-policy')).toBeTruthy();
     await expectError(refused, 503, 'ACCOUNT_EXHAUSTED');
     expect((await watch.requests()).filter((r) => r.path.startsWith('/threads'))).toEqual([]);
     expect((await fresh.caller('globex').then((g) => createThread(g))).status).toBe(503);
