@@ -20,6 +20,7 @@ import { limitBody } from './routes/define';
 import { fileRoutes } from './routes/files';
 import { healthRoutes } from './routes/health';
 import { hookRoutes } from './routes/hooks';
+import { allowedMethods } from './routes/methods';
 import { documentApp } from './routes/openapi';
 import { runRoutes } from './routes/run';
 import { threadRoutes } from './routes/threads';
@@ -74,10 +75,18 @@ export function createApp() {
   // After every route: the document is generated from the routes mounted above.
   documentApp(app);
 
-  // A GET no route answers may be a page (static assets); whatever is not one is the API's 404.
+  // A GET no route answers may be a page (static assets); a known path with another method
+  // is 405; whatever else is the API's 404.
+  const allowed = allowedMethods(app.routes);
   app.notFound(async (c) => {
     const page = c.req.method === 'GET' || c.req.method === 'HEAD' ? await servePage(c) : undefined;
-    return page ?? errorResponse(c, new ApiError('NOT_FOUND', 'No such route.'));
+    if (page) return page;
+    const methods = allowed(c.req.path);
+    if (methods === undefined) return errorResponse(c, new ApiError('NOT_FOUND', 'No such route.'));
+    const error = new ApiError('METHOD_NOT_ALLOWED', `This route takes ${methods}.`, {
+      headers: { Allow: methods },
+    });
+    return errorResponse(c, error);
   });
   app.onError(async (err, c) =>
     errorResponse(c, await withRateHeaders(c, toApiError(err, c.get('requestId')))),
