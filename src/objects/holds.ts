@@ -22,7 +22,7 @@ export type Holds = Pick<
 
 export type HoldOutcome =
   | { ok: true; holds: Holds }
-  | { ok: false; reason: DenyReason; retryAfter?: number; budget?: BudgetName };
+  | { ok: false; reason: DenyReason; retryAfter?: number; budget?: BudgetName; thread?: string };
 
 /**
  * The costly part of an admission, after its rate, ownership and upstream permit: the
@@ -47,8 +47,10 @@ export function takeHolds(books: Books, request: AdmitRequest, at: number): Hold
   if (request.lease) {
     const { count, yours, next } = books.leases.active(at, user);
     const retryAfter = Math.min(30, Math.max(1, Math.ceil(((next ?? at) - at) / 1000)));
-    if (count >= limits.concurrent_streams) return { ok: false, reason: 'streams', retryAfter };
-    if (yours >= limits.streams_per_user) return { ok: false, reason: 'streams_user', retryAfter };
+    // A chat's thread, so that a run still holding the slot on it can be told apart (services/chat.ts).
+    const named = chat?.state === 'thread' ? { thread: chat.threadId } : {};
+    if (count >= limits.concurrent_streams) return { ok: false, reason: 'streams', retryAfter, ...named };
+    if (yours >= limits.streams_per_user) return { ok: false, reason: 'streams_user', retryAfter, ...named };
   }
   // Budgets count what was spent: checked last, so a refusal above spends none of them.
   const threadSpend = reserveThread ? threadBudgets(user, limits, at) : [];

@@ -145,7 +145,15 @@ export type Admission =
       /** With `chat`: the thread the chat names, or `null` (then, when opened, `reservation`). */
       chatThread?: string | null;
     }
-  | { ok: false; reason: DenyReason; rate: RateSnapshot; retryAfter?: number; budget?: BudgetName };
+  | {
+      ok: false;
+      reason: DenyReason;
+      rate: RateSnapshot;
+      retryAfter?: number;
+      budget?: BudgetName;
+      /** The chat's thread, on a stream-slot refusal of a chat that has one. */
+      thread?: string;
+    };
 
 /** The object's tables; created in its constructor. */
 export const TENANT_SCHEMA = `

@@ -164,14 +164,10 @@ export class ThreadRuns extends DurableObject<Env> {
     const replay = this.log.replay(row, after);
     if (!replay) return { kind: 'gone' };
     if (!live && after > 0 && after >= row.events) return { kind: 'ended' };
-    if (!live) {
-      const connection = new Connection(runId, 0, () => undefined);
-      for (const logged of replay) connection.send(logged);
-      connection.close();
-      return { kind: 'attached', stream: connection.stream };
-    }
-    const connection = this.join(live, pingMs, after);
+    // A finished run's replay closes after its final event; a live run's goes on.
+    const connection = live ? this.join(live, pingMs, after) : new Connection(runId, 0, () => undefined);
     for (const logged of replay) connection.send(logged);
+    if (!live) connection.close();
     return { kind: 'attached', stream: connection.stream };
   }
 
@@ -182,6 +178,15 @@ export class ThreadRuns extends DurableObject<Env> {
     const live = this.live.get(runId);
     if (live) await this.emit(live, runError('RUN_CANCELLED'));
     return view(this.log.get(runId) ?? row);
+  }
+
+  /** Cancels the thread's running run of `at.user` if no caller is attached: `true` once it ended. */
+  async cancelDetached(at: RunAddress): Promise<boolean> {
+    const row = this.log.running(at.threadId);
+    const live = row && row.user === at.user ? this.live.get(row.run_id) : undefined;
+    if (!live || live.connections.size > 0) return false;
+    await this.emit(live, runError('RUN_CANCELLED'));
+    return true;
   }
 
   async get(at: RunAddress, runId: string): Promise<RunView | null> {

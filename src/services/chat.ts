@@ -1,8 +1,9 @@
 import { uiMessageStream } from '../chat/ui-stream';
+import { ApiError } from '../errors';
 import type { RelayEvent } from '../stream/events';
-import type { Hold, OpenedChat } from './admission';
+import { type Hold, type OpenedChat, Refusal } from './admission';
 import type { RequestContext } from './context';
-import { activeRun, relayEventsOf, relayEventsPair, runFrames, startRun } from './run';
+import { activeRun, cancelDetached, relayEventsOf, relayEventsPair, runFrames, startRun } from './run';
 import { createThread } from './threads';
 
 /** What `POST /v1/chat` runs: the last user message's text, and the assistant of a new chat. */
@@ -55,13 +56,30 @@ export async function chatTurn(
   // A run like any other: it outlives this connection, the chat's resume reattaches to it.
   // The request's signal ends the pipe (so detaches) where the runtime fires it for a caller
   // who left; under workerd serve that is only noticed at the next write (a ping at worst).
-  const run = await startRun(
-    ctx,
-    lease,
-    { threadId, message: turn.message, detachCancels: true },
-    ctx.config.stream.pingMs,
-  );
+  const request = { threadId, message: turn.message, detachCancels: true };
+  const start = () => startRun(ctx, lease, request, ctx.config.stream.pingMs);
+  const run = await start().catch(async (error: unknown) => {
+    if (!(await endedStoppedRun(ctx, threadId, error))) throw error;
+    return start();
+  });
   return run.frames.pipeThrough(uiStream(ctx), { signal: ctx.signal });
+}
+
+/**
+ * The chat's previous run still holds its thread (`RUN_IN_PROGRESS`) or the caller's
+ * stream slot, and nobody reads it: the frontend stopped it (the AI SDK's `stop()` only
+ * hangs up), so the user's next message ends it (`RUN_CANCELLED`) rather than wait out
+ * the detach grace. `true` when it did: the turn may go again. A run somebody still
+ * reads (another tab) stays, and the turn is refused.
+ */
+export async function endedStoppedRun(
+  ctx: RequestContext,
+  threadId: string,
+  error: unknown,
+): Promise<boolean> {
+  const held =
+    error instanceof Refusal ? error.forSlot : error instanceof ApiError && error.code === 'RUN_IN_PROGRESS';
+  return held && cancelDetached(ctx, threadId);
 }
 
 /** The run's SSE frames read back into events, then written as the UI message stream. */

@@ -6,13 +6,21 @@ import type { RequestContext } from './context';
 /** A refusal by admission, with the reason for the log. */
 export class Refusal extends ApiError {
   readonly reason: DenyReason;
+  /** The thread the refused request named by its chat id, if the refusal says (a stream slot's). */
+  readonly thread: string | undefined;
 
-  constructor(reason: DenyReason, error: ApiError) {
+  constructor(reason: DenyReason, error: ApiError, thread?: string) {
     super(error.code, error.detail, {
       headers: error.headers,
       ...(error.retryAfter === undefined ? {} : { retryAfter: error.retryAfter }),
     });
     this.reason = reason;
+    this.thread = thread;
+  }
+
+  /** Refused a stream slot: another run holds it. */
+  get forSlot(): boolean {
+    return this.reason === 'streams' || this.reason === 'streams_user';
   }
 }
 
@@ -37,7 +45,7 @@ export function limiterClosed(ctx: Pick<RequestContext, 'requestId' | 'tenant'>,
 
 /** The tenant state's refusal as the caller's error, with the RateLimit headers it carries. */
 export function refused(result: Extract<Admission, { ok: false }>, headers: Record<string, string>): Refusal {
-  return new Refusal(result.reason, refusal(result).withHeaders(headers));
+  return new Refusal(result.reason, refusal(result).withHeaders(headers), result.thread);
 }
 
 /** The one table from the tenant state's refusal reasons to the contract's errors. */

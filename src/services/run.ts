@@ -124,13 +124,20 @@ export async function startRun(
  * a freed slot would not let it start. The runs object is asked only on such a refusal.
  */
 export async function refusalOf(ctx: RequestContext, threadId: string, error: unknown): Promise<unknown> {
-  if (!(error instanceof Refusal) || (error.reason !== 'streams' && error.reason !== 'streams_user'))
-    return error;
+  if (!(error instanceof Refusal) || !error.forSlot) return error;
   const running = await runsOf(ctx, threadId)
     .active({ threadId, user: ctx.user })
     .catch(() => null);
   if (running === null) return error;
   return inProgress(running).withHeaders(error.headers);
+}
+
+/**
+ * Cancels the caller's running run on the thread if nobody is reading it (a chat frontend
+ * that stopped only hung up): `true` once it has ended and its slot is back.
+ */
+export async function cancelDetached(ctx: RequestContext, threadId: string): Promise<boolean> {
+  return runsOf(ctx, threadId).cancelDetached({ threadId, user: ctx.user });
 }
 
 /** What makes a run request a retry, as its runs object reads it (the key with the body's hash). */

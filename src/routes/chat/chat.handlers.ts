@@ -1,6 +1,8 @@
 import { UI_MESSAGE_STREAM_HEADERS } from '../../chat/ui-stream';
 import { ApiError } from '../../errors';
-import { chatTurn, lastUserText, resumeChat as resume } from '../../services/chat';
+import { Refusal } from '../../services/admission';
+import { chatTurn, endedStoppedRun, lastUserText, resumeChat as resume } from '../../services/chat';
+import { refusalOf } from '../../services/run';
 import { assistantOf } from '../../services/threads';
 import { requestContext } from '../context';
 import { admitted, admittedWith } from '../define';
@@ -11,7 +13,7 @@ import * as routes from './chat.routes';
  * `assistant_id` that is not the tenant's is refused before admission, on any turn (an
  * allow-listed one is used only by the chat's first).
  */
-export const chat = admittedWith(
+const chatTurnOnce = admittedWith(
   routes.chat,
   (c) => {
     const requested = c.req.valid('json').assistant_id;
@@ -32,6 +34,23 @@ export const chat = admittedWith(
   },
   (c) => c.req.valid('json').id,
 );
+
+/**
+ * A turn refused a stream slot while the chat's own previous run holds it, stopped by
+ * the frontend and read by nobody, ends that run and is admitted once more; refused
+ * for a run someone still reads, it is told that run is in progress (409).
+ */
+export const chat = async (c: Parameters<typeof chatTurnOnce>[0]) => {
+  try {
+    return await chatTurnOnce(c);
+  } catch (error) {
+    const thread = error instanceof Refusal ? error.thread : undefined;
+    if (thread === undefined) throw error;
+    const ctx = requestContext(c);
+    if (await endedStoppedRun(ctx, thread, error)) return chatTurnOnce(c);
+    throw await refusalOf(ctx, thread, error);
+  }
+};
 
 /** `GET /v1/chat/{chat_id}/stream`: the chat's run in progress, or `204`. */
 export const resumeChat = admitted(

@@ -1,0 +1,89 @@
+// The AI SDK's stop() only hangs up: the chat's run goes on detached (a reconnect may
+// come back for it). The user's next message must not wait out RUN_DETACH_GRACE_MS for
+// the slot or the thread that run holds: it ends the stopped run and is served. The
+// vitest pool cannot show this (its requests never really disconnect).
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { describe, poll, startStack, tenantConfig } from './harness.mjs';
+
+const TENANT = 'chatstop';
+/** Far longer than the test waits: a next message that waited for it would time out. */
+const DETACH_GRACE_MS = 60_000;
+/** The hang-up is noticed at the next write; the upstream writes every 200 ms. */
+const SERVED_WITHIN_MS = 3_000;
+
+/** @type {import('./harness.mjs').Stack} */
+let stack;
+
+before(async () => {
+  stack = await startStack({
+    name: 'chat-stop',
+    tenants: { [TENANT]: tenantConfig({ limits: { streams_per_user: 1 } }) },
+    vars: { RUN_DETACH_GRACE_MS: String(DETACH_GRACE_MS), STREAM_PING_MS: '1000' },
+    knobs: { reply: Array.from({ length: 60 }, (_, i) => `word${i}`).join(' '), stream: { pace_ms: 200 } },
+  });
+});
+
+after(() => stack?.stop());
+
+/** One turn of chat `id` as `sub`, as DefaultChatTransport posts it. */
+const turn = (sub, id, text) =>
+  stack.openStream('POST', '/v1/chat', {
+    as: [TENANT, sub],
+    json: {
+      id,
+      messages: [{ id: randomUUID(), role: 'user', parts: [{ type: 'text', text }] }],
+      trigger: 'submit-message',
+    },
+  });
+
+/** Frames until the first text-delta (the answer is under way). */
+async function untilText(stream) {
+  for (let frame = await stream.next(); frame; frame = await stream.next()) {
+    if (frame.json?.type === 'text-delta') return frame;
+  }
+  return null;
+}
+
+test('a message after stop() is served at once, at streams_per_user 1, the stopped run cancelled', async () => {
+  const [sub, chat] = ['stopper', `chat_${randomUUID().slice(0, 8)}`];
+  const first = await turn(sub, chat, 'hi');
+  assert.ok(first.isEventStream, describe(first));
+  assert.ok(await untilText(first), 'the first answer began');
+  const before = await stack.emulator.stats();
+  await first.abort();
+
+  /** @type {import('./harness.mjs').SseStream | undefined} */
+  let next;
+  const served = await poll(
+    async () => {
+      const stream = await turn(sub, chat, 'again');
+      if (stream.isEventStream) next = stream;
+      else await stream.closed;
+      return stream;
+    },
+    (stream) => stream.isEventStream,
+    { timeoutMs: SERVED_WITHIN_MS, intervalMs: 200 },
+  );
+  assert.ok(served.ok, `the next turn: ${describe(served.value)} ${served.ms} ms after the stop`);
+  assert.ok(next && (await untilText(next)), 'the next answer began');
+  // The stopped run's upstream stream was cancelled, not read to its end.
+  const after = await stack.emulator.stats();
+  assert.ok(after.streams_cancelled > before.streams_cancelled, 'the stopped run was cancelled upstream');
+  await next?.abort();
+});
+
+test('a message while another tab still reads the run is refused 409 RUN_IN_PROGRESS, not ended', async () => {
+  const [sub, chat] = ['reader', `chat_${randomUUID().slice(0, 8)}`];
+  const first = await turn(sub, chat, 'hi');
+  assert.ok(first.isEventStream, describe(first));
+  assert.ok(await untilText(first));
+  const second = await turn(sub, chat, 'again');
+  await second.closed;
+  assert.equal(second.status, 409, describe(second));
+  assert.equal(JSON.parse(second.text).code, 'RUN_IN_PROGRESS');
+  // The reader still gets its answer.
+  assert.ok(await first.next(), 'the first tab still streams');
+  await first.abort();
+});
