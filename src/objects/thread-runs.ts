@@ -270,7 +270,11 @@ export class ThreadRuns extends DurableObject<Env> {
    */
   private async emit(live: LiveRun, relayed: RelayEvent): Promise<void> {
     if (live.finished) return;
-    // The caller sees the gateway's run id, never the upstream's.
+    // One start, first, with the gateway's run id (never the upstream's), whether the upstream
+    // sent none or several; a run that fails before anything began says only its error.
+    if (relayed.type === 'start' && live.row.events > 0) return;
+    if (relayed.type !== 'start' && relayed.type !== 'error' && live.row.events === 0)
+      await this.emit(live, { type: 'start', run_id: '' });
     const event: RelayEvent = relayed.type === 'start' ? { type: 'start', run_id: live.row.run_id } : relayed;
     const logged = { n: live.row.events + 1, event };
     live.row.events = logged.n;

@@ -121,3 +121,26 @@ describe('relay: tool call arguments', () => {
     expect(JSON.stringify(events[1]?.args)).toBe(nestedArgs(64));
   });
 });
+
+describe('relay: the start event', () => {
+  const content = (delta: string) => `data: {"type":"content","delta":"${delta}"}\n\n`;
+
+  it('is the gateway’s, once and first, whether the upstream sent none or several', async () => {
+    for (const raw of [
+      [content('a'), content('b'), DONE],
+      [START, content('a'), START, content('b'), START, DONE],
+      [content('a'), START, content('b'), DONE],
+    ]) {
+      const { run } = await upstreamSends(raw);
+      const res = await run();
+      const runId = res.headers.get('x-run-id');
+      const events = await endOf(res);
+      expect(events).toEqual([
+        { type: 'start', run_id: runId },
+        { type: 'content', delta: 'a' },
+        { type: 'content', delta: 'b' },
+        { type: 'done' },
+      ]);
+    }
+  });
+});
