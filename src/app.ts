@@ -9,6 +9,7 @@ import type { AppEnv } from './env';
 import { ApiError, errorResponse } from './errors';
 import { errorName, log } from './log';
 import { accessLog } from './middleware/access-log';
+import { bodyDeadline } from './middleware/body-deadline';
 import { requireConfig } from './middleware/config';
 import { tenantCors } from './middleware/cors';
 import { adminRoutes } from './routes/admin';
@@ -33,8 +34,8 @@ import { rateOnly } from './services/admission';
  * when the configuration is invalid), the config gate, CORS. Authentication and body
  * caps are not decided here: each route declares them where it is defined
  * (routes/define.ts for session routes, routes/hooks for signed webhooks). The operator's
- * admin API (`/admin/v1`) has its own gate (admin/auth.ts), no CORS, and stays out of
- * the typed client's `AppType`.
+ * admin API (`/admin/v1`) has its own gate (admin/auth.ts), the same body deadline and a
+ * cap of its own, no CORS, and stays out of the typed client's `AppType`.
  */
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
@@ -58,6 +59,7 @@ export function createApp() {
   app.use(
     '/admin/v1/*',
     adminAuth(),
+    bodyDeadline(),
     limitBody(ADMIN_BODY_LIMIT, 'Admin bodies are limited to 64 KiB.'),
     noStore,
   );

@@ -49,7 +49,8 @@ const hookContext = (c: Context<AppEnv>, tenant: Tenant) =>
 
 /**
  * `POST /v1/hooks/{tenant}/run`. In order: no `Authorization`, the raw body read under
- * its cap (413 for every tenant, known or not, so the size answer tells nothing), then
+ * its cap (413 for every tenant, known or not, so the size answer tells nothing) and the
+ * body deadline (408, the route's middleware), then
  * one 401 alike for an unknown tenant, a tenant without webhooks, stale or malformed
  * headers and a signature that matches none of the tenant's secrets; the tenant's rate
  * (429); then JSON and the schema (400). The webhook-id is recorded before the run is
