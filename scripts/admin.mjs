@@ -13,9 +13,11 @@ const USAGE = `usage: npm run admin -- <verb> [args]
   add-tenant <id> <file.json | ->       create or replace a tenant from a TENANTS entry
   patch-tenant <id> <file.json | ->     change some fields (JSON merge patch)
   delete-tenant <id>                    delete a tenant (refused everywhere within 30 s)
-  rotate-secret <id> [--kid K] [--retire K]
+  rotate-secret <id> [--kid K] [--retire K] [--replace]
                                         add a new HS256 secret (printed once), keep the others
-                                        (--retire K drops one; K=session_secret drops that)
+                                        (--retire K drops one; K=session_secret drops that);
+                                        a K of --kid that exists is refused, unless --replace:
+                                        then its secret is replaced and its tokens stop verifying
   block <tenant> <sub>                  refuse one end user (403 USER_BLOCKED)
   unblock <tenant> <sub>                let them back in
   blocks <tenant>                       the blocked users of a tenant
@@ -35,13 +37,18 @@ function fail(message) {
   process.exit(1);
 }
 
-/** `--name value` options and the positional arguments of `args`. */
+/** Options that take no value: present or not. */
+const FLAGS = new Set(['replace']);
+
+/** `--name value` options (`--flag` alone for {@link FLAGS}) and the positional arguments of `args`. */
 function parse(args) {
   const options = {};
   const positional = [];
   for (let i = 0; i < args.length; i++) {
-    if (args[i].startsWith('--')) options[args[i].slice(2)] = args[++i] ?? fail(`${args[i]} needs a value`);
-    else positional.push(args[i]);
+    const name = args[i].startsWith('--') ? args[i].slice(2) : undefined;
+    if (name === undefined) positional.push(args[i]);
+    else if (FLAGS.has(name)) options[name] = true;
+    else options[name] = args[++i] ?? fail(`${args[i]} needs a value`);
   }
   return { options, positional };
 }
@@ -71,7 +78,15 @@ const show = (text) => {
 };
 
 const readJson = (file) => {
-  const text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+  let text;
+  try {
+    text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+  } catch (error) {
+    // One line an operator can act on, not Node's stack trace.
+    return fail(
+      `${file}: cannot be read (${error.code === 'ENOENT' ? 'no such file' : (error.code ?? error.message)})`,
+    );
+  }
   try {
     return JSON.parse(text);
   } catch {
@@ -110,15 +125,38 @@ switch (verb) {
   case 'rotate-secret': {
     const id = need(first, '<id>');
     const current = JSON.parse(await api('GET', `/tenants/${path(id)}`)).config;
-    const kid = options.kid ?? `${new Date().toISOString().slice(0, 10)}-${randomBytes(2).toString('hex')}`;
+    const stored = current.auth?.hs256 ?? [];
+    const kids = new Set(stored.map((key) => key.kid));
+    // Everything is checked before the one PATCH: a refused rotation changes nothing.
+    if (options.retire !== undefined) {
+      const known =
+        options.retire === 'session_secret' ? current.session_secret !== undefined : kids.has(options.retire);
+      if (!known) fail(`tenant ${id} has no HS256 secret ${options.retire} to retire; nothing was changed`);
+      if (options.retire === options.kid)
+        fail(`--kid and --retire both name ${options.kid}; nothing was changed`);
+    }
+    // Reusing a kid would swap the secret its live tokens verify with: those users get
+    // 401. So only a deliberate --replace may do it.
+    if (options.kid !== undefined && kids.has(options.kid) && !options.replace) {
+      fail(
+        `tenant ${id} already has an HS256 secret with kid ${options.kid}; tokens signed with it would stop ` +
+          `verifying. Choose another kid, or pass --replace to overwrite it. Nothing was changed.`,
+      );
+    }
+    const generate = () => `${new Date().toISOString().slice(0, 10)}-${randomBytes(2).toString('hex')}`;
+    let kid = options.kid ?? generate();
+    // A generated kid must be new too: two random bytes a day can collide.
+    while (options.kid === undefined && kids.has(kid)) kid = generate();
     const secret = randomBytes(32).toString('base64url');
     // The masked entries stand for the stored secrets: they are kept as they are.
-    const kept = (current.auth?.hs256 ?? []).filter((key) => key.kid !== options.retire && key.kid !== kid);
+    const kept = stored.filter((key) => key.kid !== options.retire && key.kid !== kid);
     const patch = { auth: { hs256: [{ kid, secret }, ...kept] } };
     if (options.retire === 'session_secret') patch.session_secret = null;
     await api('PATCH', `/tenants/${path(id)}`, patch);
+    const what = kids.has(kid) ? 'replaced HS256 secret' : 'new HS256 secret';
+    const retired = options.retire === undefined ? '' : `, retired ${options.retire}`;
     console.log(
-      `tenant ${id}: new HS256 secret, kid ${kid} (shown once; sign tokens with this kid):\n${secret}`,
+      `tenant ${id}: ${what}, kid ${kid}${retired} (shown once; sign tokens with this kid):\n${secret}`,
     );
     break;
   }

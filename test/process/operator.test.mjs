@@ -161,3 +161,71 @@ test('the admin CLI adds a tenant, rotates its secret, blocks a user and exports
   assert.ok(csv.ok, `no usage row for alice: ${csv.value}`);
   assert.match(csv.value.split('\r\n')[0] ?? '', /^tenant,day,user,requests,refused,/);
 });
+
+/** Runs the admin CLI like {@link cli}, but resolves to its exit code and both outputs, failed or not. */
+async function cliRun(args) {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['scripts/admin.mjs', ...args],
+      { env: { ...process.env, EDGE_URL: stack.url, EDGE_ADMIN_KEY: stack.adminKey }, timeout: 10_000 },
+      (error, stdout, stderr) => resolve({ code: error ? (error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** An HS256 session token for `tenant`/`sub` under `kid`, signed with `secret`. */
+function tokenWithKid(tenant, kid, secret) {
+  const now = Math.floor(Date.now() / 1000);
+  const encode = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const unsigned = `${encode({ alg: 'HS256', typ: 'JWT', kid })}.${encode({ tenant, sub: 'alice', iat: now, exp: now + 600 })}`;
+  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
+}
+
+test('the admin CLI refuses to reuse a live kid, to retire an unknown one and to read a missing file', {
+  timeout: 30_000,
+}, async () => {
+  const id = 'cli-kids';
+  const config = tenantConfig();
+  await cli(['add-tenant', id, '-'], JSON.stringify(config));
+  stack.tenants[id] = config;
+  const first = (await cli(['rotate-secret', id, '--kid', 'live'])).trim().split('\n').at(-1) ?? '';
+  const live = tokenWithKid(id, 'live', first);
+  const asLive = () => stack.request('GET', '/v1/threads', { headers: { authorization: `Bearer ${live}` } });
+  assert.equal((await asLive()).status, 200);
+  const stored = (await stack.admin('GET', `/tenants/${id}`)).json;
+
+  // Reusing the kid: refused before any write, and its tokens still verify.
+  const reused = await cliRun(['rotate-secret', id, '--kid', 'live']);
+  assert.equal(reused.code, 1, reused.stderr);
+  assert.match(reused.stderr, /already has an HS256 secret with kid live.*--replace/s);
+  assert.doesNotMatch(reused.stdout, /secret/, 'no secret is printed for a refused rotation');
+  // Retiring a kid the tenant does not have: refused, no secret added.
+  const unknown = await cliRun(['rotate-secret', id, '--retire', 'nosuch']);
+  assert.equal(unknown.code, 1, unknown.stderr);
+  assert.match(unknown.stderr, /no HS256 secret nosuch to retire/);
+  assert.deepEqual((await stack.admin('GET', `/tenants/${id}`)).json, stored, 'nothing was written');
+  assert.equal((await asLive()).status, 200, 'the live kid still verifies');
+
+  // A missing file: one line naming it, no Node stack, no tenant created.
+  const missing = await cliRun(['add-tenant', 'cli-nofile', 'nosuchfile.json']);
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stderr.trim(), 'nosuchfile.json: cannot be read (no such file)');
+  assert.equal((await stack.admin('GET', '/tenants/cli-nofile')).status, 404);
+
+  // --replace says so, and does what it says: the old secret of the kid is gone.
+  const replaced = await cliRun(['rotate-secret', id, '--kid', 'live', '--replace']);
+  assert.equal(replaced.code, 0, replaced.stderr);
+  assert.match(replaced.stdout, /replaced HS256 secret, kid live/);
+  const next = replaced.stdout.trim().split('\n').at(-1) ?? '';
+  const withNext = await poll(
+    () =>
+      stack.request('GET', '/v1/threads', {
+        headers: { authorization: `Bearer ${tokenWithKid(id, 'live', next)}` },
+      }),
+    (res) => res.status === 200,
+    { timeoutMs: 30_000, intervalMs: 250 },
+  );
+  assert.ok(withNext.ok, describe(withNext.value));
+  assert.equal((await asLive()).status, 401, 'the replaced secret no longer verifies');
+});
