@@ -141,6 +141,8 @@ export async function listMessages(
       method: 'GET',
       path: ['threads', threadId, 'messages'],
       query: { limit: page.limit, before: page.before },
+      // Whether a cursor names a message of the thread only the upstream knows.
+      callerFields: ['before'],
       scope: projectScope(ctx),
       signal: ctx.signal,
     },

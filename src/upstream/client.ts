@@ -246,7 +246,7 @@ export class UpstreamClient {
         }
         const body = await readSnippet(res);
         this.#fail(call, { outcome: 'status', status: res.status, body, attempts: retries + 1 });
-        throw translateStatus(res.status, res.headers, body);
+        throw translateStatus(res.status, res.headers, body, call.callerFields);
       } finally {
         sent.release();
       }

@@ -3,6 +3,7 @@ import { ApiError } from '../errors';
 import { MAX_HORIZON_S, resetAtFrom } from '../limits/observations';
 import { log } from '../log';
 import { redact as redactText } from './redact';
+import type { UpstreamCall } from './types';
 
 /**
  * The one translation table from upstream outcomes to the contract's errors. Details are
@@ -42,7 +43,7 @@ function clampSeconds(seconds: number): number {
   return Math.min(MAX_HORIZON_S, Math.max(0, Math.ceil(seconds)));
 }
 
-/** The upstream's error body, as far as the table uses it: only a plain field name. */
+/** The upstream's error body, as far as the table reads it: only a plain field name. */
 const UpstreamErrorSchema = z.object({
   field: z
     .string()
@@ -62,20 +63,33 @@ function fieldFrom(body: string): string | undefined {
 
 /**
  * Translates a non-2xx upstream response (its status, headers and body text) into the
- * contract's error. A 401 here means the replay with a fresh token was refused too.
+ * contract's error; of the body only a plain `field` name is read, and only to match it
+ * against `callerFields` (the call's {@link UpstreamCall.callerFields}). A 401 here means
+ * the replay with a fresh token was refused too.
  */
 export function translateStatus(
   status: number,
   headers: Headers,
   body = '',
+  callerFields: readonly string[] = [],
   now: number = Date.now(),
 ): ApiError {
   const retryAfter = retryAfterFrom(headers, status === 429, now);
   switch (status) {
+    // The gateway validated the caller's request before sending it, and builds the
+    // upstream's request itself: an upstream 400/422 refuses what the gateway sent, not
+    // what the caller did (a `field` it names is the upstream's vocabulary, e.g. `role`,
+    // which no caller sends). So the upstream's answer is what is unusable (502); a 400
+    // would tell the caller to fix input that has nothing wrong with it. The one
+    // exception is a caller value only the upstream can judge (a message cursor), which
+    // the call declares: a refusal naming it is the caller's 400, naming it.
     case 400:
     case 422: {
       const field = fieldFrom(body);
-      return new ApiError('VALIDATION_ERROR', 'The upstream rejected the request.', field ? { field } : {});
+      if (field !== undefined && callerFields.includes(field)) {
+        return new ApiError('VALIDATION_ERROR', `${field}: not accepted for this request.`, { field });
+      }
+      return badResponse();
     }
     case 401:
     case 403:
@@ -95,7 +109,7 @@ export function translateStatus(
   }
 }
 
-/** `502`: the upstream answered with something unusable (bad JSON, a redirect, a 5xx, a 409). */
+/** `502`: the upstream answered with something unusable (bad JSON, a redirect, a 5xx, a 400, a 409). */
 export function badResponse(): ApiError {
   return new ApiError('UPSTREAM_BAD_RESPONSE', 'The upstream returned an unusable response.');
 }

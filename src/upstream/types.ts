@@ -44,6 +44,13 @@ export interface UpstreamCall {
   /** Collection endpoints take a trailing slash (`/threads/`). */
   trailingSlash?: boolean;
   query?: Record<string, string | number | undefined>;
+  /**
+   * Names of `query` values taken from the caller that only the upstream can judge (an
+   * opaque cursor). An upstream 400/422 whose `field` is one of them is the caller's
+   * `400 VALIDATION_ERROR` naming it; any other 400/422 refuses what the gateway built,
+   * so it is a 502.
+   */
+  callerFields?: readonly string[];
   /** A JSON body. */
   json?: unknown;
   /** A multipart body (replayable: a `FormData`, never a one-shot stream). */

@@ -119,9 +119,20 @@ describe('upstream failures', () => {
     );
   });
 
-  it('maps an upstream 4xx to a safe error without its text', async () => {
+  // The caller's requests below pass the gateway's validation, so an upstream 400/422 is
+  // the upstream refusing what the gateway sent: contract section 5 keeps 400 (with
+  // `field`) for the caller's own input and gives an unusable upstream answer 502. (This
+  // test used to expect 400 VALIDATION_ERROR with the upstream's `field`: a name from the
+  // upstream's request, e.g. `role`, that the caller never sent and cannot act on.)
+  it('502 without a field or the upstream text when the upstream answers 400 or 422 to a valid request', async () => {
     await gw.emulator.configure({
       status_overrides: [
+        {
+          method: 'GET',
+          path: '/threads/*',
+          status: 400,
+          body: { error: 'upstream says bad', detail: `internal ${CANARY_INTERNAL}`, field: 'thread_id' },
+        },
         {
           method: 'PUT',
           path: `/db/*`,
@@ -130,11 +141,19 @@ describe('upstream failures', () => {
         },
       ],
     });
+    const watch = await watchUpstream(gw.emulator);
+    const read = await alice.edge.v1.threads[':thread_id'].$get({ param: { thread_id: threadId } });
+    const readBody = await expectError(read, 502, 'UPSTREAM_BAD_RESPONSE');
+    expect(readBody.detail).not.toMatch(/upstream says bad|internal/);
+    // A refusal is not retried the way a 5xx is: the same request would be refused again.
+    const reads = (await watch.requests()).filter((r) => r.path === `/threads/${threadId}`);
+    expect(reads).toHaveLength(1);
+
     const res = await alice.edge.v1.threads[':thread_id'].db[':key'].$put({
       param: { thread_id: threadId, key: 'k' },
       json: { value: 1 },
     });
-    const body = await expectError(res, 400, 'VALIDATION_ERROR', 'value');
+    const body = await expectError(res, 502, 'UPSTREAM_BAD_RESPONSE');
     expect(body.detail).not.toContain('bad');
   });
 

@@ -151,10 +151,14 @@ describe('UpstreamClient: failures', () => {
     expect(missing.status).toBe(404);
   });
 
-  it('maps a 422 through the table to a 400 naming its field', async () => {
+  // What the client sends is the gateway's request, built after the caller's was validated:
+  // the upstream refusing it is an unusable answer (502), not the caller's input error, and
+  // its `field` (the upstream's vocabulary) is not passed on. This used to expect 400
+  // VALIDATION_ERROR naming `assistant_id`; contract section 5 keeps 400 for the caller's input.
+  it('maps a 422 through the table to a 502 without its field', async () => {
     const { client } = await setup();
     const invalid = await rejection(client().request({ ...createThread, json: { assistant_id: 42 } }));
-    expect([invalid.status, invalid.code, invalid.field]).toEqual([400, 'VALIDATION_ERROR', 'assistant_id']);
+    expect([invalid.status, invalid.code, invalid.field]).toEqual([502, 'UPSTREAM_BAD_RESPONSE', undefined]);
   });
 
   it('maps a 403 (the account thread limit) through the table to a 503', async () => {

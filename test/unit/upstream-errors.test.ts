@@ -108,8 +108,11 @@ describe('retryAfterFrom', () => {
 describe('translateStatus', () => {
   const none = new Headers();
   const cases: [number, number, string][] = [
-    [400, 400, 'VALIDATION_ERROR'],
-    [422, 400, 'VALIDATION_ERROR'],
+    // The caller's request passed the gateway's validation: the upstream refusing what the
+    // gateway sent is not the caller's input error (contract section 5: 400 is the
+    // caller's, with `field` naming it; 502 is an unusable upstream answer).
+    [400, 502, 'UPSTREAM_BAD_RESPONSE'],
+    [422, 502, 'UPSTREAM_BAD_RESPONSE'],
     [401, 503, 'UPSTREAM_UNAVAILABLE'],
     [403, 503, 'UPSTREAM_UNAVAILABLE'],
     [404, 404, 'NOT_FOUND'],
@@ -123,19 +126,30 @@ describe('translateStatus', () => {
   ];
 
   it.each(cases)('maps upstream %i to %i %s', (upstream, status, code) => {
-    const err = translateStatus(upstream, none, '{"error":"x","detail":"secret upstream text"}');
+    const err = translateStatus(upstream, none);
     expect(err).toBeInstanceOf(ApiError);
     expect(err.status).toBe(status);
     expect(err.code).toBe(code);
-    expect(err.detail).not.toContain('secret upstream text');
+    expect(err.field).toBeUndefined();
   });
 
-  it('keeps a plain field name the upstream named, and nothing else', () => {
-    expect(translateStatus(422, none, '{"field":"name","detail":"Field name is required"}').field).toBe(
-      'name',
-    );
-    expect(translateStatus(422, none, '{"field":"<script>"}').field).toBeUndefined();
-    expect(translateStatus(400, none, 'not json').field).toBeUndefined();
+  it('blames the caller only for a field the call declared as the caller’s, named plainly', () => {
+    const before = '{"field":"before","detail":"Unknown message cursor msg_9"}';
+    const blamed = translateStatus(422, none, before, ['before']);
+    expect([blamed.status, blamed.code, blamed.field]).toEqual([400, 'VALIDATION_ERROR', 'before']);
+    expect(blamed.detail).not.toContain('msg_9');
+    expect(translateStatus(400, none, before, ['before']).field).toBe('before');
+    // Not declared, another field, no field, not JSON, not a plain name: the upstream's problem.
+    for (const [body, fields] of [
+      [before, []],
+      ['{"field":"role"}', ['before']],
+      ['{"detail":"bad"}', ['before']],
+      ['not json', ['before']],
+      ['{"field":"<script>"}', ['<script>']],
+    ] as const) {
+      const err = translateStatus(422, none, body, fields);
+      expect([err.status, err.code, err.field], body).toEqual([502, 'UPSTREAM_BAD_RESPONSE', undefined]);
+    }
   });
 
   it('carries Retry-After for 429 (header or reset) and 503', () => {
