@@ -34,6 +34,10 @@ export const MAX_EVENT_BYTES = 1024 * 1024;
 const BindingsSchema = z.object({
   EPSIMO_BASE_URL: z
     .url({ protocol: /^https?$/ })
+    // Upstream paths are appended to this string: after a `?` or `#` they would land in
+    // the query or fragment, so the login (with the account's credentials) would go to
+    // the wrong resource. A bare `?` or `#` counts too, hence the raw text, not `URL.search`.
+    .refine((url) => !/[?#]/.test(url), 'must have no query or fragment (an origin, optionally a path)')
     .default('https://api.epsimoagents.com')
     .transform((url) => url.replace(/\/+$/, '')),
   EPSIMO_EMAIL: z.string().min(3),

@@ -81,6 +81,26 @@ describe('the Worker spine', () => {
     expect(logged).not.toContain('emulator-password');
   });
 
+  // Probe B2: the upstream's paths are appended to EPSIMO_BASE_URL, so after a query or
+  // fragment the account's login went to the wrong resource and every route was 503
+  // UPSTREAM_UNAVAILABLE. Pointed at this test's own emulator, to see that nothing is sent.
+  it.each(['/api?x=1', '#frag'])(
+    'refuses an EPSIMO_BASE_URL ending in %s as CONFIG_INVALID, with no upstream call',
+    async (suffix) => {
+      const emulator = freshEmulator();
+      const { lines, call } = await brokenWorker({ EPSIMO_BASE_URL: `${emulator.baseUrl}${suffix}` });
+      for (const path of GUARDED) {
+        const res = await call(path);
+        expect(res.status, path).toBe(503);
+        expect((await parseJson(res, ErrorBodySchema)).code).toBe('CONFIG_INVALID');
+      }
+      expect((await call('/healthz')).status).toBe(200);
+      expect(lines.join('\n')).toMatch(/config invalid.*EPSIMO_BASE_URL: .*query or fragment/);
+      expect((await emulator.stats()).request_log).toEqual([]);
+      expect((await emulator.stats()).logins).toBe(0);
+    },
+  );
+
   it('answers unknown routes with the contract error body and a request id', async () => {
     const res = await callWorker('/v2/anything', { method: 'POST' });
     expect(res.status).toBe(404);

@@ -165,6 +165,34 @@ describe('configuration: identity and secrets', () => {
     );
   });
 
+  it('refuses an EPSIMO_BASE_URL with a query or fragment, naming it and not echoing the value', () => {
+    const acme = { acme: tenant({ session_secret: 'x'.repeat(32) }) };
+    for (const url of [
+      'http://127.0.0.1:8812/api?x=1',
+      'http://127.0.0.1:8812#frag',
+      'https://api.epsimoagents.com/?token=s3cr3t',
+      'https://api.epsimoagents.com?',
+      'https://api.epsimoagents.com/#',
+    ]) {
+      const result = parse(acme, { EPSIMO_BASE_URL: url });
+      expect(result.ok, url).toBe(false);
+      if (!result.ok) {
+        expect(result.problems, url).toEqual([
+          expect.stringMatching(/^EPSIMO_BASE_URL: .*query or fragment/),
+        ]);
+        expect(result.problems.join('\n')).not.toContain('s3cr3t');
+      }
+    }
+    // An origin, with or without a trailing slash or a path, is still an upstream.
+    for (const url of [
+      'http://127.0.0.1:8812',
+      'http://127.0.0.1:8812/',
+      'https://api.epsimoagents.com/v2/',
+    ]) {
+      expect(parse(acme, { EPSIMO_BASE_URL: url }).ok, url).toBe(true);
+    }
+  });
+
   it('refuses http: upstream and JWKS URLs outside local development', () => {
     const acme = { acme: tenant({ session_secret: 'x'.repeat(32) }) };
     const upstream = (url: string, extra: Record<string, string> = {}) =>
