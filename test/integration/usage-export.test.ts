@@ -181,6 +181,24 @@ describe('GET /admin/v1/usage', () => {
       'from',
     );
     await expectError(await admin.request('GET', '/usage?from=2026-02-30'), 400, 'VALIDATION_ERROR', 'from');
+    // Date-shaped but no date: refused by the schema with the parameter named, not by the
+    // RangeError safety net (a generic 400 without `field`, probe C2).
+    for (const [name, value] of [
+      ['from', '2026-13-01'],
+      ['from', '2026-12-32'],
+      ['from', '2026-00-10'],
+      ['from', '2026-1-01'],
+      ['to', '2026-12-99'],
+      ['to', '2026-13-01'],
+    ]) {
+      const body = await expectError(
+        await admin.request('GET', `/usage?${name}=${value}`),
+        400,
+        'VALIDATION_ERROR',
+        name,
+      );
+      expect(body.detail, `${name}=${value}`).toBe(`${name}: must be a date, YYYY-MM-DD`);
+    }
     await expectError(await admin.request('GET', '/usage?format=xml'), 400, 'VALIDATION_ERROR', 'format');
     await expectError(await admin.request('GET', '/usage?colour=red'), 400, 'VALIDATION_ERROR', 'colour');
   });

@@ -166,10 +166,20 @@ export const listBlocks = adminRoute({
   },
 });
 
+/**
+ * Whether `day` is a calendar day as YYYY-MM-DD. Never throws: zod runs this refinement
+ * even after the regex failed, and `toISOString()` of an invalid date (`2026-13-01`,
+ * `2026-1-01`) is a RangeError, which became a generic 400 without `field`.
+ */
+function isDay(day: string): boolean {
+  const ms = Date.parse(`${day}T00:00:00Z`);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().startsWith(day);
+}
+
 const Day = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, YYYY-MM-DD')
-  .refine((day) => new Date(`${day}T00:00:00Z`).toISOString().startsWith(day), 'must be a date, YYYY-MM-DD');
+  .refine(isDay, 'must be a date, YYYY-MM-DD');
 
 export const UsageQuerySchema = z
   .object({
