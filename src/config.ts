@@ -144,7 +144,8 @@ export function parseConfig(env: RawBindings): ConfigResult {
   const entries = z.record(z.string(), z.unknown()).parse(raw);
 
   const map = new Map<string, Tenant>();
-  for (const [id, tenant] of Object.entries(tenants.data)) map.set(id, { ...tenant, id });
+  // Without a registry a tenant is never deleted and created again: its first scope is its only one.
+  for (const [id, tenant] of Object.entries(tenants.data)) map.set(id, { ...tenant, id, scope: id });
   const localDev = bindings.data.LOCAL_DEV === 'true';
   const problems: string[] = [];
   if (!secureEnough(bindings.data.EPSIMO_BASE_URL, localDev))

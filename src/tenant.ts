@@ -111,7 +111,13 @@ export const TenantSchema = z
     },
   );
 
-export type Tenant = z.infer<typeof TenantSchema> & { id: string };
+/**
+ * A tenant in force: its entry, its `id` (the public one: tokens, paths, logs, usage) and
+ * its `scope`, the name its Durable Objects and this isolate's caches go by
+ * ({@link scopeOf}). A tenant deleted and created again under the same id gets a new
+ * scope, so it starts empty and nothing of the former one is reachable through it.
+ */
+export type Tenant = z.infer<typeof TenantSchema> & { id: string; scope: string };
 export type ToolCallPolicy = Tenant['tool_calls'];
 
 /** One HS256 secret: `kid` undefined for `session_secret`, which verifies tokens without a `kid`. */
@@ -136,3 +142,19 @@ export function webhookSecrets(tenant: Tenant): string[] {
 
 /** Tenant ids, as in `TENANTS` keys and admin API paths. */
 export const TenantKeySchema = TenantIdSchema;
+
+/**
+ * The scope of incarnation `epoch` of tenant `id` (registry column `tenants.epoch`, bumped
+ * when a deleted id is created again): the bare id for the first, which every `TENANTS`
+ * tenant and every tenant from before epochs existed is, so their objects keep their
+ * names; `<id>.<epoch>` after. A tenant id has no `.`, so no scope is another tenant's.
+ */
+export function scopeOf(id: string, epoch: number): string {
+  return epoch === 0 ? id : `${id}.${epoch}`;
+}
+
+/** The tenant whose current scope is `scope`, or `undefined` (deleted, or created again since). */
+export function tenantOfScope(tenants: ReadonlyMap<string, Tenant>, scope: string): Tenant | undefined {
+  const tenant = tenants.get(scope.split('.')[0] ?? scope);
+  return tenant?.scope === scope ? tenant : undefined;
+}

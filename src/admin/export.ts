@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import type { z } from 'zod';
 import type { AppEnv } from '../env';
 import { ApiError } from '../errors';
-import { knownTenants } from '../registry';
+import { knownScopes } from '../registry';
 import type { UsageQuerySchema } from '../routes/admin/admin.routes';
 import { inBatches, toCsv, toNdjson, toRecords } from './usage';
 
@@ -16,8 +16,9 @@ const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 /**
  * The usage export: every tenant the registry knows (deleted ones too: their usage was
- * real) or the one asked for, each tenant's state object asked for its written counts in
- * the day range, as one document in the format asked for.
+ * real) or the one asked for, each tenant's state objects (one per incarnation of its id,
+ * summed) asked for their written counts in the day range, as one document in the format
+ * asked for.
  */
 export async function exportUsage(c: Context<AppEnv>, query: z.output<typeof UsageQuerySchema>) {
   const to = query.to ?? dayOf(Date.now());
@@ -30,10 +31,15 @@ export async function exportUsage(c: Context<AppEnv>, query: z.output<typeof Usa
     });
   }
   const byUser = query.group === 'user';
-  const tenants = query.tenant ? [query.tenant] : [...(await knownTenants(c.env, c.get('config')))].sort();
-  const perTenant = await inBatches(tenants, FAN_OUT, async (tenant) =>
-    toRecords(tenant, await c.env.TENANT_STATE.getByName(tenant).meteredUsage({ from, to, byUser }), byUser),
-  );
+  const known = await knownScopes(c.env, c.get('config'));
+  const tenants = query.tenant ? [query.tenant] : [...known.keys()].sort();
+  const perTenant = await inBatches(tenants, FAN_OUT, async (tenant) => {
+    const scopes = known.get(tenant) ?? [tenant];
+    const rows = await Promise.all(
+      scopes.map((scope) => c.env.TENANT_STATE.getByName(scope).meteredUsage({ from, to, byUser })),
+    );
+    return toRecords(tenant, rows.flat(), byUser);
+  });
   const rows = perTenant.flat();
   const name = `usage-${from}-${to}`;
   if (query.format === 'csv') {

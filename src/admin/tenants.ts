@@ -76,7 +76,8 @@ function unmasked(body: unknown, stored: TenantEntry | undefined): unknown {
 async function validate(db: D1Database, config: Config, id: string, raw: unknown): Promise<void> {
   const parsed = TenantSchema.safeParse(raw);
   if (!parsed.success) throw validationError(parsed.error.issues[0]);
-  const tenant: Tenant = { ...parsed.data, id };
+  // Its scope is no concern of these checks.
+  const tenant: Tenant = { ...parsed.data, id, scope: id };
   const problem = tenantProblem(tenant, config.localDev);
   if (problem) throw new ApiError('VALIDATION_ERROR', problem, { field: problem.split(':')[0] });
   const jwks = tenant.auth?.jwks;

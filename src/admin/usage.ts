@@ -27,7 +27,7 @@ export interface UsageRecord {
 type Plain = Exclude<Counter, 'run_ms'>;
 const PLAIN = COUNTERS.filter((c): c is Plain => c !== 'run_ms');
 
-/** Folds one tenant's stored rows into records, one per day (and user). */
+/** Folds one tenant's stored rows (of each of its incarnations) into records, one per day (and user). */
 export function toRecords(tenant: string, rows: readonly UsageRow[], byUser: boolean): UsageRecord[] {
   const records = new Map<string, UsageRecord>();
   for (const row of rows) {
@@ -39,8 +39,8 @@ export function toRecords(tenant: string, rows: readonly UsageRow[], byUser: boo
       records.set(key, record);
     }
     const metric = row.metric;
-    // One row per day (and user) and metric: run time is stored in ms, shown in seconds.
-    if (metric === 'run_ms') record.run_seconds = row.n / 1000;
+    // Run time is stored in ms, shown in seconds (summed: one row per incarnation of the id).
+    if (metric === 'run_ms') record.run_seconds += row.n / 1000;
     else if (metric.startsWith('refused.')) {
       const reason = REFUSALS.find((r) => `refused.${r}` === metric);
       if (reason) record.refused[reason] = (record.refused[reason] ?? 0) + row.n;

@@ -8,6 +8,7 @@ export interface MeterSink {
 
 /** Where a tally's counts go: the tenant's state object (a fresh stub for the one retry). */
 export interface TallyTarget {
+  /** The tenant's scope (tenant.ts `scopeOf`): the outbox keeps one sender per scope. */
   tenant: string;
   user: string;
   requestId: string;

@@ -1,7 +1,7 @@
 import type { Config } from '../config';
 import { errorName, log } from '../log';
 import type { Deliveries } from '../objects/deliveries';
-import { webhookSecrets } from '../tenant';
+import { tenantOfScope, webhookSecrets } from '../tenant';
 import { type CallbackJob, callbackUrlProblem } from '../webhooks/schemas';
 import { SIGNED_PREFIX, signedHeaders } from '../webhooks/signature';
 import { toCallbackTicket } from '../webhooks/store';
@@ -51,7 +51,8 @@ export async function attemptCallback(
   const ticket = row ? toCallbackTicket(row) : null;
   if (!ticket) return 'done';
   const fields = { tenant: job.tenant, delivery_id: job.delivery_id, attempt: ticket.attempt };
-  const tenant = config.tenants.get(job.tenant);
+  // A tenant created again since (another scope) signs nothing of its former self's.
+  const tenant = tenantOfScope(config.tenants, job.tenant);
   const secrets = tenant ? webhookSecrets(tenant) : [];
   const problem =
     !tenant || secrets.length === 0

@@ -3,6 +3,7 @@ import { errorName, log } from '../log';
 import type { Deliveries, Outcome } from '../objects/deliveries';
 import { currentConfig } from '../registry';
 import { leaseTtlMs } from '../services/admission';
+import { tenantOfScope } from '../tenant';
 import { CallbackJobSchema, RunJobSchema } from '../webhooks/schemas';
 import { type Attempt, attemptRun } from './attempt';
 import { backoffSeconds, retryBaseSeconds } from './backoff';
@@ -49,8 +50,9 @@ function pick(body: unknown, deadLetters: boolean): Handler {
   return malformed;
 }
 
-const deliveries = (env: Env, tenant: string): DurableObjectStub<Deliveries> =>
-  env.DELIVERIES.getByName(tenant);
+/** The deliveries object of a job's scope (webhooks/schemas.ts `RunJobSchema`). */
+const deliveries = (env: Env, scope: string): DurableObjectStub<Deliveries> =>
+  env.DELIVERIES.getByName(scope);
 
 /** The configuration in force, the registry's tenants included (read like a request's). */
 async function config(env: Env): Promise<Config> {
@@ -82,7 +84,8 @@ const run: Handler = async (message, { env, base }) => {
       return message.retry({ delaySeconds: backoffSeconds(1, 0, begun.retryAfter) });
   }
   const { ticket } = begun;
-  const tenant = cfg.tenants.get(job.tenant);
+  // Deleted, or deleted and created again since (another scope): the job's tenant is gone.
+  const tenant = tenantOfScope(cfg.tenants, job.tenant);
   const attempt: Attempt = tenant
     ? await attemptRun(ticket, { env, config: cfg, tenant, store, budgetMs })
     : { kind: 'failed', error: { code: 'CONFIG_INVALID', detail: 'The tenant is no longer configured.' } };

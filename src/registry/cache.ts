@@ -12,8 +12,8 @@ export interface Snapshot {
   generation: string | null;
   tenants: Config['tenants'];
   issuers: Config['issuers'];
-  /** Every tenant id the registry knows, deleted ones included. */
-  known: readonly string[];
+  /** Every tenant id the registry knows, deleted ones included, with its latest epoch. */
+  known: ReadonlyMap<string, number>;
   /** The `TENANTS` seed this read made sure of (by identity: configurations are parsed once). */
   seed: Config['seed'];
   /** When the registry was last asked (epoch ms). */

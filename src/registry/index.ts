@@ -2,7 +2,7 @@ import { issuerIndex } from '../auth/schema';
 import { type Config, type ConfigResult, loadConfig, tenantProblem } from '../config';
 import { sha256Hex } from '../hash';
 import { log } from '../log';
-import { type Tenant, TenantSchema } from '../tenant';
+import { scopeOf, type Tenant, TenantSchema } from '../tenant';
 import { RegistryCache, type Snapshot } from './cache';
 import { readGeneration, readTenants, seedTenants, type TenantRow } from './store';
 
@@ -41,7 +41,9 @@ export function tenantsOf(
       raw = undefined;
     }
     const parsed = TenantSchema.safeParse(raw);
-    const tenant = parsed.success ? { ...parsed.data, id: row.id } : undefined;
+    const tenant = parsed.success
+      ? { ...parsed.data, id: row.id, scope: scopeOf(row.id, row.epoch) }
+      : undefined;
     const problem = tenant ? tenantProblem(tenant, localDev) : 'does not match the tenant schema';
     if (!tenant || problem) {
       log('error', 'registry tenant skipped', { tenant: row.id, problem });
@@ -73,7 +75,7 @@ export function loader(db: D1Database) {
     return {
       generation: state.generation,
       ...tenantsOf(rows, base.localDev),
-      known: rows.map((row) => row.id),
+      known: new Map(rows.map((row) => [row.id, row.epoch])),
       seed: base.seed,
       checkedAt,
     };
@@ -117,8 +119,21 @@ export async function currentConfig(
   return { ok: true, config: withTenants(result.config, snapshot) };
 }
 
-/** Every tenant id the registry knows (deleted ones included), for usage exports. */
-export async function knownTenants(env: Env, config: Config): Promise<readonly string[]> {
-  if (!config.registry) return [...config.tenants.keys()];
-  return (await registryCache(env.REGISTRY).get(config)).known;
+/**
+ * Every tenant id the registry knows (deleted ones included), each with the scopes of all
+ * its incarnations, oldest first: a usage export sums them (the usage of a tenant deleted
+ * and created again stays exportable). An id it does not know has only its first scope.
+ */
+export async function knownScopes(env: Env, config: Config): Promise<ReadonlyMap<string, readonly string[]>> {
+  const epochs = config.registry
+    ? (await registryCache(env.REGISTRY).get(config)).known
+    : new Map([...config.tenants.keys()].map((id) => [id, 0]));
+  const scopes = new Map<string, string[]>();
+  for (const [id, epoch] of epochs) {
+    scopes.set(
+      id,
+      Array.from({ length: epoch + 1 }, (_, n) => scopeOf(id, n)),
+    );
+  }
+  return scopes;
 }

@@ -8,7 +8,8 @@ import { z } from 'zod';
 
 /**
  * A tenant row: `config` is the entry as written (JSON), `rev` changes with every write,
- * `source` says whether `TENANTS` still owns it or the admin API does.
+ * `source` says whether `TENANTS` still owns it or the admin API does, `epoch` counts the
+ * times the id was created again after a delete (its objects' names: tenant.ts `scopeOf`).
  */
 export const TenantRowSchema = z.object({
   id: z.string(),
@@ -18,6 +19,7 @@ export const TenantRowSchema = z.object({
   created_at: z.string(),
   updated_at: z.string(),
   deleted_at: z.string().nullable(),
+  epoch: z.number().int().nonnegative(),
 });
 export type TenantRow = z.infer<typeof TenantRowSchema>;
 
@@ -42,7 +44,7 @@ export interface Change {
   detail?: Record<string, unknown>;
 }
 
-const TENANT_COLUMNS = 'id, config, rev, source, created_at, updated_at, deleted_at';
+const TENANT_COLUMNS = 'id, config, rev, source, created_at, updated_at, deleted_at, epoch';
 const newToken = () => crypto.randomUUID();
 
 /** What the cache reads to know whether its copy is current, and whether `digest` is seeded. */
@@ -102,9 +104,10 @@ function afterWrite(db: D1Database, change: Change, at: string): D1PreparedState
 }
 
 /**
- * Creates or replaces tenant `id` with `config` (revives a deleted one). With `rev`, only
- * if the row still has that revision (a read-modify-write such as PATCH). Resolves to
- * whether the write happened.
+ * Creates or replaces tenant `id` with `config`. Creating a deleted id again is a new
+ * tenant: its `epoch` goes up (new object names, nothing of the former one) and its
+ * `created_at` is now. With `rev`, only if the row still has that revision (a
+ * read-modify-write such as PATCH). Resolves to whether the write happened.
  */
 export async function writeTenant(
   db: D1Database,
@@ -120,7 +123,10 @@ export async function writeTenant(
           .prepare(
             'INSERT INTO tenants (id, config, rev, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ' +
               "ON CONFLICT (id) DO UPDATE SET config = excluded.config, rev = excluded.rev, source = 'api', " +
-              'updated_at = excluded.updated_at, deleted_at = NULL',
+              // SET reads the row as it was: `deleted_at` is the old one in both CASEs.
+              'updated_at = excluded.updated_at, deleted_at = NULL, ' +
+              'epoch = CASE WHEN tenants.deleted_at IS NULL THEN tenants.epoch ELSE tenants.epoch + 1 END, ' +
+              'created_at = CASE WHEN tenants.deleted_at IS NULL THEN tenants.created_at ELSE excluded.created_at END',
           )
           .bind(id, config, newToken(), at, at)
       : db

@@ -21,7 +21,8 @@ export function newRun(
   return {
     run_id: runId,
     thread_id: input.threadId,
-    tenant: input.tenant.id,
+    // The scope: the run's end goes to the state object of the incarnation that started it.
+    tenant: input.tenant.scope,
     user: input.user,
     status: 'running',
     created_at: now,

@@ -43,7 +43,7 @@ export type NamedRun = { kind: 'run'; runId: string; after: number } | { kind: '
 /** What a Worker asks of a thread's runs object to start (or attach to) a run. */
 export interface StartRun extends RunAddress, RetryNames {
   config: RunConfig;
-  tenant: Pick<Tenant, 'id' | 'project_id' | 'tool_calls'>;
+  tenant: Pick<Tenant, 'id' | 'scope' | 'project_id' | 'tool_calls'>;
   message: string;
   requestId: string;
   /** The token its request claimed its `Idempotency-Key` with (see `Claims`), if it did. */

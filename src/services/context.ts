@@ -60,15 +60,16 @@ export function createContext({
     upstream: createUpstream(env, config.upstream, requestId, defer),
     // Made on first use: a read admitted in the isolate never calls the object.
     get state() {
-      state ??= env.TENANT_STATE.getByName(tenant.id);
+      state ??= env.TENANT_STATE.getByName(tenant.scope);
       return state;
     },
     runs: env.THREAD_RUNS,
     usage: new UsageTally({
-      tenant: tenant.id,
+      // The scope, not the id: the isolate's outbox sends each incarnation's counts to its own object.
+      tenant: tenant.scope,
       user,
       requestId,
-      stub: () => env.TENANT_STATE.getByName(tenant.id),
+      stub: () => env.TENANT_STATE.getByName(tenant.scope),
       coalesce: true,
     }),
     signal,

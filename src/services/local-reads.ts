@@ -41,7 +41,7 @@ export async function admitRead(
 ): Promise<ReadGrant> {
   const key = keyOf(ctx);
   const cap = leaseCap(ctx.tenant.limits.burst);
-  const owned = () => owners.has(ctx.tenant.id, ctx.user, kind, id);
+  const owned = () => owners.has(ctx.tenant.scope, ctx.user, kind, id);
   // A read that finds the lease empty asks itself, even with a refill in flight: waiting
   // on another request's promise is not allowed (workerd cancels a request whose
   // continuation another request resolves after it ended, and calls it hung if all it
@@ -67,7 +67,7 @@ export async function admitRead(
     if (late) return grantOf(ctx, late, 'local');
     throw error;
   }
-  owners.add(ctx.tenant.id, ctx.user, kind, id);
+  owners.add(ctx.tenant.scope, ctx.user, kind, id);
   return grantOf(ctx, leases.grant(key, answer, true), 'admitted');
 }
 
@@ -97,13 +97,15 @@ export function rememberRefusal(ctx: RequestContext, refusal: Refusal): void {
  * at once (a block their lease, either the refusal it remembers); other isolates learn
  * it at their next ask (a lease within its 2 s, a refusal within 250 ms).
  */
-export function blockChanged(tenant: string, user: string, blocked: boolean): void {
-  const key = leaseKey(tenant, user);
+export function blockChanged(scope: string, user: string, blocked: boolean): void {
+  const key = leaseKey(scope, user);
   if (blocked) leases.drop(key);
   leases.forgive(key);
 }
 
-const keyOf = (ctx: Pick<RequestContext, 'tenant' | 'user'>) => leaseKey(ctx.tenant.id, ctx.user);
+// By scope: a tenant deleted and created again must not inherit its former self's
+// confirmed owners, leases or refusals in this isolate.
+const keyOf = (ctx: Pick<RequestContext, 'tenant' | 'user'>) => leaseKey(ctx.tenant.scope, ctx.user);
 const leaseKey = (tenant: string, user: string) => `${tenant}\u0000${user}`;
 
 /** How long a refusal is remembered: about one token's time for rate and block, never for the rest. */
@@ -113,12 +115,12 @@ function quietMsOf(ctx: RequestContext, refusal: Refusal): number {
 
 /** The caller's thread is theirs: the exact path confirmed it (an admission, a creation, a list). */
 export function rememberOwner(ctx: RequestContext, kind: 'thread' | 'file', id: string): void {
-  owners.add(ctx.tenant.id, ctx.user, kind, id);
+  owners.add(ctx.tenant.scope, ctx.user, kind, id);
 }
 
 /** The caller deleted it: this isolate forgets (others learn it from the upstream's 404). */
 export function forgetOwner(ctx: RequestContext, kind: 'thread' | 'file', id: string): void {
-  owners.forget(ctx.tenant.id, ctx.user, kind, id);
+  owners.forget(ctx.tenant.scope, ctx.user, kind, id);
 }
 
 /**

@@ -58,7 +58,7 @@ export function runShard(threadId: string): number {
 const runsOf = (
   ctx: Pick<RequestContext, 'runs' | 'tenant'>,
   threadId: string,
-): DurableObjectStub<ThreadRuns> => ctx.runs.getByName(`${ctx.tenant.id}:runs:${runShard(threadId)}`);
+): DurableObjectStub<ThreadRuns> => ctx.runs.getByName(`${ctx.tenant.scope}:runs:${runShard(threadId)}`);
 
 /**
  * Starts a run on the caller's thread, or attaches to the one its idempotency key or
@@ -74,11 +74,11 @@ export async function startRun(
   pingMs: number,
 ): Promise<RunStream> {
   const { upstream, stream, runs } = ctx.config;
-  const { id, project_id, tool_calls } = ctx.tenant;
+  const { id, scope, project_id, tool_calls } = ctx.tenant;
   const outcome = await runsOf(ctx, request.threadId)
     .start({
       config: { upstream, stream, runs },
-      tenant: { id, project_id, tool_calls },
+      tenant: { id, scope, project_id, tool_calls },
       user: ctx.user,
       threadId: request.threadId,
       message: request.message,

@@ -85,7 +85,13 @@ export interface CallbackPayload {
   error?: DeliveryError;
 }
 
-/** Queue messages carry ids only; the request itself stays in the deliveries object. */
+/**
+ * Queue messages carry ids only; the request itself stays in the deliveries object.
+ * `tenant` is the tenant's scope (tenant.ts `scopeOf`; its id unless it was created again
+ * after a delete), so a job enqueued before a delete never acts on a tenant created since
+ * under the same id (queue/consumer.ts). Jobs from before scopes existed carry the id,
+ * which is the first scope: they keep working.
+ */
 export const RunJobSchema = z.object({ kind: z.literal('run'), tenant: z.string(), delivery_id: IdSchema });
 export const CallbackJobSchema = z.object({
   kind: z.literal('callback'),

@@ -55,7 +55,7 @@ export async function sessionToken(
 type FetchWorker = (path: string, init?: RequestInit) => Promise<Response>;
 
 /** A user of `tenant` (its id in the registry) whose calls go through `fetchWorker`. */
-async function callerOf(
+export async function callerOf(
   fetchWorker: FetchWorker,
   tenant: string,
   secret: string,

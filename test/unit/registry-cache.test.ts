@@ -29,7 +29,7 @@ function harness() {
         generation: `g${reads}`,
         tenants: new Map(),
         issuers: new Map(),
-        known: [],
+        known: new Map(),
         seed: config.seed,
         checkedAt: now,
       };

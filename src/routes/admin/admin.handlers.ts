@@ -6,6 +6,7 @@ import type { AppEnv } from '../../env';
 import { ApiError } from '../../errors';
 import { readAudit, readTenant, recordChange } from '../../registry/store';
 import { blockChanged } from '../../services/local-reads';
+import { scopeOf } from '../../tenant';
 import type { AppRouteHandler } from '../define';
 import type * as routes from './admin.routes';
 
@@ -51,11 +52,14 @@ export const deleteTenantHandler: AppRouteHandler<typeof routes.deleteTenant> = 
   return c.body(null, 204);
 };
 
-/** A tenant the registry has (deleted ones have no users to block), or `404`. */
-async function existingTenant(c: Context<AppEnv>, id: string): Promise<string> {
+/**
+ * The scope of a tenant the registry has (deleted ones have no users to block), or `404`:
+ * read from its row, so a block lands in the incarnation in force, never a former one.
+ */
+async function existingScope(c: Context<AppEnv>, id: string): Promise<string> {
   const row = await readTenant(registry(c), id);
   if (!row || row.deleted_at !== null) throw new ApiError('NOT_FOUND', 'No such tenant.');
-  return id;
+  return scopeOf(id, row.epoch);
 }
 
 /**
@@ -64,11 +68,11 @@ async function existingTenant(c: Context<AppEnv>, id: string): Promise<string> {
  * from an isolate's lease learn it within the lease's life (2 s), at once in this isolate
  * (services/local-reads.ts `blockChanged`). The audit row follows it.
  */
-async function setBlocked(c: Context<AppEnv>, tenantId: string, user: string, blocked: boolean) {
-  const tenant = await existingTenant(c, tenantId);
-  const state = c.env.TENANT_STATE.getByName(tenant);
+async function setBlocked(c: Context<AppEnv>, tenant: string, user: string, blocked: boolean) {
+  const scope = await existingScope(c, tenant);
+  const state = c.env.TENANT_STATE.getByName(scope);
   const changed = blocked ? await state.block(user) : await state.unblock(user);
-  blockChanged(tenant, user, blocked);
+  blockChanged(scope, user, blocked);
   if (changed) {
     await recordChange(registry(c), {
       actor: operatorOf(c),
@@ -91,8 +95,9 @@ export const unblockUserHandler: AppRouteHandler<typeof routes.unblockUser> = as
 };
 
 export const listBlocksHandler: AppRouteHandler<typeof routes.listBlocks> = async (c) => {
-  const tenant = await existingTenant(c, c.req.valid('param').tenant);
-  return c.json({ tenant, users: await c.env.TENANT_STATE.getByName(tenant).blocked() }, 200);
+  const { tenant } = c.req.valid('param');
+  const scope = await existingScope(c, tenant);
+  return c.json({ tenant, users: await c.env.TENANT_STATE.getByName(scope).blocked() }, 200);
 };
 
 export const usageHandler: AppRouteHandler<typeof routes.usage> = async (c) =>

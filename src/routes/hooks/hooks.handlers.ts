@@ -31,7 +31,8 @@ import { toView } from '../../webhooks/store';
 const unavailable = () =>
   new ApiError('QUEUE_UNAVAILABLE', 'The gateway cannot accept webhooks right now.', { retryAfter: 5 });
 
-const deliveries = (c: Context<AppEnv>, tenant: string) => c.env.DELIVERIES.getByName(tenant);
+/** The deliveries object of the tenant's scope: a tenant created again does not see its former self's. */
+const deliveries = (c: Context<AppEnv>, tenant: Tenant) => c.env.DELIVERIES.getByName(tenant.scope);
 
 /** A webhook is admitted on the tenant's rate alone; it takes nothing else. */
 const INGRESS = { limiter: 'closed', governor: 'none', rate: 'tenant' } as const;
@@ -104,11 +105,12 @@ export async function runHook(c: Context<AppEnv>): Promise<Response> {
     assistant_id: body.assistant_id ?? null,
     callback_url: body.callback_url ?? null,
   };
-  const store = deliveries(c, tenant.id);
+  const store = deliveries(c, tenant);
   let accepted: AcceptResult;
   try {
     accepted = await store.accept({
-      tenant: tenant.id,
+      // The scope: the sweep re-sends jobs with it, and a job acts only on that incarnation.
+      tenant: tenant.scope,
       webhook_id: checked.headers.id,
       body_hash: await sha256Hex(raw),
       request,
@@ -126,7 +128,7 @@ export async function runHook(c: Context<AppEnv>): Promise<Response> {
     throw new ApiError('IDEMPOTENCY_CONFLICT', 'This webhook-id was delivered before with another body.');
   }
   if (accepted.enqueue) {
-    const job: RunJob = { kind: 'run', tenant: tenant.id, delivery_id };
+    const job: RunJob = { kind: 'run', tenant: tenant.scope, delivery_id };
     try {
       await c.env.RUNS.send(job);
     } catch (error) {
@@ -171,7 +173,7 @@ export async function deliveryStatus(c: Context<AppEnv>): Promise<Response> {
   if (!id.success) throw field('delivery_id', 'must match ^[A-Za-z0-9_-]{1,128}$');
   let found: LookupResult;
   try {
-    found = await deliveries(c, tenant.id).lookup(id.data, verified.id);
+    found = await deliveries(c, tenant).lookup(id.data, verified.id);
   } catch (error) {
     log('error', 'delivery lookup failed', {
       request_id: c.get('requestId'),
