@@ -3,7 +3,14 @@ import { type Config, tenantProblem } from '../config';
 import { ApiError } from '../errors';
 import { validationError } from '../middleware/validate';
 import { registryCache, tenantsOf } from '../registry';
-import { deleteTenant, readTenant, readTenants, type TenantRow, writeTenant } from '../registry/store';
+import {
+  deleteTenant,
+  type IssuerClaim,
+  readTenant,
+  readTenants,
+  type TenantRow,
+  writeTenant,
+} from '../registry/store';
 import { type Tenant, TenantSchema } from '../tenant';
 import { MaskError, mergePatch, redact, type TenantEntry, unmask } from './secrets';
 
@@ -68,12 +75,26 @@ function unmasked(body: unknown, stored: TenantEntry | undefined): unknown {
   }
 }
 
+/** Another tenant has the issuer without a distinct audience: a token could not name one tenant. */
+const issuerTaken = () =>
+  new ApiError('VALIDATION_ERROR', 'auth.jwks: another tenant has this issuer without a distinct audience.', {
+    field: 'auth.jwks',
+  });
+
 /**
  * Validates `raw` as tenant `id` of the registry in `db`: the `TENANTS` schema, an IdP
  * URL that may be fetched, and no other tenant with the same issuer unless both have
  * distinct audiences (a token must name one tenant). Throws the `400` naming the field.
+ * Resolves to the issuer the write must claim: the check here answers the common case
+ * with a clear error, the write's own guard (registry/store.ts `ISSUER_TAKEN`) closes the
+ * race between this read and that write.
  */
-async function validate(db: D1Database, config: Config, id: string, raw: unknown): Promise<void> {
+async function validate(
+  db: D1Database,
+  config: Config,
+  id: string,
+  raw: unknown,
+): Promise<IssuerClaim | undefined> {
   const parsed = TenantSchema.safeParse(raw);
   if (!parsed.success) throw validationError(parsed.error.issues[0]);
   // Its scope is no concern of these checks.
@@ -81,20 +102,15 @@ async function validate(db: D1Database, config: Config, id: string, raw: unknown
   const problem = tenantProblem(tenant, config.localDev);
   if (problem) throw new ApiError('VALIDATION_ERROR', problem, { field: problem.split(':')[0] });
   const jwks = tenant.auth?.jwks;
-  if (!jwks) return;
+  if (!jwks) return undefined;
   for (const other of tenantsOf(await readTenants(db), config.localDev).tenants.values()) {
     const theirs = other.auth?.jwks;
     if (other.id === id || !theirs || theirs.issuer !== jwks.issuer) continue;
     if (theirs.audience === undefined || jwks.audience === undefined || theirs.audience === jwks.audience) {
-      throw new ApiError(
-        'VALIDATION_ERROR',
-        'auth.jwks: another tenant has this issuer without a distinct audience.',
-        {
-          field: 'auth.jwks',
-        },
-      );
+      throw issuerTaken();
     }
   }
+  return { issuer: jwks.issuer, audience: jwks.audience };
 }
 
 /** The top-level field names of a JSON object (for the audit trail: names, never values). */
@@ -115,14 +131,22 @@ export async function putTenant(
   const row = await readTenant(db, id);
   const stored = row && row.deleted_at === null ? parseEntry(row.config) : undefined;
   const raw = unmasked(body, stored);
-  await validate(db, config, id, raw);
+  const claim = await validate(db, config, id, raw);
   const created = !row || row.deleted_at !== null;
-  await writeTenant(db, id, JSON.stringify(raw), {
-    actor: operator,
-    action: created ? 'tenant.create' : 'tenant.replace',
-    tenant: id,
-    detail: { fields: fieldsOf(raw) },
-  });
+  const written = await writeTenant(
+    db,
+    id,
+    JSON.stringify(raw),
+    {
+      actor: operator,
+      action: created ? 'tenant.create' : 'tenant.replace',
+      tenant: id,
+      detail: { fields: fieldsOf(raw) },
+    },
+    claim,
+  );
+  // Only the issuer guard holds back a write without `rev`: a tenant claimed it meanwhile.
+  if (!written) throw issuerTaken();
   registryCache(db).invalidate();
   return { view: await getTenant(db, id), created };
 }
@@ -150,12 +174,15 @@ export async function patchTenant(
     }
     const stored = parseEntry(row.config);
     const raw = mergePatch(written, unmasked(patch, stored));
-    await validate(db, config, id, raw);
+    // A write held back by the issuer guard is read again like one that lost to another
+    // write: the next round's validate names the taken issuer.
+    const claim = await validate(db, config, id, raw);
     const changed = await writeTenant(
       db,
       id,
       JSON.stringify(raw),
       { actor: operator, action: 'tenant.patch', tenant: id, detail: { fields: fieldsOf(patch) } },
+      claim,
       row.rev,
     );
     if (changed) {

@@ -103,38 +103,67 @@ function afterWrite(db: D1Database, change: Change, at: string): D1PreparedState
   ];
 }
 
+/** The IdP issuer and audience a tenant's `auth.jwks` claims (contract section 2). */
+export interface IssuerClaim {
+  issuer: string;
+  audience: string | undefined;
+}
+
+/** A field of another row's `auth.jwks`, `NULL` for a row that is not JSON (json_extract would fail the write). */
+const jwksField = (field: 'issuer' | 'audience') =>
+  `CASE WHEN json_valid(other.config) THEN json_extract(other.config, '$.auth.jwks.${field}') END`;
+
+/**
+ * Whether another live tenant has the issuer without a distinct audience (binds: id,
+ * issuer, audience, audience). The same rule as auth/schema.ts `issuerIndex`, inside the
+ * write itself: D1 is one SQLite database that runs one statement (and one batch) at a
+ * time, so of two writes racing for an issuer the second sees the first's row, which it
+ * could not between a separate read and a later write. Read from `config` (the entry as
+ * written, which the schema does not rewrite), so no column needs backfilling.
+ */
+const ISSUER_TAKEN =
+  'EXISTS (SELECT 1 FROM tenants AS other WHERE other.id <> ? AND other.deleted_at IS NULL ' +
+  `AND ${jwksField('issuer')} = ? ` +
+  `AND (? IS NULL OR ${jwksField('audience')} IS NULL OR ${jwksField('audience')} = ?))`;
+
 /**
  * Creates or replaces tenant `id` with `config`. Creating a deleted id again is a new
  * tenant: its `epoch` goes up (new object names, nothing of the former one) and its
  * `created_at` is now. With `rev`, only if the row still has that revision (a
- * read-modify-write such as PATCH). Resolves to whether the write happened.
+ * read-modify-write such as PATCH). With `claim`, only if no other live tenant has that
+ * issuer without a distinct audience. Resolves to whether the write happened: without
+ * `rev`, `false` means the issuer was taken.
  */
 export async function writeTenant(
   db: D1Database,
   id: string,
   config: string,
   change: Change,
+  claim: IssuerClaim | undefined,
   rev?: string,
 ): Promise<boolean> {
   const at = new Date().toISOString();
+  // No claim binds a NULL issuer, which equals nothing: such a write is never held back.
+  const guard = [id, claim?.issuer ?? null, claim?.audience ?? null, claim?.audience ?? null];
   const write =
     rev === undefined
       ? db
           .prepare(
-            'INSERT INTO tenants (id, config, rev, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ' +
+            'INSERT INTO tenants (id, config, rev, created_at, updated_at) ' +
+              `SELECT ?, ?, ?, ?, ? WHERE NOT ${ISSUER_TAKEN} ` +
               "ON CONFLICT (id) DO UPDATE SET config = excluded.config, rev = excluded.rev, source = 'api', " +
               // SET reads the row as it was: `deleted_at` is the old one in both CASEs.
               'updated_at = excluded.updated_at, deleted_at = NULL, ' +
               'epoch = CASE WHEN tenants.deleted_at IS NULL THEN tenants.epoch ELSE tenants.epoch + 1 END, ' +
               'created_at = CASE WHEN tenants.deleted_at IS NULL THEN tenants.created_at ELSE excluded.created_at END',
           )
-          .bind(id, config, newToken(), at, at)
+          .bind(id, config, newToken(), at, at, ...guard)
       : db
           .prepare(
-            "UPDATE tenants SET config = ?, rev = ?, source = 'api', updated_at = ?, deleted_at = NULL " +
-              'WHERE id = ? AND rev = ?',
+            "UPDATE tenants SET config = ?, rev = ?, source = 'api', updated_at = ? " +
+              `WHERE id = ? AND rev = ? AND NOT ${ISSUER_TAKEN}`,
           )
-          .bind(config, newToken(), at, id, rev);
+          .bind(config, newToken(), at, id, rev, ...guard);
   const [result] = await db.batch([write, ...afterWrite(db, change, at)]);
   return (result?.meta.changes ?? 0) > 0;
 }
