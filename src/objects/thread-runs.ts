@@ -180,11 +180,11 @@ export class ThreadRuns extends DurableObject<Env> {
     return view(this.log.get(runId) ?? row);
   }
 
-  /** Cancels the thread's running run of `at.user` if no caller is attached: `true` once it ended. */
-  async cancelDetached(at: RunAddress): Promise<boolean> {
+  /** Cancels the thread's running run of `at.user` (with `detachedOnly`, if no caller is attached): `true` once it ended. */
+  async cancelRunning(at: RunAddress, detachedOnly: boolean): Promise<boolean> {
     const row = this.log.running(at.threadId);
     const live = row && row.user === at.user ? this.live.get(row.run_id) : undefined;
-    if (!live || live.connections.size > 0) return false;
+    if (!live || (detachedOnly && live.connections.size > 0)) return false;
     await this.emit(live, runError('RUN_CANCELLED'));
     return true;
   }

@@ -3,7 +3,7 @@ import { ApiError } from '../errors';
 import type { RelayEvent } from '../stream/events';
 import { type Hold, type OpenedChat, Refusal } from './admission';
 import type { RequestContext } from './context';
-import { activeRun, cancelDetached, relayEventsOf, relayEventsPair, runFrames, startRun } from './run';
+import { activeRun, cancelThreadRun, relayEventsOf, relayEventsPair, runFrames, startRun } from './run';
 import { createThread } from './threads';
 
 /** What `POST /v1/chat` runs: the last user message's text, and the assistant of a new chat. */
@@ -79,7 +79,7 @@ export async function endedStoppedRun(
 ): Promise<boolean> {
   const held =
     error instanceof Refusal ? error.forSlot : error instanceof ApiError && error.code === 'RUN_IN_PROGRESS';
-  return held && cancelDetached(ctx, threadId);
+  return held && cancelThreadRun(ctx, threadId, true);
 }
 
 /** The run's SSE frames read back into events, then written as the UI message stream. */

@@ -133,11 +133,12 @@ export async function refusalOf(ctx: RequestContext, threadId: string, error: un
 }
 
 /**
- * Cancels the caller's running run on the thread if nobody is reading it (a chat frontend
- * that stopped only hung up): `true` once it has ended and its slot is back.
+ * Cancels the caller's running run on the thread (`RUN_CANCELLED`), with `detachedOnly`
+ * only if nobody is reading it (a chat frontend that stopped only hung up): `true` once
+ * it has ended and its slot is back.
  */
-export async function cancelDetached(ctx: RequestContext, threadId: string): Promise<boolean> {
-  return runsOf(ctx, threadId).cancelDetached({ threadId, user: ctx.user });
+export async function cancelThreadRun(ctx: RequestContext, threadId: string, detachedOnly: boolean) {
+  return runsOf(ctx, threadId).cancelRunning({ threadId, user: ctx.user }, detachedOnly);
 }
 
 /** What makes a run request a retry, as its runs object reads it (the key with the body's hash). */

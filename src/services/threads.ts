@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { ApiError } from '../errors';
-import { log } from '../log';
+import { errorName, log } from '../log';
 import { meter } from '../metering/usage';
 import type { ThreadRecord } from '../objects/tenant-state';
 import type { MessageSchema as PublicMessageSchema } from '../routes/schemas';
@@ -15,6 +15,7 @@ import {
 import type { Hold } from './admission';
 import { projectScope, type RequestContext } from './context';
 import { forgetOwner, rememberOwner } from './local-reads';
+import { cancelThreadRun } from './run';
 
 type PublicMessage = z.infer<typeof PublicMessageSchema>;
 
@@ -129,6 +130,14 @@ export async function deleteThread(ctx: RequestContext, threadId: string): Promi
   }
   await ctx.state.removeThread(ctx.user, threadId);
   forgetOwner(ctx, 'thread', threadId);
+  // Its run would go on holding a slot, unseen: the thread is no longer the caller's to read or
+  // cancel. The thread is deleted whatever this answers; a run not cancelled ends by itself.
+  await cancelThreadRun(ctx, threadId, false).catch((error: unknown) =>
+    log('warn', 'run of a deleted thread not cancelled', {
+      request_id: ctx.requestId,
+      error: errorName(error),
+    }),
+  );
 }
 
 export async function listMessages(

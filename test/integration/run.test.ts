@@ -313,6 +313,24 @@ describe('run stream', () => {
     await running.body?.cancel();
   });
 
+  it('cancels the run of a thread that is deleted, its slot back by the 204', async () => {
+    const gw = testGateway();
+    await gw.emulator.configure({
+      reply: 'one two three four five six seven eight',
+      stream: { pace_ms: 300 },
+    });
+    const alice = await gw.caller('acme');
+    const threadId = await newThread(alice);
+    const reader = new SseReader(await run(alice, threadId, { message: 'long' }));
+    expect((await reader.nextEvent())?.event).toBe('start');
+    expect((await usage(alice)).streams.yours).toBe(1);
+    const deleted = await alice.request('DELETE', `/v1/threads/${threadId}`);
+    expect(deleted.status).toBe(204);
+    // Nobody could read or cancel it any more: it ends now, not after its last word.
+    expect((await usage(alice)).streams.yours).toBe(0);
+    expect(eventsOf(await reader.rest()).at(-1)).toMatchObject({ type: 'error', code: 'RUN_CANCELLED' });
+  });
+
   it('refreshes a token revoked before the run and replays it once', async () => {
     const gw = testGateway();
     const alice = await gw.caller('acme');
