@@ -40,10 +40,18 @@ export interface RateSnapshot {
  * IETF httpapi-ratelimit-headers: `RateLimit-Policy` names each bucket with its quota
  * and the seconds it takes to refill; `RateLimit` gives what is left and when it is full.
  */
-export function rateLimitHeaders(policies: RatePolicies, state: RateSnapshot): Record<string, string> {
+export function rateLimitHeaders(
+  policies: RatePolicies,
+  state: RateSnapshot,
+  /** Only the tenant's bucket counted (webhook ingress): the user's is not named. */
+  tenantOnly = false,
+): Record<string, string> {
   const window = (p: BucketPolicy) => Math.ceil((p.capacity * 60) / p.perMinute);
+  const tenantPolicy = `"tenant";q=${policies.tenant.capacity};w=${window(policies.tenant)}`;
+  const tenantState = `"tenant";r=${state.tenant.remaining};t=${state.tenant.resetIn}`;
+  if (tenantOnly) return { 'RateLimit-Policy': tenantPolicy, RateLimit: tenantState };
   return {
-    'RateLimit-Policy': `"user";q=${policies.user.capacity};w=${window(policies.user)}, "tenant";q=${policies.tenant.capacity};w=${window(policies.tenant)}`,
-    RateLimit: `"user";r=${state.user.remaining};t=${state.user.resetIn}, "tenant";r=${state.tenant.remaining};t=${state.tenant.resetIn}`,
+    'RateLimit-Policy': `"user";q=${policies.user.capacity};w=${window(policies.user)}, ${tenantPolicy}`,
+    RateLimit: `"user";r=${state.user.remaining};t=${state.user.resetIn}, ${tenantState}`,
   };
 }

@@ -8,16 +8,17 @@ import type {
   FileRecord,
   Page,
   PageRequest,
-  SpendMark,
   ThreadRecord,
   Usage,
 } from '../objects/tenant-state';
 import { allowanceStale, guardAccount } from './account';
 import type { RequestContext } from './context';
+import { Hold } from './hold';
 import { admitRead, recentRefusal, rememberOwner, rememberRefusal } from './local-reads';
 import { permitRequest } from './permits';
 import { limiterClosed, Refusal, refused } from './refusals';
 
+export { Hold } from './hold';
 export { Refusal } from './refusals';
 
 /**
@@ -59,40 +60,6 @@ export type AdmissionSpec =
    * slot may say `local`: the type allows no holds, data or budget with it.
    */
   | { limiter: 'local'; governor: 'open'; owns: 'thread' };
-
-/** What the caller may do next: a hold is given back by {@link settle} unless claimed. */
-export class Hold {
-  readonly id: string;
-  /** The budget units taken with it: given back with it only if the upstream spent nothing. */
-  readonly spend: readonly SpendMark[];
-  #claimed = false;
-  #mayHaveSpent = false;
-
-  constructor(id: string, spend: readonly SpendMark[] = []) {
-    this.id = id;
-    this.spend = spend;
-  }
-
-  /** What the hold was taken for may have cost the upstream something: its units stay spent. */
-  mayHaveSpent(): void {
-    this.#mayHaveSpent = true;
-  }
-
-  /** The units to give back with an unclaimed hold. */
-  get refund(): readonly SpendMark[] {
-    return this.#mayHaveSpent ? [] : this.spend;
-  }
-
-  /** Takes responsibility for the hold (the service committed or will release it). */
-  claim(): string {
-    this.#claimed = true;
-    return this.id;
-  }
-
-  get claimed(): boolean {
-    return this.#claimed;
-  }
-}
 
 /**
  * The limiter's outcome, for the access log: `local` is a read admitted from this
@@ -169,7 +136,8 @@ export async function admit(
     return admitRead(ctx, spec.owns, target);
   }
   // Webhook ingress counts against the tenant's bucket only: a user's refusal is not its own.
-  const remembers = !('rate' in spec && spec.rate === 'tenant');
+  const tenantOnly = 'rate' in spec && spec.rate === 'tenant';
+  const remembers = !tenantOnly;
   // Refused for the rate or a block a moment ago: refused again without a round trip, so a
   // client hammering past its limit costs the tenant's object one call per quiet time.
   const recent = remembers ? recentRefusal(ctx) : undefined;
@@ -195,7 +163,7 @@ export async function admit(
   } catch (error) {
     return limiterDown(ctx, spec, error);
   }
-  const headers = rateLimitHeaders(ratePolicies(ctx.tenant.limits), result.rate);
+  const headers = rateLimitHeaders(ratePolicies(ctx.tenant.limits), result.rate, tenantOnly);
   if (!result.ok) {
     const refusal = refused(result, headers);
     if (remembers) rememberRefusal(ctx, refusal);

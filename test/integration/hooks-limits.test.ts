@@ -41,7 +41,9 @@ describe('webhook ingress limits', () => {
     const { tenant, hook } = setup();
     const id = messageId();
     expect((await hook({ message: 'first' }, id)).status).toBe(202);
-    await expectError(await hook({ message: 'second' }, id), 409, 'IDEMPOTENCY_CONFLICT');
+    const conflict = await hook({ message: 'second' }, id);
+    expect(conflict.headers.get('ratelimit')).toMatch(/^"tenant";r=\d+;t=\d+$/);
+    await expectError(conflict, 409, 'IDEMPOTENCY_CONFLICT');
     expect((await hook({ message: 'first' }, id)).status).toBe(202);
     expect(await deliveryCount(tenant)).toBe(1);
   });
@@ -49,10 +51,15 @@ describe('webhook ingress limits', () => {
   it("counts signed webhooks against the tenant's rate and records none it refuses", async () => {
     // The tenant bucket holds max(burst, rpm / 6) = 2 here; a user bucket plays no part.
     const { tenant, hook } = setup({ burst: 1, requests_per_minute: 1, tenant_requests_per_minute: 12 });
-    expect((await hook({ message: 'one' })).status).toBe(202);
+    const one = await hook({ message: 'one' });
+    expect(one.status).toBe(202);
+    // Every answer after the count says what is left of the tenant's bucket, and names no user's.
+    expect(one.headers.get('ratelimit')).toMatch(/^"tenant";r=1;t=\d+$/);
+    expect(one.headers.get('ratelimit-policy')).toMatch(/^"tenant";q=2;w=\d+$/);
     expect((await hook({ message: 'two' })).status).toBe(202);
     const third = await hook({ message: 'three' });
     expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(third.headers.get('ratelimit')).toMatch(/^"tenant";r=0;t=\d+$/);
     await expectError(third, 429, 'RATE_LIMITED');
     expect(await deliveryCount(tenant)).toBe(2);
   });

@@ -69,8 +69,10 @@ export async function runHook(c: Context<AppEnv>): Promise<Response> {
   if (!matched) throw refuse(c, 'no_match');
   const { tenant } = found;
   c.set('tenant', tenant);
-  // Counted once signed (a stranger cannot drain the bucket), against the tenant's rate.
-  await admit(hookContext(c, tenant), INGRESS);
+  // Counted once signed (a stranger cannot drain the bucket), against the tenant's rate;
+  // its RateLimit pair goes on every answer from here on, as on a session route's.
+  const { headers } = await admit(hookContext(c, tenant), INGRESS);
+  for (const [name, value] of Object.entries(headers)) c.header(name, value);
 
   let text: string;
   try {
