@@ -125,6 +125,7 @@ function finish(document: OpenApiDocument): OpenApiDocument {
     for (const method of METHODS) {
       const operation = item[method];
       if (!operation) continue;
+      addSessionErrors(operation);
       operation.tags ??= [tagOf(path)];
       for (const tag of operation.tags) tags.add(tag);
     }
@@ -134,6 +135,23 @@ function finish(document: OpenApiDocument): OpenApiDocument {
     return description === undefined ? { name } : { name, description };
   });
   return document;
+}
+
+type Operation = NonNullable<NonNullable<OpenApiDocument['paths']>[string]['get']>;
+
+/**
+ * What every session route may answer besides its own statuses, added where it does not
+ * list them: `403 USER_BLOCKED` (admission refuses a blocked user on any route) and, for a
+ * route with a body, `415` (the body's `Content-Type` is checked before it is read).
+ */
+function addSessionErrors(operation: Operation): void {
+  const { responses } = operation;
+  const error = responses?.['401'];
+  if (!responses || !error || !operation.security?.some((requirement) => 'bearerAuth' in requirement)) return;
+  responses['403'] ??= { ...error, description: 'The operator blocked this end user (`USER_BLOCKED`)' };
+  if (operation.requestBody) {
+    responses['415'] ??= { ...error, description: 'The body has the wrong Content-Type for the route' };
+  }
 }
 
 /** `/v1/threads/{thread_id}/run` → `Threads`; `/admin/...` → `Admin`; anything else → `Service`. */

@@ -19,6 +19,7 @@ export const ErrorSchema = z
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Malformed JSON, JSON nested deeper than 64 levels, bad id, unknown field or value out of range (`field` names it)',
   401: 'No, bad or expired session token',
+  403: 'The operator blocked this end user (`USER_BLOCKED`)',
   404: 'Not found, or not the caller’s',
   408: 'The request body did not arrive in time (`BODY_TIMEOUT_MS`)',
   409: 'In conflict with a run in progress (`RUN_IN_PROGRESS`) or an earlier request (`IDEMPOTENCY_CONFLICT`)',

@@ -83,6 +83,23 @@ describe('GET /openapi.json', () => {
     expect((await fetchDocument()).servers).toEqual([expect.objectContaining({ url: '/' })]);
   });
 
+  it('lists the statuses every session route may answer: 403 USER_BLOCKED, and 415 where it takes a body', async () => {
+    const doc = await fetchDocument();
+    const session = operationsOf(doc).filter((op) => op.operation.security?.some((r) => 'bearerAuth' in r));
+    expect(session.length).toBeGreaterThan(10);
+    for (const op of session) {
+      const statuses = Object.keys(z.looseObject({ responses: JsonObject }).parse(op.operation).responses);
+      const where = `${op.method} ${op.path}`;
+      expect({ where, blocked: statuses.includes('403') }).toEqual({ where, blocked: true });
+      if (op.operation.requestBody !== undefined)
+        expect({ where, type: statuses.includes('415') }).toEqual({ where, type: true });
+    }
+    const hook = operationsOf(doc).find((op) => op.method === 'POST' && op.path === '/v1/hooks/{tenant}/run');
+    expect(Object.keys(z.looseObject({ responses: JsonObject }).parse(hook?.operation).responses)).toContain(
+      '409',
+    );
+  });
+
   it('declares the bearer JWT security scheme', async () => {
     const doc = await fetchDocument();
     expect(doc.components).toMatchObject({

@@ -62,7 +62,7 @@ export const runHookRoute = {
   },
   responses: {
     202: jsonContent(DeliveryAccepted, 'Accepted; `Location` names the status route'),
-    ...errorResponses(400, 401, 413),
+    ...errorResponses(400, 401, 409, 413),
   },
 } satisfies RouteConfig;
 
