@@ -32,7 +32,7 @@ export type {
 const CLAIM_MS = 30_000;
 
 /**
- * One object per tenant (`DELIVERIES.idFromName(tenant id)`), SQLite-backed: the
+ * One object per tenant incarnation (its scope, `scopeOf` in tenant.ts), SQLite-backed: the
  * webhook-id idempotency records and each delivery's life (`queued` → `running` →
  * `succeeded` | `failed` | `dead_lettered`), its attempts, result or error, thread and
  * callback state. Each method is one synchronous transaction, so a check and the write

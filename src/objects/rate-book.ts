@@ -62,9 +62,17 @@ export class RateBook {
    * The one token every admission takes first, from both buckets. A blocked user takes
    * nothing, not even a token of the tenant's rate; a refusal takes from neither bucket.
    */
-  first(policies: RatePolicies, user: string | undefined, now: number, blocked: boolean): FirstToken {
+  first(
+    policies: RatePolicies,
+    user: string | undefined,
+    now: number,
+    blocked: boolean,
+    paid = false,
+  ): FirstToken {
     const look = this.look(policies, user, now);
     if (blocked) return { ok: false, reason: 'blocked', rate: look.rate };
+    // Paid for already (`AdmitRequest.ratePaid`): nothing more is taken, nor refused for.
+    if (paid) return { ok: true, look };
     if (look.refused) return { ok: false, ...look.refused, rate: look.rate };
     this.take(look);
     return { ok: true, look };

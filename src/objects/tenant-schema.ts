@@ -52,6 +52,11 @@ export interface AdmitRequest {
   limits: Limits;
   /** Only the tenant's bucket counts (webhook ingress: an automation is not an end user). */
   tenantOnly?: boolean;
+  /**
+   * The request's token was taken by its own first admission, refused after it (a chat turn
+   * whose stopped run it then ended): this one takes none; blocks still count.
+   */
+  ratePaid?: boolean;
   /** Ownership gate: the request touches this thread or file. */
   owns?: { kind: 'thread' | 'file'; id: string };
   /** Reserve one thread of quota and of each thread-creation budget (`POST /v1/threads`). */

@@ -26,7 +26,7 @@ import { ThreadBook } from './thread-book';
 export type * from './tenant-schema';
 
 /**
- * One object per tenant (`idFromName(tenant id)`), SQLite-backed: the tenant's rate
+ * One object per tenant incarnation (named by its scope, `scopeOf` in tenant.ts), SQLite-backed: the tenant's rate
  * buckets (one per user and one for the tenant), which user owns which thread and
  * file, thread quota reservations and stream leases. One `admit` call answers all a
  * request needs, so the hot path costs one round trip; a single object per tenant
@@ -86,7 +86,13 @@ export class TenantState extends DurableObject<Env> {
     // One token, the caller's (a read lease takes the rest once its permits are known).
     const policies = ratePolicies(limits);
     const blocked = this.blocks.has(user);
-    const first = this.rates.first(policies, request.tenantOnly ? undefined : user, now, blocked);
+    const first = this.rates.first(
+      policies,
+      request.tenantOnly ? undefined : user,
+      now,
+      blocked,
+      request.ratePaid === true,
+    );
     if (!first.ok) return first;
     const { rate } = first.look;
 

@@ -1,10 +1,10 @@
 import { DurableObject } from 'cloudflare:workers';
 import { MAX_EVENT_BYTES } from '../config';
 import { errorName, log } from '../log';
-import { LogBatch } from '../runs/batch';
 import { Claims } from '../runs/claims';
 import { Connection, isFinal } from '../runs/connection';
 import { endRun, newRun, recoverLost } from '../runs/lifecycle';
+import { type LiveRun, liveRun } from '../runs/live';
 import { IDEMPOTENCY_TTL_MS, idempotencyKey, RunLog, type RunRow, view } from '../runs/log';
 import type {
   AttachOutcome,
@@ -20,27 +20,10 @@ import { HEADER_GRACE_MS, openUpstream, type RunBody, refusal, refusedAs } from 
 import { Wakeups } from '../runs/wakeups';
 import { type RelayEvent, runError } from '../stream/events';
 import { relayInto } from '../stream/relay';
-import type { UpstreamClient } from '../upstream/client';
 import { createUpstream } from '../upstream/factory';
 
-/** A run this object is reading from the upstream now. */
-interface LiveRun {
-  row: RunRow;
-  input: StartRun;
-  connections: Set<Connection>;
-  /** Aborts the upstream fetch (end, cancel, detach). */
-  abort: AbortController;
-  /** Cancels the run once nobody came back within the detach grace. */
-  grace: number | null;
-  finished: boolean;
-  /** Events relayed and not yet written to the log. */
-  batch: LogBatch;
-  /** Its upstream calls so far, for the metering at its end, and whether they may have spent. */
-  upstream: Pick<UpstreamClient, 'upstreamCalls' | 'mayHaveSpent'>;
-}
-
 /**
- * One object per shard of a tenant's threads (`<tenant>:runs:<shard>`, see `runShard`):
+ * One object per shard of a tenant's threads (`<scope>:runs:<shard>`, see `runShard`):
  * their runs. A run belongs to this object, not to the request that started it: the
  * object opens the upstream stream, parses it with the relay (timeouts, size cap,
  * tool-call policy), logs every event in its SQLite storage and fans it out to every
@@ -96,16 +79,7 @@ export class ThreadRuns extends DurableObject<Env> {
       this.log.remember(input.user, key, input.idempotency.bodyHash, runId, now);
       this.wakeups.due(now + IDEMPOTENCY_TTL_MS);
     }
-    const live: LiveRun = {
-      row,
-      input,
-      connections: new Set(),
-      abort: new AbortController(),
-      grace: null,
-      finished: false,
-      batch: new LogBatch((events) => this.log.append(row, events)),
-      upstream: { upstreamCalls: 0, mayHaveSpent: true },
-    };
+    const live = liveRun(row, input, this.log);
     this.live.set(runId, live);
     const connection = this.join(live, input.pingMs);
     // The run's row, its idempotency key and the wake-up alarm are written in this one
@@ -124,6 +98,16 @@ export class ThreadRuns extends DurableObject<Env> {
     const grace =
       input.pingMs > 0 ? Math.min(HEADER_GRACE_MS, input.pingMs) : config.stream.firstByteTimeoutMs;
     const opened = await openUpstream(ctx, input.threadId, input.message, live.abort.signal, grace);
+    // Cancelled meanwhile (its thread deleted): it ended as cancelled, slot back, and says so.
+    if (live.finished) {
+      if (opened.ok)
+        void Promise.resolve(opened.body).then(
+          (body) => body.cancel(),
+          () => undefined,
+        );
+      await alarmed;
+      return { kind: 'started', runId, stream: connection.stream };
+    }
     if (!opened.ok) {
       // Refused before it began: no run happened, and the caller's admission gives the slot back.
       // A retry that attached meanwhile (one that claimed nothing) hears the run end.
@@ -184,7 +168,8 @@ export class ThreadRuns extends DurableObject<Env> {
   async cancelRunning(at: RunAddress, detachedOnly: boolean): Promise<boolean> {
     const row = this.log.running(at.threadId);
     const live = row && row.user === at.user ? this.live.get(row.run_id) : undefined;
-    if (!live || (detachedOnly && live.connections.size > 0)) return false;
+    // A webhook run is read by nobody and never detach-cancels: only an explicit cancel ends it.
+    if (!live || (detachedOnly && (live.connections.size > 0 || !live.input.detachCancels))) return false;
     await this.emit(live, runError('RUN_CANCELLED'));
     return true;
   }

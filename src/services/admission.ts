@@ -143,6 +143,7 @@ export async function admit(
   const recent = remembers ? recentRefusal(ctx) : undefined;
   if (recent) throw recent;
   const request: AdmitRequest = { tenant: ctx.tenant.id, user: ctx.user, limits: ctx.tenant.limits };
+  if (paidRate.has(ctx)) request.ratePaid = true;
   if (spec.governor !== 'none') {
     request.upstream = await permitRequest(ctx, spec.governor === 'closed');
   }
@@ -196,6 +197,17 @@ export async function admit(
 function openedChat(threadId: string | null, reservation: Hold | undefined): OpenedChat | { threadId: null } {
   if (threadId !== null) return { threadId };
   return reservation ? { threadId: null, reservation } : { threadId: null };
+}
+
+const paidRate = new WeakSet<RequestContext>();
+
+/**
+ * The request's rate token was taken by an admission that was then refused after it (for
+ * a stream slot): admitted again (a chat turn that ended its own stopped run), it takes no
+ * second token, so the retry cannot be refused for the rate its first try spent.
+ */
+export function ratePaid(ctx: RequestContext): void {
+  paidRate.add(ctx);
 }
 
 /**

@@ -293,7 +293,7 @@ describe('run stream', () => {
   it('answers a second run on a busy thread 409 RUN_IN_PROGRESS even at streams_per_user 1', async () => {
     const limits = { ...TENANTS.acme.limits, streams_per_user: 1 };
     const gw = testGateway({ tenants: { t: { ...TENANTS.acme, limits } } });
-    await gw.emulator.configure({ reply: 'one two three four five six', stream: { pace_ms: 500 } });
+    await gw.emulator.configure({ reply: 'one two three four five six', stream: { pace_ms: 1000 } });
     const alice = await gw.caller('t');
     const [threadId, other] = [await newThread(alice), await newThread(alice)];
     const running = await run(alice, threadId, { message: 'first' });

@@ -8,10 +8,11 @@ import { after, before, test } from 'node:test';
 import { describe, poll, startStack, tenantConfig } from './harness.mjs';
 
 const TENANT = 'chatstop';
+const TIGHT = 'chatstoprate';
 /** Far longer than the test waits: a next message that waited for it would time out. */
 const DETACH_GRACE_MS = 60_000;
 /** The hang-up is noticed at the next write; the upstream writes every 200 ms. */
-const SERVED_WITHIN_MS = 3_000;
+const SERVED_WITHIN_MS = 5_000;
 
 /** @type {import('./harness.mjs').Stack} */
 let stack;
@@ -19,7 +20,11 @@ let stack;
 before(async () => {
   stack = await startStack({
     name: 'chat-stop',
-    tenants: { [TENANT]: tenantConfig({ limits: { streams_per_user: 1 } }) },
+    tenants: {
+      [TENANT]: tenantConfig({ limits: { streams_per_user: 1 } }),
+      // Two requests' worth of rate, refilled once a minute: the turn, then the next one.
+      [TIGHT]: tenantConfig({ limits: { streams_per_user: 1, burst: 2, requests_per_minute: 1 } }),
+    },
     vars: { RUN_DETACH_GRACE_MS: String(DETACH_GRACE_MS), STREAM_PING_MS: '1000' },
     knobs: { reply: Array.from({ length: 60 }, (_, i) => `word${i}`).join(' '), stream: { pace_ms: 200 } },
   });
@@ -27,10 +32,10 @@ before(async () => {
 
 after(() => stack?.stop());
 
-/** One turn of chat `id` as `sub`, as DefaultChatTransport posts it. */
-const turn = (sub, id, text) =>
+/** One turn of chat `id` as `sub` (of `tenant`), as DefaultChatTransport posts it. */
+const turn = (sub, id, text, tenant = TENANT) =>
   stack.openStream('POST', '/v1/chat', {
-    as: [TENANT, sub],
+    as: [tenant, sub],
     json: {
       id,
       messages: [{ id: randomUUID(), role: 'user', parts: [{ type: 'text', text }] }],
@@ -83,7 +88,22 @@ test('a message while another tab still reads the run is refused 409 RUN_IN_PROG
   await second.closed;
   assert.equal(second.status, 409, describe(second));
   assert.equal(JSON.parse(second.text).code, 'RUN_IN_PROGRESS');
-  // The reader still gets its answer.
-  assert.ok(await first.next(), 'the first tab still streams');
+  // The reader still gets its answer, not the run's end.
+  assert.ok(await untilText(first), 'the first tab still streams');
   await first.abort();
+});
+
+test('the message after stop() with the last rate token left is served: its retry takes no second token', async () => {
+  const [sub, chat] = ['lasttoken', `chat_${randomUUID().slice(0, 8)}`];
+  const first = await turn(sub, chat, 'hi', TIGHT);
+  assert.ok(first.isEventStream, describe(first));
+  assert.ok(await untilText(first), 'the first answer began');
+  await first.abort();
+  // Long enough for the hang-up to be noticed (the next upstream write, 200 ms): one try only.
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  const next = await turn(sub, chat, 'again', TIGHT);
+  if (!next.isEventStream) await next.closed;
+  assert.ok(next.isEventStream, `the next turn: ${describe(next)}`);
+  assert.ok(await untilText(next), 'the next answer began');
+  await next.abort();
 });

@@ -1,6 +1,6 @@
 import { UI_MESSAGE_STREAM_HEADERS } from '../../chat/ui-stream';
 import { ApiError } from '../../errors';
-import { Refusal } from '../../services/admission';
+import { Refusal, ratePaid } from '../../services/admission';
 import { chatTurn, endedStoppedRun, lastUserText, resumeChat as resume } from '../../services/chat';
 import { refusalOf } from '../../services/run';
 import { assistantOf } from '../../services/threads';
@@ -47,8 +47,12 @@ export const chat = async (c: Parameters<typeof chatTurnOnce>[0]) => {
     const thread = error instanceof Refusal ? error.thread : undefined;
     if (thread === undefined) throw error;
     const ctx = requestContext(c);
-    if (await endedStoppedRun(ctx, thread, error)) return chatTurnOnce(c);
-    throw await refusalOf(ctx, thread, error);
+    if (!(await endedStoppedRun(ctx, thread, error))) throw await refusalOf(ctx, thread, error);
+    // The refused try took this request's rate token: the retry takes none.
+    ratePaid(ctx);
+    return chatTurnOnce(c).catch(async (again: unknown) => {
+      throw await refusalOf(ctx, thread, again);
+    });
   }
 };
 
