@@ -40,7 +40,8 @@ export function toRecords(tenant: string, rows: readonly UsageRow[], byUser: boo
     }
     const metric = row.metric;
     // Run time is stored in ms, shown in seconds (summed: one row per incarnation of the id).
-    if (metric === 'run_ms') record.run_seconds += row.n / 1000;
+    // Added in ms and rounded to them, so that summing incarnations adds no float error (0.30000000000000004).
+    if (metric === 'run_ms') record.run_seconds = Math.round(record.run_seconds * 1000 + row.n) / 1000;
     else if (metric.startsWith('refused.')) {
       const reason = REFUSALS.find((r) => `refused.${r}` === metric);
       if (reason) record.refused[reason] = (record.refused[reason] ?? 0) + row.n;
