@@ -174,6 +174,13 @@ export class ThreadRuns extends DurableObject<Env> {
     return true;
   }
 
+  /** Cancels every running run of `user` here (the operator blocked them): how many. */
+  async cancelAllOf(user: string): Promise<number> {
+    const theirs = [...this.live.values()].filter((live) => live.row.user === user);
+    for (const live of theirs) await this.emit(live, runError('RUN_CANCELLED'));
+    return theirs.length;
+  }
+
   async get(at: RunAddress, runId: string): Promise<RunView | null> {
     const row = this.owned(at, runId);
     return row ? view(row) : null;

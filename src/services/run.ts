@@ -2,12 +2,14 @@ import { createParser } from 'eventsource-parser';
 import { ApiError } from '../errors';
 import { sha256Hex } from '../hash';
 import { meter } from '../metering/usage';
-import type { ThreadRuns } from '../objects/thread-runs';
 import type { NamedRun, ResumePoint, RetryNames, RunView } from '../runs/schema';
 import { type RelayEvent, RelayEventSchema, runFailure } from '../stream/events';
 import { collectRun, type RunResult } from '../stream/sse';
 import { type Hold, Refusal } from './admission';
 import type { RequestContext } from './context';
+import { runsOf } from './run-shards';
+
+export { RUN_SHARDS, runShard } from './run-shards';
 
 /** What a caller asks of a run: the message, and what makes a repeat attach instead of pay. */
 export interface RunRequest {
@@ -32,33 +34,6 @@ export interface RunStream {
   frames: ReadableStream<Uint8Array>;
   attached: boolean;
 }
-
-/**
- * How many runs objects hold a tenant's threads. Not one per thread: an object instance
- * costs more memory than the run it holds (measured under workerd: a stream relayed from
- * its own object about 350 KiB, from a shared one about 130 KiB, a bare pass-through about
- * 100 KiB), and each active object is billed on its own. 16 keeps a busy tenant's runs
- * spread over several objects (each relays its runs' events on one thread). Changing it
- * moves threads to other objects, where their retained runs are not: a migration, not a
- * setting.
- */
-export const RUN_SHARDS = 16;
-
-/** The shard of a thread: FNV-1a of its id, so a thread always maps to the same object. */
-export function runShard(threadId: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < threadId.length; i++) {
-    hash ^= threadId.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % RUN_SHARDS;
-}
-
-/** The runs object of the thread's shard (`<tenant>:runs:<shard>`). */
-const runsOf = (
-  ctx: Pick<RequestContext, 'runs' | 'tenant'>,
-  threadId: string,
-): DurableObjectStub<ThreadRuns> => ctx.runs.getByName(`${ctx.tenant.scope}:runs:${runShard(threadId)}`);
 
 /**
  * Starts a run on the caller's thread, or attaches to the one its idempotency key or

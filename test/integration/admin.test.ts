@@ -6,6 +6,7 @@ import { expectError, expectNoSecrets, watchUpstream } from '../helpers/assertio
 import { unique } from '../helpers/fixtures';
 import { sessionToken, testGateway } from '../helpers/gateway';
 import { parseJson } from '../helpers/json';
+import { eventsOf, SseReader } from '../helpers/sse';
 
 const SECRET = `admin-test-secret-${'s'.repeat(24)}-Zq9w`;
 const NEXT_SECRET = `admin-next-secret-${'n'.repeat(24)}-Yp8v`;
@@ -265,6 +266,39 @@ describe('admin API: blocked users', () => {
     const unblocked = await admin.request('DELETE', `/tenants/${id}/users/mallory/block`);
     expect(await unblocked.json()).toEqual({ tenant: id, user: 'mallory', blocked: false });
     expect((await asUser('mallory')).status).toBe(200);
+  });
+
+  it('cancels the runs a blocked user has running, and only theirs', async () => {
+    const { gw, admin, id } = setup();
+    expect((await admin.request('PUT', `/tenants/${id}`, { json: entry() })).status).toBe(201);
+    await gw.emulator.configure({
+      reply: 'one two three four five six seven eight',
+      stream: { pace_ms: 300 },
+    });
+    const runAs = async (sub: string) => {
+      const headers = { authorization: `Bearer ${await sessionToken(SECRET, { tenant: id, sub })}` };
+      const created = await gw.fetch('/v1/threads', {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      const { thread_id } = await parseJson(created, z.object({ thread_id: z.string() }));
+      const res = await gw.fetch(`/v1/threads/${thread_id}/run`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify({ message: 'long' }),
+      });
+      const reader = new SseReader(res);
+      expect((await reader.nextEvent())?.event).toBe('start');
+      return reader;
+    };
+    const [mallory, alice] = [await runAs('mallory'), await runAs('alice')];
+    expect((await admin.request('POST', `/tenants/${id}/users/mallory/block`)).status).toBe(200);
+    // Ended by the time the block is answered: its next frame is the cancellation.
+    const last = eventsOf(await mallory.rest()).at(-1);
+    expect(last).toMatchObject({ type: 'error', code: 'RUN_CANCELLED' });
+    // Another user's run goes on to its end.
+    expect(eventsOf(await alice.rest()).at(-1)).toEqual({ type: 'done' });
   });
 
   it('answers 404 for the users of a tenant it does not know', async () => {

@@ -6,6 +6,7 @@ import type { AppEnv } from '../../env';
 import { ApiError } from '../../errors';
 import { readAudit, readTenant, recordChange } from '../../registry/store';
 import { blockChanged } from '../../services/local-reads';
+import { cancelRunsOf } from '../../services/run-shards';
 import { scopeOf } from '../../tenant';
 import type { AppRouteHandler } from '../define';
 import type * as routes from './admin.routes';
@@ -73,6 +74,8 @@ async function setBlocked(c: Context<AppEnv>, tenant: string, user: string, bloc
   const state = c.env.TENANT_STATE.getByName(scope);
   const changed = blocked ? await state.block(user) : await state.unblock(user);
   blockChanged(scope, user, blocked);
+  // What they started stops too: their running runs end RUN_CANCELLED, slots back.
+  if (blocked) await cancelRunsOf(c.env.THREAD_RUNS, scope, user);
   if (changed) {
     await recordChange(registry(c), {
       actor: operatorOf(c),
