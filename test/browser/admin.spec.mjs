@@ -103,6 +103,20 @@ test('dashboard: key once, usage per tenant per day as charts, remaining threads
   await bar.waitFor({ state: 'attached' });
   assert.ok(Number(await bar.getAttribute('data-value')) >= 4, 'today’s bar');
   assert.ok(Number(await bar.getAttribute('height')) > 0, 'the bar is drawn');
+  // Every metric the contract's usage export names can be charted.
+  const metrics = await page.$$eval('#metric option', (options) => options.map((o) => o.value));
+  assert.deepEqual(metrics.sort(), [
+    'events',
+    'refused',
+    'requests',
+    'run_seconds',
+    'runs_cancelled',
+    'runs_completed',
+    'runs_started',
+    'threads_created',
+    'upload_bytes',
+    'upstream_calls',
+  ]);
   await page.selectOption('#metric', 'threads_created');
   await page.waitForFunction(
     (day) =>
