@@ -26,11 +26,11 @@ import { ThreadBook } from './thread-book';
 export type * from './tenant-schema';
 
 /**
- * One object per tenant incarnation (named by its scope, `scopeOf` in tenant.ts), SQLite-backed: the tenant's rate
- * buckets (one per user and one for the tenant), which user owns which thread and
- * file, thread quota reservations and stream leases. One `admit` call answers all a
- * request needs, so the hot path costs one round trip; a single object per tenant
- * makes every decision exact across isolates and locations.
+ * One object per tenant incarnation (named by its scope, `scopeOf` in tenant.ts),
+ * SQLite-backed: the tenant's rate buckets (one per user and one for the tenant), which
+ * user owns which thread and file, thread quota reservations and stream leases. One
+ * `admit` call answers all a request needs, so the hot path costs one round trip; a single
+ * object per tenant makes every decision exact across isolates and locations.
  */
 export class TenantState extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -86,13 +86,8 @@ export class TenantState extends DurableObject<Env> {
     // One token, the caller's (a read lease takes the rest once its permits are known).
     const policies = ratePolicies(limits);
     const blocked = this.blocks.has(user);
-    const first = this.rates.first(
-      policies,
-      request.tenantOnly ? undefined : user,
-      now,
-      blocked,
-      request.ratePaid === true,
-    );
+    const who = request.tenantOnly ? undefined : user;
+    const first = this.rates.first(policies, who, now, blocked, request.ratePaid === true);
     if (!first.ok) return first;
     const { rate } = first.look;
 
