@@ -1,5 +1,6 @@
 import type { ChatBook } from './chat-book';
 import type { FileBook } from './file-book';
+import type { KeyBook } from './key-book';
 import type { LeaseBook } from './lease-book';
 import { type BudgetName, runBudgets, type SpendBook, threadBudgets } from './spend-book';
 import type { Admission, AdmitRequest, DenyReason, Limits, Usage } from './tenant-schema';
@@ -12,6 +13,7 @@ export interface Books {
   leases: LeaseBook;
   spend: SpendBook;
   chats: ChatBook;
+  keys: KeyBook;
 }
 
 /** What an admitted request holds: the parts of an {@link Admission} that take something. */
@@ -27,11 +29,14 @@ export type HoldOutcome =
 /**
  * The costly part of an admission, after its rate, ownership and upstream permit: the
  * chat's thread (or a reservation for it), thread and file quota, the stream lease and
- * the budgets, all checked before any is taken, so a refusal takes nothing. Synchronous:
- * nothing interleaves between the counts and the takes.
+ * the budgets, all checked before any is taken, so a refusal takes nothing (a run's
+ * `Idempotency-Key` is bound to its thread only then). Synchronous: nothing interleaves
+ * between the counts and the takes.
  */
 export function takeHolds(books: Books, request: AdmitRequest, at: number): HoldOutcome {
-  const { user, limits } = request;
+  const { user, limits, runKey } = request;
+  if (runKey && books.keys.conflicts(user, runKey.key, runKey.threadId, at))
+    return { ok: false, reason: 'key_conflict' };
   const chat = request.chat ? books.chats.find(user, request.chat.id, at) : undefined;
   if (chat?.state === 'creating' && request.chat?.open) return { ok: false, reason: 'chat_busy' };
   const reserveThread =
@@ -70,6 +75,7 @@ export function takeHolds(books: Books, request: AdmitRequest, at: number): Hold
     holds.leaseSpend = books.spend.take(runSpend);
   }
   if (request.reserveFile) holds.fileHold = books.files.hold(user, at + request.reserveFile.ttlMs);
+  if (runKey) books.keys.bind(user, runKey.key, runKey.threadId, at);
   return { ok: true, holds };
 }
 

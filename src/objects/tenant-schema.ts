@@ -74,6 +74,11 @@ export interface AdmitRequest {
    * `streams_per_user`) for a run, for at most `ttlMs`, and one unit of the run budget.
    */
   lease?: { ttlMs: number };
+  /**
+   * A new run's `Idempotency-Key`, bound to its thread for 24 h: the same key on another
+   * of the user's threads is refused (`key_conflict`), not a second run.
+   */
+  runKey?: { key: string; threadId: string };
   /** Data the handler needs back. */
   want?: 'threads' | 'files' | 'usage';
   /** The page of `threads` or `files` wanted (default: the newest 50). */
@@ -104,7 +109,10 @@ export interface Usage {
   budgets: Record<BudgetName, BudgetState>;
 }
 
-/** Why admission refused (`chat_busy`: the chat's thread is being created by another request). */
+/**
+ * Why admission refused (`chat_busy`: the chat's thread is being created by another
+ * request; `key_conflict`: a run's `Idempotency-Key` was used on another thread).
+ */
 export const DENY_REASONS = [
   'blocked',
   'rate_user',
@@ -117,6 +125,7 @@ export const DENY_REASONS = [
   'streams_user',
   'budget',
   'chat_busy',
+  'key_conflict',
   'upstream_budget',
   'limiter',
 ] as const;

@@ -6,6 +6,7 @@ import { BlockList, type BlockRecord } from './block-list';
 import { CHAT_SCHEMA, ChatBook } from './chat-book';
 import { FILE_SCHEMA, FileBook } from './file-book';
 import { type Books, takeHolds, usageOf } from './holds';
+import { KeyBook, RUN_KEY_SCHEMA } from './key-book';
 import { LeaseBook } from './lease-book';
 import { flushMs, MeterBook, type UsageQuery, type UsageRow } from './meter-book';
 import { filePage, threadPage } from './pages';
@@ -52,12 +53,14 @@ export class TenantState extends DurableObject<Env> {
     this.sql.exec(SPEND_SCHEMA);
     this.sql.exec(CHAT_SCHEMA);
     this.sql.exec(FILE_SCHEMA);
+    this.sql.exec(RUN_KEY_SCHEMA);
     this.books = {
       threads: new ThreadBook(this.sql),
       files: new FileBook(this.sql),
       leases: new LeaseBook(ctx.storage),
       spend: new SpendBook(this.sql),
       chats: new ChatBook(this.sql),
+      keys: new KeyBook(this.sql),
     };
     this.blocks = new BlockList(this.sql);
     this.meterBook = new MeterBook(ctx.storage, flushMs(env.METER_FLUSH_MS));

@@ -6,8 +6,14 @@ import { ApiError } from '../errors';
 import { sessionAuth } from '../middleware/auth';
 import { bodyDeadline } from '../middleware/body-deadline';
 import { jsonDepthLimit } from '../middleware/json-depth';
-import type { PageRequest } from '../objects/tenant-state';
-import { type AdmissionSpec, admit, type Grant, Refusal, settle } from '../services/admission';
+import {
+  type AdmissionSpec,
+  type AdmitAsks,
+  admit,
+  type Grant,
+  Refusal,
+  settle,
+} from '../services/admission';
 import { requestContext } from './context';
 
 /** The handler type of a route of this app. */
@@ -66,9 +72,11 @@ export function sessionRoute<const S extends AdmissionSpec, const R extends Rout
   return { route, admission };
 }
 
-/** What a route reads of its request before admission runs: a list's page, its handler's input. */
-export interface Prepared<B> {
-  page?: PageRequest;
+/**
+ * What a route reads of its request before admission runs: what admission is asked (a
+ * list's page, a run's `Idempotency-Key`), its handler's input.
+ */
+export interface Prepared<B> extends AdmitAsks {
   input: B;
 }
 
@@ -111,11 +119,11 @@ export function admittedWith<R extends RouteConfig, S extends AdmissionSpec, T, 
   const param = admission.limiter !== 'open' && admission.owns ? `${admission.owns}_id` : undefined;
   return async (c) => {
     const ctx = requestContext(c);
-    const { page, input } = await prepare(c);
+    const { input, ...asks } = await prepare(c);
     let grant: Grant<S>;
     try {
       const id = target ? target(c) : param === undefined ? undefined : c.req.param(param);
-      grant = await admit(ctx, admission, id, page);
+      grant = await admit(ctx, admission, id, asks);
     } catch (error) {
       c.set('limiter', error instanceof Refusal ? error.reason : 'error');
       throw error;

@@ -112,24 +112,32 @@ export const leaseTtlMs = (ctx: Pick<RequestContext, 'config'>) =>
 export const uploadTtlMs = (ctx: Pick<RequestContext, 'config'>) =>
   ctx.config.bodyTimeoutMs + ctx.config.upstream.timeoutMs + LEASE_MARGIN_MS;
 
+/** What a request asks of its admission besides its spec and target. */
+export interface AdmitAsks {
+  /** A list's page, as the route's query asked for it. */
+  page?: PageRequest | undefined;
+  /** A new run's `Idempotency-Key`: bound to the run's thread (`target`), refused if used on another. */
+  idempotencyKey?: string | undefined;
+}
+
 /**
  * The one round trip to the tenant's state object: rate buckets (user and tenant),
  * ownership of `target` (the thread or file id, when the spec gates on one), an upstream
  * permit, thread or file quota, stream lease and the data the spec wants (for a list,
- * the `page` the route's query asked for). Throws the contract's error when refused
- * ({@link Refusal}) or when the limiter fails closed.
+ * the page in `asks`). Throws the contract's error when refused ({@link Refusal}) or
+ * when the limiter fails closed.
  */
 export async function admit<S extends AdmissionSpec>(
   ctx: RequestContext,
   spec: S,
   target?: string,
-  page?: PageRequest,
+  asks?: AdmitAsks,
 ): Promise<Grant<S>>;
 export async function admit(
   ctx: RequestContext,
   spec: AdmissionSpec,
   target?: string,
-  page?: PageRequest,
+  asks: AdmitAsks = {},
 ): Promise<Grant> {
   if (spec.limiter === 'local') {
     if (target === undefined) throw new TypeError('a local read names the thread it reads');
@@ -154,8 +162,11 @@ export async function admit(
     if (spec.reserve === 'file') request.reserveFile = { ttlMs: uploadTtlMs(ctx) };
     if (spec.stream) request.lease = { ttlMs: leaseTtlMs(ctx) };
     if (spec.want) request.want = spec.want;
+    const { page, idempotencyKey } = asks;
     if (page && (spec.want === 'threads' || spec.want === 'files')) request.page = page;
     if (spec.rate === 'tenant') request.tenantOnly = true;
+    if (spec.stream && spec.owns === 'thread' && target !== undefined && idempotencyKey !== undefined)
+      request.runKey = { key: idempotencyKey, threadId: target };
   }
 
   let result: Admission;

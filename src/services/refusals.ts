@@ -86,6 +86,8 @@ function refusal(result: Extract<Admission, { ok: false }>): ApiError {
       return new ApiError('RUN_IN_PROGRESS', 'This chat is starting its first run; try again shortly.', {
         retryAfter: 1,
       });
+    case 'key_conflict':
+      return new ApiError('IDEMPOTENCY_CONFLICT', 'This Idempotency-Key was used on another thread.');
     case 'upstream_budget':
       return new ApiError('UPSTREAM_RATE_LIMITED', 'The upstream request budget is spent for now.', retry);
     case 'limiter':

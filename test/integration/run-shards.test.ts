@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { RUN_SHARDS, runShard } from '../../src/services/run';
 import { TENANTS } from '../fixtures/tenants';
+import { expectError } from '../helpers/assertions';
 import { newThread } from '../helpers/fixtures';
 import { type Caller, testGateway } from '../helpers/gateway';
 import { parseJson } from '../helpers/json';
@@ -10,7 +11,8 @@ import { SseReader } from '../helpers/sse';
 /**
  * A tenant's threads share a few runs objects (one per shard of thread ids), so what a
  * thread's runs object knows must stay that thread's: another thread in the same object
- * does not see its runs, is not made busy by them, and has its own idempotency keys.
+ * does not see its runs and is not made busy by them; a user's idempotency key, though,
+ * is theirs across threads (test/integration/run-keys.test.ts).
  */
 const RunResult = z.object({ run_id: z.string() });
 const RunList = z.object({ runs: z.array(z.object({ run_id: z.string() })) });
@@ -74,12 +76,11 @@ describe('runs of threads that share a runs object', () => {
     await reader.rest();
   });
 
-  it('an Idempotency-Key is the thread’s: the same key on the other thread starts its own run', async () => {
+  it('an Idempotency-Key is the user’s: the same key on the other thread of the shard is 409', async () => {
     const { gw, alice, a, b } = await setup();
-    const first = await parseJson(await post(alice, a, 'one message', 'key-1'), RunResult);
-    const second = await post(alice, b, 'another message', 'key-1');
-    expect(second.status).toBe(200);
-    expect((await parseJson(second, RunResult)).run_id).not.toBe(first.run_id);
-    expect((await gw.emulator.stats()).runs).toBe(2);
+    await parseJson(await post(alice, a, 'one message', 'key-1'), RunResult);
+    // The runs object keys its runs by thread; the tenant's object bound the key to a at a's admission.
+    await expectError(await post(alice, b, 'one message', 'key-1'), 409, 'IDEMPOTENCY_CONFLICT');
+    expect((await gw.emulator.stats()).runs).toBe(1);
   });
 });

@@ -4,7 +4,7 @@ import { type NamedRun, parseEventId } from '../../runs/schema';
 import * as runs from '../../services/run';
 import { type RunResult, SSE_HEADERS } from '../../stream/sse';
 import { requestContext } from '../context';
-import { type AppRouteHandler, admitted } from '../define';
+import { type AppRouteHandler, admitted, admittedWith } from '../define';
 import * as routes from './run.routes';
 
 type RunContext = Parameters<AppRouteHandler<typeof routes.run.route>>[0];
@@ -29,13 +29,19 @@ export const run = async (c: RunContext) => {
   }
 };
 
+/** A new run, its `Idempotency-Key` bound to this thread by its admission (another thread's is a 409). */
 const startNew = (c: RunContext, request: runs.RunRequest) =>
-  admitted(routes.run, async (c, grant) => {
-    const ctx = requestContext(c);
-    if (!c.req.valid('json').stream)
-      return result(c, request, await runs.startRun(ctx, grant.lease, request, 0));
-    return respond(c, request, await runs.startRun(ctx, grant.lease, request, ctx.config.stream.pingMs));
-  })(c);
+  admittedWith(
+    routes.run,
+    () => ({ input: undefined, idempotencyKey: request.idempotencyKey }),
+    async (c, grant) => {
+      const ctx = requestContext(c);
+      const { pingMs } = ctx.config.stream;
+      const stream = c.req.valid('json').stream;
+      const run = await runs.startRun(ctx, grant.lease, request, stream ? pingMs : 0);
+      return stream ? respond(c, request, run) : result(c, request, run);
+    },
+  )(c);
 
 const attachTo = (c: RunContext, request: runs.RunRequest, named: NamedRun) =>
   admitted(routes.runRetry, async (c) => {

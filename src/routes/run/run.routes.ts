@@ -30,7 +30,8 @@ const headerParameters = [
     in: 'header' as const,
     required: false,
     description:
-      'The same key by the same user within 24 h attaches to the run it started (1-255 visible ASCII)',
+      'The same key by the same user within 24 h attaches to the run it started (1-255 visible ASCII); ' +
+      'with another message or on another of the user’s threads it is `409 IDEMPOTENCY_CONFLICT`',
     schema: { type: 'string' as const, maxLength: 255 },
   },
   {

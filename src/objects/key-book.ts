@@ -1,0 +1,68 @@
+import { IDEMPOTENCY_TTL_MS } from '../runs/log';
+
+/** At most this many expired bindings are deleted per new one: the cleanup's cost is bounded. */
+const PRUNE_BATCH = 16;
+
+/** The run keys table: which thread each user's `Idempotency-Key` was first used on. */
+export const RUN_KEY_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS run_keys (
+    user TEXT NOT NULL,
+    key TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (user, key)
+  );
+  CREATE INDEX IF NOT EXISTS run_keys_by_expiry ON run_keys (expires_at);
+`;
+
+/**
+ * A user's `Idempotency-Key`s and the thread each was first used on, for 24 h. The key's
+ * run lives in its thread's runs object (one of several shards, services/run-shards.ts),
+ * which can only see keys of its own threads: this book, in the one object every run's
+ * admission passes, is what makes a key the user's across threads, so the same key on
+ * another thread is a conflict rather than a second, paid run. Bound at the admission of
+ * a new run, with no round trip of its own.
+ */
+export class KeyBook {
+  private readonly sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.sql = sql;
+  }
+
+  /** Whether `key` is bound, unexpired, to a thread other than `threadId`. */
+  conflicts(user: string, key: string, threadId: string, now: number): boolean {
+    const row = this.sql
+      .exec<{ thread_id: string }>(
+        'SELECT thread_id FROM run_keys WHERE user = ? AND key = ? AND expires_at > ?',
+        user,
+        key,
+        now,
+      )
+      .toArray()[0];
+    return row !== undefined && row.thread_id !== threadId;
+  }
+
+  /**
+   * Binds `key` to `threadId` for as long as the key's run remembers it, after deleting a
+   * few expired bindings. A live binding keeps its first use's expiry (a retry on the same
+   * thread does not lengthen it); an expired one is taken over.
+   */
+  bind(user: string, key: string, threadId: string, now: number): void {
+    this.sql.exec(
+      `DELETE FROM run_keys WHERE rowid IN
+         (SELECT rowid FROM run_keys WHERE expires_at <= ? LIMIT ${PRUNE_BATCH})`,
+      now,
+    );
+    this.sql.exec(
+      `INSERT INTO run_keys (user, key, thread_id, expires_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (user, key) DO UPDATE SET thread_id = excluded.thread_id,
+         expires_at = excluded.expires_at WHERE run_keys.expires_at <= ?`,
+      user,
+      key,
+      threadId,
+      now + IDEMPOTENCY_TTL_MS,
+      now,
+    );
+  }
+}

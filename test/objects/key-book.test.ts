@@ -1,0 +1,60 @@
+import { runInDurableObject } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { KeyBook, RUN_KEY_SCHEMA } from '../../src/objects/key-book';
+import { IDEMPOTENCY_TTL_MS } from '../../src/runs/log';
+
+/** A key book on a fresh tenant object's own SQLite storage. */
+async function withBook(use: (book: KeyBook, sql: SqlStorage) => void): Promise<void> {
+  const stub = env.TENANT_STATE.getByName(`keys-${crypto.randomUUID()}`);
+  await runInDurableObject(stub, (_, state) => {
+    state.storage.sql.exec(RUN_KEY_SCHEMA);
+    use(new KeyBook(state.storage.sql), state.storage.sql);
+  });
+}
+
+const now = Date.parse('2026-12-04T10:00:00Z');
+
+describe('KeyBook', () => {
+  it('binds a key to its first thread, per user, and conflicts only on another thread', async () => {
+    await withBook((book) => {
+      expect(book.conflicts('alice', 'k', 'th_a', now)).toBe(false);
+      book.bind('alice', 'k', 'th_a', now);
+      expect(book.conflicts('alice', 'k', 'th_a', now + 1)).toBe(false);
+      expect(book.conflicts('alice', 'k', 'th_b', now + 1)).toBe(true);
+      // Another user's key of the same text is theirs.
+      expect(book.conflicts('bob', 'k', 'th_b', now + 1)).toBe(false);
+      // A second bind (a retry on another thread that got past the check) moves nothing.
+      book.bind('alice', 'k', 'th_b', now + 2);
+      expect(book.conflicts('alice', 'k', 'th_b', now + 3)).toBe(true);
+    });
+  });
+
+  it('keeps the first use’s 24 h, then lets the key be used anew', async () => {
+    await withBook((book) => {
+      book.bind('alice', 'k', 'th_a', now);
+      // A retry on the same thread late in the day does not lengthen the binding.
+      book.bind('alice', 'k', 'th_a', now + IDEMPOTENCY_TTL_MS - 1);
+      expect(book.conflicts('alice', 'k', 'th_b', now + IDEMPOTENCY_TTL_MS - 1)).toBe(true);
+      expect(book.conflicts('alice', 'k', 'th_b', now + IDEMPOTENCY_TTL_MS)).toBe(false);
+      // Expired, it is taken over by its next use, which then holds it for a day of its own.
+      book.bind('alice', 'k', 'th_b', now + IDEMPOTENCY_TTL_MS);
+      expect(book.conflicts('alice', 'k', 'th_a', now + IDEMPOTENCY_TTL_MS + 1)).toBe(true);
+      expect(book.conflicts('alice', 'k', 'th_b', now + IDEMPOTENCY_TTL_MS + 1)).toBe(false);
+    });
+  });
+
+  it('deletes expired bindings a few at a time as new ones are made', async () => {
+    await withBook((book, sql) => {
+      for (let i = 0; i < 40; i++) book.bind('alice', `old-${i}`, 'th_a', now);
+      const count = () => sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM run_keys').one().n;
+      expect(count()).toBe(40);
+      const later = now + IDEMPOTENCY_TTL_MS;
+      book.bind('alice', 'new-1', 'th_a', later);
+      expect(count()).toBe(40 - 16 + 1);
+      book.bind('alice', 'new-2', 'th_a', later);
+      book.bind('alice', 'new-3', 'th_a', later);
+      expect(count()).toBe(3);
+    });
+  });
+});
