@@ -39,6 +39,10 @@ export function takeHolds(books: Books, request: AdmitRequest, at: number): Hold
     return { ok: false, reason: 'key_conflict' };
   const chat = request.chat ? books.chats.find(user, request.chat.id, at) : undefined;
   if (chat?.state === 'creating' && request.chat?.open) return { ok: false, reason: 'chat_busy' };
+  // A new run on a thread whose assistant the operator has since taken off the allow-list.
+  const runOn = request.owns?.kind === 'thread' ? request.owns.id : chat?.state === 'thread' && chat.threadId;
+  if (request.lease && request.assistants && runOn && !books.threads.offers(runOn, request.assistants))
+    return { ok: false, reason: 'assistant_revoked' };
   const reserveThread =
     request.reserveThread === true || (request.chat?.open === true && chat?.state === 'none');
   if (reserveThread) {

@@ -75,6 +75,11 @@ export interface AdmitRequest {
    */
   lease?: { ttlMs: number };
   /**
+   * With `lease`, the tenant's allow-listed assistants: a run on a thread (owned, or the
+   * chat's) whose assistant is not among them is refused (`assistant_revoked`).
+   */
+  assistants?: string[];
+  /**
    * A new run's `Idempotency-Key`, bound to its thread for 24 h: the same key on another
    * of the user's threads is refused (`key_conflict`), not a second run.
    */
@@ -111,7 +116,8 @@ export interface Usage {
 
 /**
  * Why admission refused (`chat_busy`: the chat's thread is being created by another
- * request; `key_conflict`: a run's `Idempotency-Key` was used on another thread).
+ * request; `key_conflict`: a run's `Idempotency-Key` was used on another thread;
+ * `assistant_revoked`: a run on a thread of an assistant no longer allow-listed).
  */
 export const DENY_REASONS = [
   'blocked',
@@ -126,6 +132,7 @@ export const DENY_REASONS = [
   'budget',
   'chat_busy',
   'key_conflict',
+  'assistant_revoked',
   'upstream_budget',
   'limiter',
 ] as const;

@@ -29,6 +29,17 @@ export class ThreadBook {
     );
   }
 
+  /**
+   * Whether the thread's assistant is one of `assistants` (the tenant's allow-list now);
+   * a thread recorded without one (created before assistants were recorded) is allowed.
+   */
+  offers(threadId: string, assistants: readonly string[]): boolean {
+    const row = this.#sql
+      .exec<{ assistant_id: string | null }>('SELECT assistant_id FROM threads WHERE thread_id = ?', threadId)
+      .toArray()[0];
+    return row?.assistant_id == null || assistants.includes(row.assistant_id);
+  }
+
   /** The user's threads and reservations (with no user: the tenant's). */
   count(user?: string): number {
     const cursor =

@@ -161,6 +161,7 @@ export async function admit(
     if (spec.reserve === 'thread') request.reserveThread = true;
     if (spec.reserve === 'file') request.reserveFile = { ttlMs: uploadTtlMs(ctx) };
     if (spec.stream) request.lease = { ttlMs: leaseTtlMs(ctx) };
+    if (spec.stream && (spec.owns === 'thread' || spec.chat)) request.assistants = ctx.tenant.assistants;
     if (spec.want) request.want = spec.want;
     const { page, idempotencyKey } = asks;
     if (page && (spec.want === 'threads' || spec.want === 'files')) request.page = page;

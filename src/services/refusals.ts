@@ -13,6 +13,7 @@ export class Refusal extends ApiError {
     super(error.code, error.detail, {
       headers: error.headers,
       ...(error.retryAfter === undefined ? {} : { retryAfter: error.retryAfter }),
+      ...(error.field === undefined ? {} : { field: error.field }),
     });
     this.reason = reason;
     this.thread = thread;
@@ -88,6 +89,14 @@ function refusal(result: Extract<Admission, { ok: false }>): ApiError {
       });
     case 'key_conflict':
       return new ApiError('IDEMPOTENCY_CONFLICT', 'This Idempotency-Key was used on another thread.');
+    case 'assistant_revoked':
+      return new ApiError(
+        'VALIDATION_ERROR',
+        'thread_id: its assistant is no longer offered by this tenant.',
+        {
+          field: 'thread_id',
+        },
+      );
     case 'upstream_budget':
       return new ApiError('UPSTREAM_RATE_LIMITED', 'The upstream request budget is spent for now.', retry);
     case 'limiter':

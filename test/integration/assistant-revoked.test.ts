@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { TENANTS } from '../fixtures/tenants';
+import { expectError } from '../helpers/assertions';
+import { userMessage } from '../helpers/chat';
+import { newThread, spending } from '../helpers/fixtures';
+import { callerOf, testGateway } from '../helpers/gateway';
+import { callWorker } from '../helpers/worker';
+
+/**
+ * An assistant the operator takes off a tenant's allow-list stops being run: a new run on
+ * a thread created with it is `400` naming `thread_id`, before any slot, unit or upstream
+ * call, while its other threads go on. Threads are not deleted: they are still the user's.
+ */
+describe('an assistant taken off the allow-list', () => {
+  async function setup() {
+    const gw = testGateway({
+      tenants: { t: { ...TENANTS.acme, assistants: ['asst_support', 'asst_sales'] } },
+    });
+    const alice = await gw.caller('t');
+    const sales = await newThread(alice, { assistant_id: 'asst_sales' });
+    const support = await newThread(alice, { assistant_id: 'asst_support' });
+    // The same tenant, as the registry has it once the operator removed asst_sales.
+    const tenant = gw.ids.t ?? '';
+    const revoked = {
+      ...gw.overrides,
+      TENANTS: JSON.stringify({ [tenant]: { ...TENANTS.acme, assistants: ['asst_support'] } }),
+    };
+    const later = await callerOf(
+      (path, init = {}) => callWorker(path, init, revoked),
+      tenant,
+      TENANTS.acme.session_secret,
+      alice.user,
+    );
+    return { gw, alice, later, sales, support };
+  }
+
+  it('refuses a new run on its threads 400, spending nothing and calling no upstream', async () => {
+    const { gw, later, sales, support } = await setup();
+    const before = await spending(later);
+    const runsBefore = (await gw.emulator.stats()).runs;
+    for (const stream of [true, false]) {
+      const res = await later.request('POST', `/v1/threads/${sales}/run`, {
+        json: { message: 'hi', stream },
+      });
+      await expectError(res, 400, 'VALIDATION_ERROR', 'thread_id');
+    }
+    expect(await spending(later)).toEqual(before);
+    expect((await gw.emulator.stats()).runs).toBe(runsBefore);
+    // The thread is still the user's, and a thread of an offered assistant still runs.
+    expect((await later.request('GET', `/v1/threads/${sales}`)).status).toBe(200);
+    const ok = await later.request('POST', `/v1/threads/${support}/run`, {
+      json: { message: 'hi', stream: false },
+    });
+    expect(ok.status).toBe(200);
+  });
+
+  it('refuses a chat turn on a chat whose thread has it', async () => {
+    const { gw, alice, later } = await setup();
+    const turn = (caller: typeof alice, text: string, extra: object = {}) =>
+      caller.request('POST', '/v1/chat', {
+        json: { id: 'c-1', messages: [userMessage(text)], trigger: 'submit-message', ...extra },
+      });
+    // The chat's first turn creates its thread with the assistant it names.
+    const first = await turn(alice, 'hello', { assistant_id: 'asst_sales' });
+    expect(first.status).toBe(200);
+    await first.text();
+    const runsBefore = (await gw.emulator.stats()).runs;
+    await expectError(await turn(later, 'again'), 400, 'VALIDATION_ERROR', 'thread_id');
+    expect((await gw.emulator.stats()).runs).toBe(runsBefore);
+  });
+});
