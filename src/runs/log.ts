@@ -1,5 +1,6 @@
 import { type RelayEvent, RelayEventSchema } from '../stream/events';
 import type { LoggedEvent, NamedRun, RetryNames, RunAddress, RunStatus, RunView } from './schema';
+import { createTables } from './tables';
 
 /** The most a run's event log may weigh; past it, events still go out live but cannot be replayed. */
 export const MAX_LOG_BYTES = 4 * 1024 * 1024;
@@ -7,44 +8,6 @@ export const MAX_LOG_BYTES = 4 * 1024 * 1024;
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
 /** Keys are the user's on one thread (a runs object holds a shard of the tenant's threads). */
 export const idempotencyKey = (threadId: string, key: string) => `${threadId}\n${key}`;
-
-export const RUNS_SCHEMA = `
-  CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
-    thread_id TEXT NOT NULL,
-    tenant TEXT NOT NULL,
-    user TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    ended_at INTEGER,
-    error TEXT,
-    lease TEXT NOT NULL,
-    events INTEGER NOT NULL DEFAULT 0,
-    log_bytes INTEGER NOT NULL DEFAULT 0,
-    log_complete INTEGER NOT NULL DEFAULT 1,
-    log_pruned INTEGER NOT NULL DEFAULT 0,
-    retain_until INTEGER
-  );
-  CREATE TABLE IF NOT EXISTS run_events (
-    run_id TEXT NOT NULL,
-    n INTEGER NOT NULL,
-    event TEXT NOT NULL,
-    PRIMARY KEY (run_id, n)
-  );
-  CREATE TABLE IF NOT EXISTS idempotency (
-    user TEXT NOT NULL,
-    key TEXT NOT NULL,
-    body_hash TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    expires_at INTEGER NOT NULL,
-    PRIMARY KEY (user, key)
-  );
-  -- An object holds a shard of a tenant's threads: thousands of retained runs, not a few.
-  CREATE INDEX IF NOT EXISTS runs_by_thread ON runs (thread_id, status);
-  CREATE INDEX IF NOT EXISTS runs_by_retention ON runs (log_pruned, retain_until);
-  CREATE INDEX IF NOT EXISTS runs_by_end ON runs (ended_at);
-  CREATE INDEX IF NOT EXISTS idempotency_by_expiry ON idempotency (expires_at);
-`;
 
 export interface RunRow {
   run_id: string;
@@ -120,7 +83,7 @@ export class RunLog {
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
-    sql.exec(RUNS_SCHEMA);
+    createTables(sql);
   }
 
   create(run: Pick<RunRow, 'run_id' | 'thread_id' | 'tenant' | 'user' | 'lease' | 'created_at'>): void {
