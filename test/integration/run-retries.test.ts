@@ -160,6 +160,74 @@ describe('a retried run request', () => {
   });
 });
 
+describe('a re-posted Last-Event-ID sent with another message', () => {
+  // A new message answered with an old run's answer would be lost: like an Idempotency-Key
+  // sent with another message, it is 409, and costs no more than a retry (its rate).
+  it('is 409 on a running run, streamed: no upstream call, no slot, no unit; the run goes on', async () => {
+    const gw = gatewayWith({ streams_per_user: 1, runs_per_user_per_day: 1 });
+    await gw.emulator.configure({ reply: 'one two three four five six', stream: { pace_ms: 100 } });
+    const alice = await gw.caller('t');
+    const thread = await newThread(alice);
+    const first = await post(alice, thread, 'hello', {});
+    const reader = new SseReader(first);
+    const start = await reader.nextEvent();
+    const before = await spending(alice);
+    const calls = (await gw.emulator.stats()).requests;
+
+    const retry = await post(alice, thread, 'bye', { 'last-event-id': start?.id ?? '' });
+    const body = await expectError(retry, 409, 'IDEMPOTENCY_CONFLICT');
+    expect(body.detail).toMatch(/Last-Event-ID/);
+    expect(retry.headers.get('x-run-id')).toBeNull();
+    expect((await gw.emulator.stats()).requests).toEqual(calls);
+    expect(await spending(alice)).toEqual(before);
+    const rest = (await reader.rest()).filter((item) => item.kind === 'event');
+    expect(rest.at(-1)).toMatchObject({ event: 'done' });
+    expect(rest.filter((item) => item.event === 'start')).toEqual([]);
+  });
+
+  it('is 409 with "stream": false on a finished run, spending none of the day’s last unit', async () => {
+    const gw = gatewayWith({ runs_per_user_per_day: 1 });
+    const alice = await gw.caller('t');
+    const thread = await newThread(alice);
+    const { run_id } = await parseJson(await post(alice, thread, 'hello', {}, false), RunResult);
+    const before = await spending(alice);
+    const calls = (await gw.emulator.stats()).requests;
+
+    const body = await expectError(
+      await post(alice, thread, 'bye', { 'last-event-id': `${run_id}:2` }, false),
+      409,
+      'IDEMPOTENCY_CONFLICT',
+    );
+    expect(body.detail).toMatch(/Last-Event-ID/);
+    expect((await gw.emulator.stats()).requests).toEqual(calls);
+    expect(await spending(alice)).toEqual(before);
+    // The same message still reads the run's result.
+    const same = await post(alice, thread, 'hello', { 'last-event-id': `${run_id}:2` }, false);
+    expect(await parseJson(same, RunResult)).toEqual({ run_id, content: 'Echo: hello' });
+    expect((await gw.emulator.stats()).runs).toBe(1);
+  });
+
+  it('is 409, not 204, at or past the end of the run: the caller does not have it all', async () => {
+    const gw = gatewayWith({});
+    const alice = await gw.caller('t');
+    const thread = await newThread(alice);
+    const first = await post(alice, thread, 'hello', {});
+    const runId = first.headers.get('x-run-id') ?? '';
+    const n = (await new SseReader(first).rest()).filter((item) => item.kind === 'event').length;
+    const calls = (await gw.emulator.stats()).requests;
+    for (const after of [n, n + 5]) {
+      await expectError(
+        await post(alice, thread, 'bye', { 'last-event-id': `${runId}:${after}` }),
+        409,
+        'IDEMPOTENCY_CONFLICT',
+      );
+    }
+    expect((await gw.emulator.stats()).requests).toEqual(calls);
+    // Its own message at the end is still "you have it all".
+    expect((await post(alice, thread, 'hello', { 'last-event-id': `${runId}:${n}` })).status).toBe(204);
+  });
+});
+
 describe('the same Idempotency-Key sent twice at once', () => {
   it('starts one run; the duplicate waits for it and attaches, even at streams_per_user 1', async () => {
     const gw = gatewayWith({ streams_per_user: 1, runs_per_user_per_day: 1 });

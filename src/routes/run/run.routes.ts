@@ -38,7 +38,9 @@ const headerParameters = [
     name: 'Last-Event-ID',
     in: 'header' as const,
     required: false,
-    description: 'A `<run_id>:<n>` of this thread: attach to that run after event n instead of starting one',
+    description:
+      'A `<run_id>:<n>` of this thread: attach to that run after event n instead of starting one; ' +
+      'a run started with another message is `409 IDEMPOTENCY_CONFLICT`',
     schema: { type: 'string' as const, maxLength: 200 },
   },
 ];
