@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import { type RatePolicies, ratePolicies } from '../limits/policy';
+import { ratePolicies } from '../limits/policy';
 import { MAX_READ_BATCH } from '../limits/read-leases';
 import type { UsageEntry } from '../metering/metrics';
 import { BlockList, type BlockRecord } from './block-list';
@@ -10,14 +10,14 @@ import { KeyBook, RUN_KEY_SCHEMA } from './key-book';
 import { LeaseBook } from './lease-book';
 import { flushMs, MeterBook, type UsageQuery, type UsageRow } from './meter-book';
 import { filePage, threadPage } from './pages';
-import { type Acquire, type PermitOutcome, PermitPool, type Release } from './permit-pool';
+import { type PermitOutcome, PermitPool } from './permit-pool';
 import { RateBook } from './rate-book';
+import { governorCalls, leaseReads } from './read-grant';
 import { SPEND_SCHEMA, SpendBook } from './spend-book';
 import {
   type Admission,
   type AdmitRequest,
   type FileRecord,
-  type RateSnapshot,
   type SpendMark,
   TENANT_SCHEMA,
   type ThreadRecord,
@@ -37,7 +37,7 @@ export class TenantState extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   /** Upstream permits this object leases from the governor (a few seconds; unused ones go back). */
   private readonly pool = new PermitPool();
-  /** Threads, files, stream leases, budgets and chats: what admissions hold (see `takeHolds`). */
+  /** Threads, files, stream leases, budgets, chats and run keys: what admissions hold (see `takeHolds`). */
   private readonly books: Books;
   private readonly blocks: BlockList;
   private readonly meterBook: MeterBook;
@@ -49,11 +49,8 @@ export class TenantState extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(TENANT_SCHEMA);
-    this.sql.exec(SPEND_SCHEMA);
-    this.sql.exec(CHAT_SCHEMA);
-    this.sql.exec(FILE_SCHEMA);
-    this.sql.exec(RUN_KEY_SCHEMA);
+    for (const schema of [TENANT_SCHEMA, SPEND_SCHEMA, CHAT_SCHEMA, FILE_SCHEMA, RUN_KEY_SCHEMA])
+      this.sql.exec(schema);
     this.books = {
       threads: new ThreadBook(this.sql),
       files: new FileBook(this.sql),
@@ -98,7 +95,10 @@ export class TenantState extends DurableObject<Env> {
     if (request.owns && !this.owns(user, request.owns.kind, request.owns.id)) {
       return { ok: false, reason: 'not_found', rate };
     }
-    if (request.reads) return this.leaseReads({ ...request, reads: request.reads }, policies, rate);
+    if (request.reads) {
+      const calls = request.upstream && governorCalls(this.env, request.tenant, request.upstream);
+      return leaseReads(this.pool, this.rates, { ...request, reads: request.reads }, policies, rate, calls);
+    }
     const permit = request.upstream ? await this.permit(request.tenant, request.upstream) : undefined;
     if (permit && !permit.ok)
       return { ok: false, reason: permit.reason, retryAfter: permit.retryAfter, rate };
@@ -245,53 +245,8 @@ export class TenantState extends DurableObject<Env> {
    * the pool gives back what a lease did not use.
    */
   private permit(tenant: string, upstream: NonNullable<AdmitRequest['upstream']>): Promise<PermitOutcome> {
-    const { acquire, release } = this.governor(tenant, upstream);
+    const { acquire, release } = governorCalls(this.env, tenant, upstream);
     return this.pool.take(upstream.costly, acquire, release);
-  }
-
-  /** The governor's calls for the pool's refills, for this tenant's upstream account. */
-  private governor(
-    tenant: string,
-    upstream: NonNullable<AdmitRequest['upstream']>,
-  ): { acquire: Acquire; release: Release } {
-    const stub = () => this.env.GOVERNOR.getByName(upstream.account);
-    return {
-      acquire: (want, returned) => stub().acquire(tenant, want, upstream.seen, returned),
-      release: (returned) => stub().release(tenant, returned),
-    };
-  }
-
-  /**
-   * The rest of a read lease, after the caller's token: up to `want` permits (none if the
-   * governor does not answer), then as many more tokens as permits and both buckets hold;
-   * taken after the permits' wait, so a refill never holds tokens the racing reads need.
-   */
-  private async leaseReads(
-    request: AdmitRequest & { reads: { want: number } },
-    policies: RatePolicies,
-    firstRate: RateSnapshot,
-  ): Promise<Admission> {
-    const { want } = request.reads;
-    let permits = 0;
-    let window: string | undefined;
-    if (request.upstream && want > 0) {
-      const { acquire, release } = this.governor(request.tenant, request.upstream);
-      const got = await this.pool.takeUpTo(want, acquire, release);
-      if (!got.ok) return { ok: false, reason: got.reason, retryAfter: got.retryAfter, rate: firstRate };
-      permits = got.count;
-      window = got.window;
-    }
-    const more = this.rates.more(policies, request.user, Date.now(), (permits > 0 ? permits : want) - 1);
-    const granted = 1 + more.taken;
-    // Permits beyond the tokens go back at once.
-    if (window !== undefined && permits > granted)
-      this.pool.giveBackLent({ window, count: permits - granted });
-    const reads = {
-      granted,
-      permits: Math.min(permits, granted),
-      ...(window === undefined ? {} : { window }),
-    };
-    return { ok: true, rate: more.rate ?? firstRate, reads };
   }
 
   private owns(user: string, kind: 'thread' | 'file', id: string): boolean {
