@@ -21,6 +21,8 @@ const USAGE = `usage: npm run admin -- <verb> [args]
   block <tenant> <sub>                  refuse one end user (403 USER_BLOCKED)
   unblock <tenant> <sub>                let them back in
   blocks <tenant>                       the blocked users of a tenant
+  delete-threads <tenant> <sub>         delete an end user's threads (all of them: 50 a call,
+                                        called again while some remain)
   usage [--tenant T] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--group user] [--format json|csv|ndjson]
                                         export metered usage
   account                               the upstream account and the governor's budget
@@ -169,6 +171,18 @@ switch (verb) {
       ),
     );
     break;
+  case 'delete-threads': {
+    const route = `/tenants/${path(need(first, '<tenant>'))}/users/${path(need(second, '<sub>'))}/threads`;
+    let answer;
+    let deleted = 0;
+    // Each call deletes at most 50; one that deletes none while some remain (creations in flight) ends it.
+    do {
+      answer = JSON.parse(await api('DELETE', route));
+      deleted += answer.deleted;
+    } while (answer.remaining > 0 && answer.deleted > 0);
+    show({ ...answer, deleted });
+    break;
+  }
   case 'blocks':
     show(await api('GET', `/tenants/${path(need(first, '<tenant>'))}/blocks`));
     break;

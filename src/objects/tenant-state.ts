@@ -157,6 +157,15 @@ export class TenantState extends DurableObject<Env> {
     this.books.chats.forget(user, threadId);
   }
 
+  /**
+   * The newest `limit` of the user's threads and how many they hold (reservations too),
+   * with no admission: the operator deleting a user's threads (admin API), blocked or not.
+   */
+  async threadsOf(user: string, limit: number): Promise<{ threads: string[]; held: number }> {
+    const threads = threadPage(this.sql, user, { limit }).items.map((thread) => thread.thread_id);
+    return { threads, held: this.books.threads.count(user) };
+  }
+
   /** Turns an upload's hold into the file the upstream stored. */
   async commitFile(user: string, hold: string, file: FileRecord): Promise<void> {
     this.books.files.commit(user, hold, file);

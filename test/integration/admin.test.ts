@@ -81,6 +81,7 @@ describe('admin API: the operator key', () => {
       ['DELETE', `/tenants/${id}`],
       ['POST', `/tenants/${id}/users/u/block`],
       ['DELETE', `/tenants/${id}/users/u/block`],
+      ['DELETE', `/tenants/${id}/users/u/threads`],
       ['GET', `/tenants/${id}/blocks`],
       ['GET', '/usage'],
       ['GET', '/account'],

@@ -2,9 +2,10 @@ import type { Context } from 'hono';
 import { accountView } from '../../admin/account';
 import { exportUsage } from '../../admin/export';
 import { getTenant, listTenants, patchTenant, putTenant, removeTenant } from '../../admin/tenants';
+import { deleteThreadsOf } from '../../admin/user-threads';
 import type { AppEnv } from '../../env';
 import { ApiError } from '../../errors';
-import { readAudit, readTenant, recordChange } from '../../registry/store';
+import { readAudit, readTenant, recordChange, type TenantRow } from '../../registry/store';
 import { blockChanged } from '../../services/local-reads';
 import { cancelRunsOf } from '../../services/run-shards';
 import { scopeOf } from '../../tenant';
@@ -54,14 +55,20 @@ export const deleteTenantHandler: AppRouteHandler<typeof routes.deleteTenant> = 
 };
 
 /**
- * The scope of a tenant the registry has (deleted ones have no users to block), or `404`:
- * read from its row, so a block lands in the incarnation in force, never a former one.
+ * The row of a tenant the registry has (deleted ones have no users to block), or `404`:
+ * read now, so what follows lands in the incarnation in force, never a former one.
  */
-async function existingScope(c: Context<AppEnv>, id: string): Promise<string> {
+async function existingRow(c: Context<AppEnv>, id: string): Promise<TenantRow> {
   const row = await readTenant(registry(c), id);
   if (!row || row.deleted_at !== null) throw new ApiError('NOT_FOUND', 'No such tenant.');
-  return scopeOf(id, row.epoch);
+  return row;
 }
+
+/** The scope of a tenant the registry has (see {@link existingRow}). */
+const existingScope = async (c: Context<AppEnv>, id: string) => {
+  const row = await existingRow(c, id);
+  return scopeOf(id, row.epoch);
+};
 
 /**
  * Blocks or lets back in one end user. The tenant's state object holds the block and
@@ -95,6 +102,30 @@ export const blockUserHandler: AppRouteHandler<typeof routes.blockUser> = async 
 export const unblockUserHandler: AppRouteHandler<typeof routes.unblockUser> = async (c) => {
   const { tenant, sub } = c.req.valid('param');
   return c.json(await setBlocked(c, tenant, sub, false), 200);
+};
+
+/**
+ * Deletes up to `PURGE_LIMIT` of an end user's threads (admin/user-threads.ts), blocked
+ * or not; the audit row names how many.
+ */
+export const deleteUserThreadsHandler: AppRouteHandler<typeof routes.deleteUserThreads> = async (c) => {
+  const { tenant, sub } = c.req.valid('param');
+  const row = await existingRow(c, tenant);
+  const result = await deleteThreadsOf(c.env, c.get('config'), row, sub, {
+    requestId: c.get('requestId'),
+    signal: c.req.raw.signal,
+    defer: (promise) => c.executionCtx.waitUntil(promise),
+  });
+  if (result.deleted > 0) {
+    await recordChange(registry(c), {
+      actor: operatorOf(c),
+      action: 'user.threads.delete',
+      tenant,
+      subject: sub,
+      detail: { deleted: result.deleted },
+    });
+  }
+  return c.json({ tenant, user: sub, ...result }, 200);
 };
 
 export const listBlocksHandler: AppRouteHandler<typeof routes.listBlocks> = async (c) => {

@@ -148,6 +148,22 @@ export const unblockUser = adminRoute({
   responses: { 200: jsonContent(BlockSchema, 'Unblocked'), ...adminErrors(400, 404) },
 });
 
+export const deleteUserThreads = adminRoute({
+  method: 'delete',
+  path: '/tenants/{tenant}/users/{sub}/threads',
+  operationId: 'adminDeleteUserThreads',
+  summary:
+    'Delete up to 50 of an end user’s threads (blocked or not), freeing their quota; repeat while `remaining` > 0',
+  request: { params: UserParams },
+  responses: {
+    200: jsonContent(
+      z.object({ tenant: z.string(), user: z.string(), deleted: z.number(), remaining: z.number() }),
+      'Deleted',
+    ),
+    ...adminErrors(400, 404, 502, 504),
+  },
+});
+
 export const listBlocks = adminRoute({
   method: 'get',
   path: '/tenants/{tenant}/blocks',
