@@ -8,6 +8,7 @@ import { adminAuth } from './admin/auth';
 import type { AppEnv } from './env';
 import { ApiError, errorResponse } from './errors';
 import { errorName, log } from './log';
+import { wrongMediaType } from './media-type';
 import { accessLog } from './middleware/access-log';
 import { bodyDeadline } from './middleware/body-deadline';
 import { requireConfig } from './middleware/config';
@@ -148,9 +149,7 @@ function toApiError(err: unknown, requestId: string): ApiError {
   if (err instanceof HTTPException) {
     if (err.status === 400) return new ApiError('BAD_REQUEST', 'Malformed request body.');
     if (err.status === 413) return new ApiError('PAYLOAD_TOO_LARGE', 'Request body too large.');
-    if (err.status === 415) {
-      return new ApiError('UNSUPPORTED_MEDIA_TYPE', 'The body has the wrong Content-Type for this route.');
-    }
+    if (err.status === 415) return wrongMediaType();
   }
   const name = errorName(err);
   // A RangeError is what deep recursion on input (a validator, JSON.stringify) throws:

@@ -160,6 +160,77 @@ describe('webhook ingress: nothing to enumerate', () => {
   });
 });
 
+describe('webhook ingress: media type', () => {
+  // Signed correctly, so only the media type stands between these and a 202.
+  it('refuses a signed body that is not declared JSON with 415, recording nothing', async () => {
+    const { hook, nothingHappened } = await setup();
+    for (const type of [
+      'text/plain',
+      'text/plain; charset=utf-8',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/json-seq',
+      'application/jsonx',
+      'json',
+      '',
+    ]) {
+      const res = await hook({ message: 'x' }, { headers: { 'content-type': type } });
+      await expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
+      // Refused before the tenant's bucket was asked: no RateLimit pair.
+      expect(res.headers.get('ratelimit'), type).toBeNull();
+    }
+    await nothingHappened();
+  });
+
+  it('refuses a signed body sent without a Content-Type with 415, recording nothing', async () => {
+    const { gw, tenant, nothingHappened } = await setup();
+    const id = messageId();
+    const ts = Math.floor(Date.now() / 1000);
+    const body = '{"message":"x"}';
+    const res = await gw.fetch(`/v1/hooks/${tenant}/run`, {
+      method: 'POST',
+      headers: {
+        'webhook-id': id,
+        'webhook-timestamp': String(ts),
+        'webhook-signature': await signWebhook(HOOK_SECRET, id, ts, body),
+      },
+      // A stream, so the runtime adds no Content-Type of its own.
+      body: new Blob([body]).stream(),
+    });
+    expect(res.headers.get('ratelimit')).toBeNull();
+    await expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    await nothingHappened();
+  });
+
+  it('answers 415 alike for every tenant name, before the 401 rules look it up', async () => {
+    const { gw, tenant, nothingHappened } = await setup();
+    const bodies = [];
+    // With webhooks and a good signature, without webhooks, and unknown: one answer.
+    for (const name of [tenant, gw.ids.globex ?? '', 'nope']) {
+      const res = await sendHook(
+        name,
+        { message: 'x' },
+        { fetch: gw.fetch, headers: { 'content-type': 'text/plain' } },
+      );
+      bodies.push(withoutRequestId(await expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE')));
+    }
+    expect(bodies[1]).toEqual(bodies[0]);
+    expect(bodies[2]).toEqual(bodies[0]);
+    await nothingHappened();
+  });
+
+  it('accepts JSON as the session routes do: any case, with parameters, or a +json type', async () => {
+    const { hook, tenant } = await setup();
+    const types = ['application/json; charset=utf-8', 'Application/JSON', 'application/vnd.acme+json'];
+    for (const type of types) {
+      expect((await hook({ message: 'typed' }, { headers: { 'content-type': type } })).status, type).toBe(
+        202,
+      );
+    }
+    expect(await deliveryCount(tenant)).toBe(types.length);
+  });
+});
+
 describe('webhook ingress: secret rotation', () => {
   it('accepts a signature by either listed secret, or a header carrying both', async () => {
     const { hook, tenant } = await setup();

@@ -13,9 +13,14 @@ import { testEnv } from '../helpers/worker';
  * that takes the jobs and starts nothing, so no background work outlives the file.
  */
 const nothing = { backlogCount: 0, backlogBytes: 0, oldestMessageTimestamp: new Date(0) };
+/** Every job sent to the stub queue, in order (all tests together). */
+const sent: unknown[] = [];
 const noQueue: Queue = {
   metrics: () => env.RUNS.metrics(),
-  send: async () => ({ metadata: { metrics: nothing } }),
+  send: async (message) => {
+    sent.push(message);
+    return { metadata: { metrics: nothing } };
+  },
   sendBatch: async () => ({ metadata: { metrics: nothing } }),
 };
 
@@ -32,7 +37,8 @@ function setup(limits: Record<string, number> = {}) {
     await waitOnExecutionContext(ctx);
     return response;
   };
-  const hook = (body: unknown, id = messageId()) => sendHook(tenant, body, { fetch, id });
+  const hook = (body: unknown, id = messageId(), headers: Record<string, string> = {}) =>
+    sendHook(tenant, body, { fetch, id, headers });
   return { tenant, hook };
 }
 
@@ -62,5 +68,23 @@ describe('webhook ingress limits', () => {
     expect(third.headers.get('ratelimit')).toMatch(/^"tenant";r=0;t=\d+$/);
     await expectError(third, 429, 'RATE_LIMITED');
     expect(await deliveryCount(tenant)).toBe(2);
+  });
+
+  it("takes no token of the tenant's bucket for a body that is not JSON, and enqueues nothing", async () => {
+    // A bucket of 2, as above: two refused bodies and then two webhooks that are both let in.
+    const { tenant, hook } = setup({ burst: 1, requests_per_minute: 1, tenant_requests_per_minute: 12 });
+    const before = sent.length;
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'text/plain']) {
+      const res = await hook({ message: 'typed' }, messageId(), { 'content-type': type });
+      expect(res.headers.get('ratelimit'), type).toBeNull();
+      await expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    }
+    expect(sent.length).toBe(before);
+    expect(await deliveryCount(tenant)).toBe(0);
+    const one = await hook({ message: 'one' });
+    expect(one.headers.get('ratelimit')).toMatch(/^"tenant";r=1;t=\d+$/);
+    expect(one.status).toBe(202);
+    expect((await hook({ message: 'two' })).status).toBe(202);
+    expect(sent.length).toBe(before + 2);
   });
 });

@@ -4,6 +4,7 @@ import { ApiError } from '../../errors';
 import { sha256Hex } from '../../hash';
 import { jsonTooDeep } from '../../json-depth';
 import { errorName, log } from '../../log';
+import { isJsonMediaType, wrongMediaType } from '../../media-type';
 import { tooDeep } from '../../middleware/json-depth';
 import { validationError } from '../../middleware/validate';
 import type { AcceptResult, LookupResult } from '../../objects/deliveries';
@@ -49,9 +50,11 @@ const hookContext = (c: Context<AppEnv>, tenant: Tenant) =>
   });
 
 /**
- * `POST /v1/hooks/{tenant}/run`. In order: no `Authorization`, the raw body read under
- * its cap (413 for every tenant, known or not, so the size answer tells nothing) and the
- * body deadline (408, the route's middleware), then
+ * `POST /v1/hooks/{tenant}/run`. In order: no `Authorization`, a JSON `Content-Type`
+ * (415, decided from the header before the body is read, or from a body sent without
+ * one), the raw body read under its cap (413) and the body deadline (408, the route's
+ * middleware): these come before the tenant is looked up, so they answer alike for every
+ * tenant, known or not, and tell nothing. Then
  * one 401 alike for an unknown tenant, a tenant without webhooks, stale or malformed
  * headers and a signature that matches none of the tenant's secrets; the tenant's rate
  * (429); then JSON and the schema (400). The webhook-id is recorded before the run is
@@ -60,7 +63,12 @@ const hookContext = (c: Context<AppEnv>, tenant: Tenant) =>
  */
 export async function runHook(c: Context<AppEnv>): Promise<Response> {
   refuseSessionToken(c);
+  // Like a session route's body, a webhook's is JSON. The header is the request's own,
+  // so refusing on it reveals nothing of the tenant, and it takes no token of its bucket.
+  const type = c.req.header('content-type');
+  if (type !== undefined && !isJsonMediaType(type)) throw wrongMediaType();
   const raw = await readRawBody(c.req.raw);
+  if (type === undefined && raw.byteLength > 0) throw wrongMediaType();
   const found = hookTenant(c);
   const checked = checkHeaders(webhookHeaders(c.req.raw.headers));
   if (!checked.ok) throw refuse(c, checked.reason);

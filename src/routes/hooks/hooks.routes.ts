@@ -50,7 +50,8 @@ export const runHookRoute = {
   security: SECURITY.webhook,
   summary: 'Webhook-triggered run (Standard Webhooks signature; answered at once, run in the background)',
   description:
-    `Verified over the raw body (at most ${MAX_HOOK_BODY} bytes, checked first) with the tenant's ` +
+    `A JSON body (any other \`Content-Type\` is 415) of at most ${MAX_HOOK_BODY} bytes, both checked ` +
+    "first, verified over its raw bytes with the tenant's " +
     '`webhook_secret` or any of its `webhook_secrets`; an unknown tenant reads like a bad signature; ' +
     'a session token is refused. A repeated `webhook-id` answers the same `202` and starts nothing. ' +
     'When `callback_url` is given (origin in the tenant’s `callback_origins`), the result is POSTed ' +
@@ -62,7 +63,7 @@ export const runHookRoute = {
   },
   responses: {
     202: jsonContent(DeliveryAccepted, 'Accepted; `Location` names the status route'),
-    ...errorResponses(400, 401, 409, 413),
+    ...errorResponses(400, 401, 409, 413, 415),
   },
 } satisfies RouteConfig;
 
