@@ -239,6 +239,95 @@ describe('admin API: tenants', () => {
   });
 });
 
+describe('admin API: tenant bodies', () => {
+  /** A tenant of this test and a check that nothing of it changed since it was written. */
+  async function written() {
+    const { admin, id } = setup();
+    expect((await admin.request('PUT', `/tenants/${id}`, { json: entry() })).status).toBe(201);
+    const before = await parseJson(await admin.request('GET', `/tenants/${id}`), TenantViewSchema);
+    const unchanged = async () => {
+      const after = await parseJson(await admin.request('GET', `/tenants/${id}`), TenantViewSchema);
+      expect(after).toEqual(before);
+      const { entries } = await parseJson(await admin.request('GET', `/audit?tenant=${id}`), AuditSchema);
+      expect(entries.map((e) => e.action)).toEqual(['tenant.create']);
+    };
+    const send = (method: string, body: string, type?: string) =>
+      admin.request(method, `/tenants/${id}`, {
+        body,
+        headers: type === undefined ? {} : { 'content-type': type },
+      });
+    return { admin, id, send, unchanged };
+  }
+
+  it('takes a PATCH as application/merge-patch+json or application/json only, else 415', async () => {
+    const { send, unchanged } = await written();
+    const patch = '{"tool_calls":"none"}';
+    for (const type of [
+      'application/json-patch+json',
+      'application/vnd.acme+json',
+      'application/merge-patch+json-seq',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      undefined,
+    ]) {
+      await expectError(await send('PATCH', patch, type), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    }
+    // An RFC 6902 JSON Patch is a list of operations, not a merge patch: refused for its type.
+    const ops = '[{"op":"replace","path":"/tool_calls","value":"none"}]';
+    await expectError(await send('PATCH', ops, 'application/json-patch+json'), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    await unchanged();
+    // Either type is read in any case and with parameters.
+    for (const [type, tool_calls] of [
+      ['application/merge-patch+json; charset=utf-8', 'none'],
+      ['Application/JSON', 'full'],
+    ]) {
+      const res = await send('PATCH', JSON.stringify({ tool_calls }), type);
+      expect(res.status, await res.clone().text()).toBe(200);
+      expect((await parseJson(res, TenantViewSchema)).config).toMatchObject({ tool_calls });
+    }
+  });
+
+  it('refuses a __proto__ key anywhere in a PATCH with 400 naming it, writing nothing', async () => {
+    const { send, unchanged } = await written();
+    const cases: [string, string][] = [
+      ['{"__proto__":{"tool_calls":"full"}}', '__proto__'],
+      ['{"__proto__":null}', '__proto__'],
+      ['{"tool_calls":"full","limits":{"__proto__":{"burst":3}}}', 'limits.__proto__'],
+      [`{"auth":{"hs256":[{"kid":"k","secret":"${NEXT_SECRET}","__proto__":{}}]}}`, 'auth.hs256.0.__proto__'],
+    ];
+    for (const [body, field] of cases) {
+      for (const type of ['application/merge-patch+json', 'application/json']) {
+        const refused = await expectError(await send('PATCH', body, type), 400, 'VALIDATION_ERROR', field);
+        expect(refused.detail).toContain(field);
+        expect(refused.detail).not.toContain(NEXT_SECRET);
+      }
+    }
+    // `constructor` and `prototype` are plain keys, refused as the unknown fields they are.
+    for (const field of ['constructor', 'prototype']) {
+      const body = `{"${field}":{"tool_calls":"full"}}`;
+      await expectError(await send('PATCH', body, 'application/json'), 400, 'VALIDATION_ERROR', field);
+    }
+    await unchanged();
+  });
+
+  it('refuses a __proto__ key in a PUT with 400 naming it, creating and replacing nothing', async () => {
+    const { admin, id, send, unchanged } = await written();
+    const body = JSON.stringify(entry({ tool_calls: 'full' })).replace(
+      '{',
+      '{"__proto__":{"tool_calls":"none"},',
+    );
+    await expectError(await send('PUT', body, 'application/json'), 400, 'VALIDATION_ERROR', '__proto__');
+    await unchanged();
+    const fresh = `${id}-new`;
+    const create = await admin.request('PUT', `/tenants/${fresh}`, {
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
+    await expectError(create, 400, 'VALIDATION_ERROR', '__proto__');
+    await expectError(await admin.request('GET', `/tenants/${fresh}`), 404, 'NOT_FOUND');
+  });
+});
+
 describe('admin API: blocked users', () => {
   it('refuses a blocked user with 403 USER_BLOCKED and no upstream call, then lets them back in', async () => {
     const { gw, admin, id, asUser } = setup();

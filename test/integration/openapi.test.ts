@@ -183,6 +183,28 @@ describe('GET /openapi.json', () => {
     }
   });
 
+  it('lists 415 for the admin tenant writes, and exactly the two media types a PATCH takes', async () => {
+    const admin = operationsOf(await fetchDocument()).filter(
+      (op) => op.path === '/admin/v1/tenants/{tenant}',
+    );
+    const Operation = z.looseObject({
+      responses: JsonObject,
+      requestBody: z.looseObject({ content: JsonObject }).optional(),
+    });
+    for (const method of ['PUT', 'PATCH']) {
+      const op = Operation.parse(admin.find((o) => o.method === method)?.operation);
+      expect({ method, statuses: Object.keys(op.responses) }).toEqual({
+        method,
+        statuses: expect.arrayContaining(['400', '413', '415']),
+      });
+    }
+    const patch = Operation.parse(admin.find((o) => o.method === 'PATCH')?.operation);
+    expect(Object.keys(patch.requestBody?.content ?? {}).sort()).toEqual([
+      'application/json',
+      'application/merge-patch+json',
+    ]);
+  });
+
   it('declares the service operations outside /v1 and /admin/v1 public (`security: []`)', async () => {
     const service = operationsOf(await fetchDocument()).filter(
       (op) =>

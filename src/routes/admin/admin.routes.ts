@@ -1,4 +1,5 @@
 import { createRoute, type RouteConfig, z } from '@hono/zod-openapi';
+import { MERGE_PATCH_TYPES, tenantBody } from '../../admin/body';
 import { COUNTERS, REFUSALS } from '../../metering/metrics';
 import { TenantKeySchema } from '../../tenant';
 import { SECURITY } from '../define';
@@ -11,6 +12,7 @@ function adminErrors(...statuses: number[]) {
     401: 'No or wrong operator key (a session token is not one)',
     404: 'No such tenant',
     413: 'Body over 64 KiB',
+    415: 'The body’s `Content-Type` is not one the route takes',
     429: 'Over the admin API’s rate limit',
     502: 'The upstream answered with something unusable',
     503: 'The registry or the upstream cannot be reached',
@@ -87,6 +89,7 @@ export const putTenant = adminRoute({
   path: '/tenants/{tenant}',
   operationId: 'adminPutTenant',
   summary: 'Create or replace a tenant; served by every isolate within 30 s',
+  middleware: [tenantBody()],
   request: {
     params: TenantParams,
     body: { content: { 'application/json': { schema: TenantEntryBody } }, required: true },
@@ -94,7 +97,7 @@ export const putTenant = adminRoute({
   responses: {
     200: jsonContent(TenantViewSchema, 'Replaced'),
     201: jsonContent(TenantViewSchema, 'Created'),
-    ...adminErrors(400, 413),
+    ...adminErrors(400, 413, 415),
   },
 });
 
@@ -103,6 +106,7 @@ export const patchTenant = adminRoute({
   path: '/tenants/{tenant}',
   operationId: 'adminPatchTenant',
   summary: 'Change some fields of a tenant (JSON merge patch, RFC 7396)',
+  middleware: [tenantBody(MERGE_PATCH_TYPES)],
   request: {
     params: TenantParams,
     body: {
@@ -115,7 +119,7 @@ export const patchTenant = adminRoute({
   },
   responses: {
     200: jsonContent(TenantViewSchema, 'The tenant after the patch'),
-    ...adminErrors(400, 404, 413),
+    ...adminErrors(400, 404, 413, 415),
   },
 });
 

@@ -1,0 +1,76 @@
+import { createMiddleware } from 'hono/factory';
+import type { AppEnv } from '../env';
+import { ApiError } from '../errors';
+import { isJsonMediaType, mediaEssence, wrongMediaType } from '../media-type';
+
+/**
+ * What a tenant PATCH is read as: RFC 7396's own media type, or plain JSON. Another
+ * `+json` type names another format (`application/json-patch+json` is a list of RFC 6902
+ * operations), and read as a merge patch it would change what its sender did not mean.
+ */
+export const MERGE_PATCH_TYPES: readonly string[] = ['application/merge-patch+json', 'application/json'];
+
+/**
+ * The one key JSON may hold that a JavaScript object does not keep as data: assigned,
+ * `__proto__` sets the object's prototype instead. The body's validator drops it and a
+ * merge would swallow it, so a write would succeed without it; it is refused instead.
+ * (`constructor` and `prototype` are plain keys, refused by the schema as unknown fields.)
+ */
+const PROTO_KEY = '__proto__';
+
+interface Node {
+  value: unknown;
+  key: string;
+  parent: Node | undefined;
+}
+
+/** The dotted path (`limits.__proto__`, `auth.hs256.0.__proto__`) of a `__proto__` key in `value`, if any. */
+export function protoKeyPath(value: unknown): string | undefined {
+  // A walk with a stack, not recursion: the body's nesting is the sender's choice.
+  const stack: Node[] = [{ value, key: '', parent: undefined }];
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    if (node.value === null || typeof node.value !== 'object') continue;
+    for (const [key, child] of Object.entries(node.value)) {
+      const next: Node = { value: child, key, parent: node };
+      if (key === PROTO_KEY) return pathOf(next);
+      stack.push(next);
+    }
+  }
+  return undefined;
+}
+
+function pathOf(node: Node): string {
+  const keys: string[] = [];
+  for (let at: Node | undefined = node; at?.parent !== undefined; at = at.parent) keys.push(at.key);
+  return keys.reverse().join('.');
+}
+
+/**
+ * The body check of the tenant writes, before their validators: with `types`, a
+ * `Content-Type` whose essence is not listed is `415`; a JSON body holding a `__proto__`
+ * key anywhere is `400 VALIDATION_ERROR` naming it, so nothing is written. Malformed
+ * JSON and every other media type are left to the validators, which answer them as on
+ * any route.
+ */
+export function tenantBody(types?: readonly string[]) {
+  return createMiddleware<AppEnv>(async function tenantBody(c, next) {
+    const header = c.req.header('content-type');
+    if (types !== undefined && !types.includes(mediaEssence(header) ?? '')) throw wrongMediaType();
+    if (isJsonMediaType(header)) {
+      let parsed: unknown;
+      try {
+        // Through Hono's body cache: the validator after this parses the same text.
+        parsed = JSON.parse(await c.req.text());
+      } catch {
+        parsed = undefined;
+      }
+      const field = protoKeyPath(parsed);
+      if (field !== undefined) {
+        throw new ApiError('VALIDATION_ERROR', `${field}: not a field; a ${PROTO_KEY} key is refused.`, {
+          field,
+        });
+      }
+    }
+    await next();
+  });
+}
