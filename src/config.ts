@@ -31,6 +31,12 @@ export const RetryBaseSchema = z.coerce.number().int().min(0).max(3600).default(
 /** The most one SSE event may weigh (bytes). */
 export const MAX_EVENT_BYTES = 1024 * 1024;
 
+/** Whether `url` parses with a user name or a password. */
+function hasUserinfo(url: string): boolean {
+  const parsed = URL.parse(url);
+  return parsed !== null && (parsed.username !== '' || parsed.password !== '');
+}
+
 const BindingsSchema = z.object({
   EPSIMO_BASE_URL: z
     .url({ protocol: /^https?$/ })
@@ -38,6 +44,13 @@ const BindingsSchema = z.object({
     // the query or fragment, so the login (with the account's credentials) would go to
     // the wrong resource. A bare `?` or `#` counts too, hence the raw text, not `URL.search`.
     .refine((url) => !/[?#]/.test(url), 'must have no query or fragment (an origin, optionally a path)')
+    // Credentials in the URL would go out with every upstream call (and into any log of
+    // a URL); the account's are EPSIMO_EMAIL and EPSIMO_PASSWORD. The message never
+    // repeats them. An `@` before the path counts even when it names nobody (`https://@h`).
+    .refine(
+      (url) => !/^[^:]*:\/\/[^/\\]*@/.test(url) && !hasUserinfo(url),
+      'must have no user name or password (the account is EPSIMO_EMAIL and EPSIMO_PASSWORD)',
+    )
     .default('https://api.epsimoagents.com')
     .transform((url) => url.replace(/\/+$/, '')),
   EPSIMO_EMAIL: z.string().min(3),

@@ -3,7 +3,7 @@ import { TENANTS } from '../fixtures/tenants';
 import { ErrorBodySchema } from '../helpers/assertions';
 import { freshEmulator } from '../helpers/emulator';
 import { sessionToken } from '../helpers/gateway';
-import { parseJson } from '../helpers/json';
+import { parseJson, parseText } from '../helpers/json';
 import { callWorker } from '../helpers/worker';
 
 afterEach(() => {
@@ -100,6 +100,27 @@ describe('the Worker spine', () => {
       expect((await emulator.stats()).logins).toBe(0);
     },
   );
+
+  // Probe: `https://user:pass@host` was taken as an upstream, so the login (and every call)
+  // went out with credentials in its URL. Pointed at this test's own emulator, with them.
+  it('refuses an EPSIMO_BASE_URL with a user name and password as CONFIG_INVALID, echoing neither', async () => {
+    const emulator = freshEmulator();
+    const url = emulator.baseUrl.replace('://', '://ops-user:s3cr3t-pw@');
+    const { lines, call } = await brokenWorker({ EPSIMO_BASE_URL: url });
+    for (const path of GUARDED) {
+      const res = await call(path);
+      expect(res.status, path).toBe(503);
+      const text = await res.text();
+      expect(parseText(text, ErrorBodySchema).code).toBe('CONFIG_INVALID');
+      expect(text).not.toMatch(/s3cr3t|ops-user/);
+    }
+    expect((await call('/healthz')).status).toBe(200);
+    const logged = lines.join('\n');
+    expect(logged).toMatch(/config invalid.*EPSIMO_BASE_URL: .*user name or password/);
+    expect(logged).not.toMatch(/s3cr3t|ops-user/);
+    expect((await emulator.stats()).request_log).toEqual([]);
+    expect((await emulator.stats()).logins).toBe(0);
+  });
 
   it('answers unknown routes with the contract error body and a request id', async () => {
     const res = await callWorker('/v2/anything', { method: 'POST' });

@@ -193,6 +193,31 @@ describe('configuration: identity and secrets', () => {
     }
   });
 
+  it('refuses an EPSIMO_BASE_URL with a user name or password, naming it and not echoing either', () => {
+    const acme = { acme: tenant({ session_secret: 'x'.repeat(32) }) };
+    for (const url of [
+      'https://ops-user:s3cr3t-pw@api.epsimoagents.com',
+      'https://ops-user@api.epsimoagents.com',
+      'https://:s3cr3t-pw@api.epsimoagents.com/v2',
+      'http://ops-user:s3cr3t-pw@127.0.0.1:8812/api',
+      'https://@api.epsimoagents.com',
+      'https://ops-user:s3cr3t-pw@api.epsimoagents.com:443/',
+    ]) {
+      const result = parse(acme, { EPSIMO_BASE_URL: url });
+      expect(result.ok, url).toBe(false);
+      if (!result.ok) {
+        expect(result.problems, url).toEqual([
+          expect.stringMatching(/^EPSIMO_BASE_URL: .*user name or password/),
+        ]);
+        expect(result.problems.join('\n')).not.toMatch(/s3cr3t|ops-user/);
+      }
+    }
+    // An `@` in the path is no userinfo: such an upstream is still accepted.
+    for (const url of ['https://api.epsimoagents.com/v2/@team', 'http://127.0.0.1:8812/a@b/']) {
+      expect(parse(acme, { EPSIMO_BASE_URL: url }).ok, url).toBe(true);
+    }
+  });
+
   it('refuses http: upstream and JWKS URLs outside local development', () => {
     const acme = { acme: tenant({ session_secret: 'x'.repeat(32) }) };
     const upstream = (url: string, extra: Record<string, string> = {}) =>
