@@ -35,7 +35,14 @@ export default defineConfig({
         },
         outboundService: 'emulator',
         workers: [
-          { name: 'emulator', modules: true, scriptPath: emulatorScript, compatibilityDate: '2026-11-01' },
+          {
+            name: 'emulator',
+            modules: true,
+            scriptPath: emulatorScript,
+            compatibilityDate: '2026-11-01',
+            // A caller's abort reaches the emulator's handler (a run whose headers are held back).
+            compatibilityFlags: ['enable_request_signal'],
+          },
         ],
       },
     }),

@@ -15,6 +15,7 @@ export function defaultKnobs(): Knobs {
     stream: {
       pace_ms: 0,
       stall_before_first_byte_ms: 0,
+      delay_headers_ms: 0,
       fail_after_events: null,
       fail_mode: 'error',
       line_ending: 'lf',
@@ -30,6 +31,7 @@ const nonNegInt = z.number().int().nonnegative();
 const streamPatchSchema = z.strictObject({
   pace_ms: nonNegInt.optional(),
   stall_before_first_byte_ms: nonNegInt.optional(),
+  delay_headers_ms: nonNegInt.optional(),
   fail_after_events: nonNegInt.nullable().optional(),
   fail_mode: z.enum(['error', 'close']).optional(),
   line_ending: z.enum(['lf', 'crlf', 'cr']).optional(),

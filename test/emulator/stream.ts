@@ -85,8 +85,11 @@ export interface StreamPlan {
   signal: AbortSignal | undefined;
 }
 
-/** The streaming response. Counts opened / completed / cancelled / failed in the universe's stats. */
-export function sseResponse(u: Universe, plan: StreamPlan): Response {
+/**
+ * The streaming response, once `delay_headers_ms` passed. Counts opened / completed /
+ * cancelled / failed in the universe's stats.
+ */
+export async function sseResponse(u: Universe, plan: StreamPlan): Promise<Response> {
   const { blocks, knobs } = plan;
   const stats = u.stats;
   const encoder = new TextEncoder();
@@ -98,6 +101,9 @@ export function sseResponse(u: Universe, plan: StreamPlan): Response {
   };
   stats.streams_opened += 1;
   plan.signal?.addEventListener('abort', () => finish('streams_cancelled'));
+  if (knobs.delay_headers_ms > 0) await sleepUnlessAborted(knobs.delay_headers_ms, plan.signal);
+  // Aborted before its headers: the caller is gone, whatever this answers.
+  if (finished) return new Response(null, { status: 499 });
 
   const run = async (controller: ReadableStreamDefaultController<Uint8Array>) => {
     if (knobs.stall_before_first_byte_ms > 0) await sleep(knobs.stall_before_first_byte_ms);
@@ -140,5 +146,20 @@ export function sseResponse(u: Universe, plan: StreamPlan): Response {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
     },
+  });
+}
+
+/** Waits `ms`, or less if `signal` fires first. */
+function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }

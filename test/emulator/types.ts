@@ -12,6 +12,12 @@ export interface StreamKnobs {
   pace_ms: number;
   /** Headers go out at once; the first body byte is held back this long (ms). */
   stall_before_first_byte_ms: number;
+  /**
+   * The response headers are held back this long (ms): `fetch()` has not resolved. The run is
+   * recorded first (an upstream that began it and is slow to answer); an abort meanwhile is
+   * `streams_cancelled` and nothing is sent.
+   */
+  delay_headers_ms: number;
   /** After this many SSE blocks, fail the stream (no `done`). null = never. */
   fail_after_events: number | null;
   /** How `fail_after_events` fails: `error` aborts the body (reader rejects), `close` ends it cleanly. */

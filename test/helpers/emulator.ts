@@ -35,6 +35,7 @@ const KnobsSchema: z.ZodType<Knobs> = z.object({
   stream: z.object({
     pace_ms: z.number(),
     stall_before_first_byte_ms: z.number(),
+    delay_headers_ms: z.number(),
     fail_after_events: z.number().nullable(),
     fail_mode: z.enum(['error', 'close']),
     line_ending: z.enum(['lf', 'crlf', 'cr']),

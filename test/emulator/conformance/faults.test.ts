@@ -26,6 +26,7 @@ describe('control API', () => {
       stream: {
         pace_ms: 0,
         stall_before_first_byte_ms: 0,
+        delay_headers_ms: 0,
         fail_after_events: null,
         fail_mode: 'error',
         line_ending: 'lf',

@@ -26,11 +26,16 @@ const DEFAULT_EVENTS = [
   { type: 'done' },
 ];
 
-function run(message = 'hello world', extra: Record<string, unknown> = {}): Promise<Response> {
+function run(
+  message = 'hello world',
+  extra: Record<string, unknown> = {},
+  signal?: AbortSignal,
+): Promise<Response> {
   return fetch(`${base}/threads/${thread}/run`, {
     method: 'POST',
     headers: { ...bearer(token), 'content-type': 'application/json' },
     body: JSON.stringify({ message, ...extra }),
+    ...(signal ? { signal } : {}),
   });
 }
 
@@ -47,6 +52,7 @@ beforeEach(async () => {
     stream: {
       pace_ms: 0,
       stall_before_first_byte_ms: 0,
+      delay_headers_ms: 0,
       fail_after_events: null,
       fail_mode: 'error',
       line_ending: 'lf',
@@ -254,5 +260,31 @@ describe('stream knobs', () => {
     const stats = await emu.waitForStats((s) => s.streams_cancelled === before.streams_cancelled + 1);
     expect(stats.streams_completed).toBe(before.streams_completed);
     expect(stats.streams_opened).toBe(before.streams_opened + 1);
+  });
+
+  it('delay_headers_ms records the run, then holds the headers back', async () => {
+    await emu.configure({ stream: { delay_headers_ms: 200 } });
+    const before = await emu.stats();
+    let answered = false;
+    const res = run().then((r) => {
+      answered = true;
+      return r;
+    });
+    await emu.waitForStats((s) => s.runs === before.runs + 1);
+    expect(answered).toBe(false);
+    expect(sseEvents(await (await res).text())).toEqual(DEFAULT_EVENTS);
+  });
+
+  it('delay_headers_ms: a client aborting before the headers is a cancelled stream', async () => {
+    await emu.configure({ stream: { delay_headers_ms: 60_000 } });
+    const before = await emu.stats();
+    const abort = new AbortController();
+    const res = run('hello world', {}, abort.signal);
+    await emu.waitForStats((s) => s.runs === before.runs + 1);
+    abort.abort();
+    await expect(res).rejects.toThrow();
+    const stats = await emu.waitForStats((s) => s.streams_cancelled === before.streams_cancelled + 1);
+    expect(stats.streams_opened).toBe(before.streams_opened + 1);
+    expect(stats.streams_completed).toBe(before.streams_completed);
   });
 });
