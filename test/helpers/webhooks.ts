@@ -13,7 +13,7 @@ import { SIGNED_PREFIX, signWebhook } from '../../src/webhooks/signature';
 import { TENANTS } from '../fixtures/tenants';
 import { unique } from './fixtures';
 import { parseJson } from './json';
-import { callWorker } from './worker';
+import { callWorker, testEnv } from './worker';
 
 export const HOOK_SECRET = TENANTS.acme.webhook_secret;
 /** The fixture tenant's second (rotated-in) secret. */
@@ -104,16 +104,20 @@ export type DeliveryBody = z.output<typeof DeliveryBodySchema>;
 /** The 202 body of `POST /v1/hooks/{tenant}/run`. */
 export const DeliveryAcceptedSchema = z.object({ delivery_id: z.string() });
 
-/** Polls the status route until `done` holds for the delivery (default: a final status). */
+/**
+ * Polls the status route until `done` holds for the delivery (default: a final status);
+ * `lookup` as {@link lookupDelivery}'s options (a test gateway's `fetch`).
+ */
 export async function waitForDelivery(
   tenant: string,
   deliveryId: string,
   done: (d: DeliveryBody) => boolean = (d) => ['succeeded', 'failed', 'dead_lettered'].includes(d.status),
   timeoutMs = 10_000,
+  lookup: Omit<HookOptions, 'signature'> = {},
 ): Promise<DeliveryBody> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const res = await lookupDelivery(tenant, deliveryId);
+    const res = await lookupDelivery(tenant, deliveryId, lookup);
     expect(res.status).toBe(200);
     const body = await parseJson(res, DeliveryBodySchema);
     if (done(body)) return body;
@@ -133,10 +137,13 @@ export async function deliveryCount(tenant: string): Promise<number> {
 }
 
 /**
- * The Worker with the base bindings, but a `RUNS` queue that records every message sent
- * (and passes it on), or fails every send when `failSends` is set.
+ * The Worker with the base bindings (with `bindings` over them, e.g. a test gateway's
+ * `overrides`), but a `RUNS` queue that records every message sent (and passes it on), or
+ * fails every send when `failSends` is set.
  */
-export function workerWithQueueSpy(options: { failSends?: boolean } = {}) {
+export function workerWithQueueSpy(
+  options: { failSends?: boolean; bindings?: Partial<Record<keyof Env, string>> } = {},
+) {
   const sent: unknown[] = [];
   const runs: Queue = {
     metrics: () => env.RUNS.metrics(),
@@ -151,11 +158,72 @@ export function workerWithQueueSpy(options: { failSends?: boolean } = {}) {
     const ctx = createExecutionContext();
     const response = await worker.fetch(
       new Request(new URL(path, 'https://edge.test'), init),
-      { ...env, RUNS: runs },
+      { ...testEnv(options.bindings), RUNS: runs },
       ctx,
     );
     await waitOnExecutionContext(ctx);
     return response;
   };
   return { sent, fetch: fetchWorker };
+}
+
+/** What the queue handler decided for the one message of a batch. */
+export interface Decision {
+  acked: boolean;
+  retried: boolean;
+  delaySeconds: number | undefined;
+}
+
+/**
+ * Runs the Worker's queue handler on one message of `queue` (its `attempts`-th delivery)
+ * with the bindings `queueEnv`, and records its decision. (cloudflare:test's
+ * `getQueueResult` does not report retry delays, so the batch is a recorder of our own.)
+ */
+export async function consume(
+  queue: string,
+  body: unknown,
+  attempts: number,
+  queueEnv: Env = env,
+): Promise<Decision> {
+  const decision: Decision = { acked: false, retried: false, delaySeconds: undefined };
+  const message: Message<unknown> = {
+    id: `m-${unique()}`,
+    timestamp: new Date(),
+    body,
+    attempts,
+    ack: () => {
+      decision.acked = true;
+    },
+    retry: (options) => {
+      decision.retried = true;
+      decision.delaySeconds = options?.delaySeconds;
+    },
+  };
+  const batch: MessageBatch<unknown> = {
+    queue,
+    messages: [message],
+    metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } },
+    ackAll: () => message.ack(),
+    retryAll: (options) => message.retry(options),
+  };
+  await worker.queue(batch, queueEnv);
+  return decision;
+}
+
+/**
+ * A delivery accepted by the real ingress and never enqueued (the queue send fails, `503`):
+ * its run job, for a test to hand to {@link consume} itself. `bindings` as
+ * {@link workerWithQueueSpy}'s (the tenant must be one of them).
+ */
+export async function recordedDelivery(
+  tenant: string,
+  body: Record<string, unknown>,
+  bindings: Partial<Record<keyof Env, string>> = {},
+): Promise<{ deliveryId: string; job: { kind: 'run'; tenant: string; delivery_id: string } }> {
+  const failing = workerWithQueueSpy({ failSends: true, bindings });
+  const res = await sendHook(tenant, body, { fetch: failing.fetch });
+  expect(res.status).toBe(503);
+  const [sent] = z.array(z.object({ delivery_id: z.string() })).parse(failing.sent);
+  const deliveryId = sent?.delivery_id ?? '';
+  return { deliveryId, job: { kind: 'run', tenant, delivery_id: deliveryId } };
 }

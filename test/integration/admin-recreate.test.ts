@@ -2,13 +2,13 @@ import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import worker from '../../src/index';
 import { operator } from '../helpers/admin';
 import { expectError, watchUpstream } from '../helpers/assertions';
 import { newThread, unique, usage } from '../helpers/fixtures';
 import { callerOf, testGateway } from '../helpers/gateway';
 import { parseJson } from '../helpers/json';
 import {
+  consume,
   DeliveryAcceptedSchema,
   lookupDelivery,
   messageId,
@@ -118,7 +118,11 @@ describe('admin API: a tenant deleted and created again', () => {
 
     await recreate(admin, id, NEW_SECRET);
 
-    expect(await consume(job)).toBe('acked');
+    expect(await consume('epsimo-edge-runs', job, 1)).toEqual({
+      acked: true,
+      retried: false,
+      delaySeconds: undefined,
+    });
     // Failed where it was recorded: the former tenant's deliveries object (its first scope is the id).
     const stored = await runInDurableObject(env.DELIVERIES.getByName(id), (_instance, state) =>
       state.storage.sql
@@ -143,30 +147,4 @@ async function requestsOf(admin: ReturnType<typeof operator>, id: string): Promi
   expect(res.status).toBe(200);
   const { rows } = await parseJson(res, ExportSchema);
   return rows.reduce((sum, row) => sum + row.requests, 0);
-}
-
-/** Runs the queue handler on one run-queue message; resolves to what it decided. */
-async function consume(body: unknown): Promise<'acked' | 'retried' | 'undecided'> {
-  let decision: 'acked' | 'retried' | 'undecided' = 'undecided';
-  const message: Message<unknown> = {
-    id: `m-${unique()}`,
-    timestamp: new Date(),
-    body,
-    attempts: 1,
-    ack: () => {
-      decision = 'acked';
-    },
-    retry: () => {
-      decision = 'retried';
-    },
-  };
-  const batch: MessageBatch<unknown> = {
-    queue: 'epsimo-edge-runs',
-    messages: [message],
-    metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } },
-    ackAll: () => message.ack(),
-    retryAll: () => message.retry(),
-  };
-  await worker.queue(batch, env);
-  return decision;
 }

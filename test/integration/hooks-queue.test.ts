@@ -1,12 +1,10 @@
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import worker from '../../src/index';
 import { UPSTREAM_URL } from '../fixtures/tenants';
 import { EmulatorControl } from '../helpers/emulator';
 import { newThread, unique } from '../helpers/fixtures';
 import { baseCaller } from '../helpers/gateway';
-import { sendHook, waitForDelivery, workerWithQueueSpy } from '../helpers/webhooks';
+import { consume as consumeOne, type Decision, recordedDelivery, waitForDelivery } from '../helpers/webhooks';
 
 /**
  * The queue handler called directly (cloudflare:test message batches), to read what it
@@ -17,61 +15,22 @@ const TENANT = 'acme';
 const upstream = new EmulatorControl(UPSTREAM_URL);
 const sink = new EmulatorControl('https://hooks.acme.example');
 
-/** What the handler decided for the one message of a batch. */
-interface Decision {
-  acked: boolean;
-  retried: boolean;
-  delaySeconds: number | undefined;
-}
-
-/**
- * Runs the queue handler on one message and records its decision. (cloudflare:test's
- * `getQueueResult` does not report retry delays, so the batch is a recorder of our own.)
- */
-async function consume(queue: string, body: unknown, attempts: number): Promise<Decision> {
-  const decision: Decision = { acked: false, retried: false, delaySeconds: undefined };
-  const message: Message<unknown> = {
-    id: 'm1',
-    timestamp: new Date(),
-    body,
-    attempts,
-    ack: () => {
-      decision.acked = true;
-    },
-    retry: (options) => {
-      decision.retried = true;
-      decision.delaySeconds = options?.delaySeconds;
-    },
-  };
-  const batch: MessageBatch<unknown> = {
-    queue,
-    messages: [message],
-    metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } },
-    ackAll: () => message.ack(),
-    retryAll: (options) => message.retry(options),
-  };
-  await worker.queue(batch, { ...env, WEBHOOK_RETRY_BASE_SECONDS: '10' });
-  return decision;
-}
+/** The handler on one message, with the production backoff base. */
+const consume = (queue: string, body: unknown, attempts: number) =>
+  consumeOne(queue, body, attempts, { ...env, WEBHOOK_RETRY_BASE_SECONDS: '10' });
 
 const retried = (delaySeconds: number): Decision => ({ acked: false, retried: true, delaySeconds });
 const acked: Decision = { acked: true, retried: false, delaySeconds: undefined };
-
-/** A delivery recorded by the real ingress but never enqueued (the queue send fails). */
-async function recorded(body: Record<string, unknown>): Promise<string> {
-  const failing = workerWithQueueSpy({ failSends: true });
-  const res = await sendHook(TENANT, body, { fetch: failing.fetch });
-  expect(res.status).toBe(503);
-  const [job] = z.array(z.object({ delivery_id: z.string() })).parse(failing.sent);
-  return job?.delivery_id ?? '';
-}
 
 /** A run delivery on a thread of a fresh subject, recorded but not yet consumed. */
 async function recordedRun() {
   const subject = `s-${unique()}`;
   const threadId = await newThread(await baseCaller('acme', subject));
-  const deliveryId = await recorded({ message: 'retry me', thread_id: threadId, subject });
-  const job = { kind: 'run', tenant: TENANT, delivery_id: deliveryId };
+  const { deliveryId, job } = await recordedDelivery(TENANT, {
+    message: 'retry me',
+    thread_id: threadId,
+    subject,
+  });
   /** Makes the next upstream run of the thread fail with `status` (and `headers`). */
   const failNextRun = (status: number, headers?: Record<string, string>) =>
     upstream.configure({
@@ -134,7 +93,7 @@ describe('queue handler decisions', () => {
       path,
       Array.from({ length: 12 }, () => 302),
     );
-    const deliveryId = await recorded({
+    const { deliveryId, job: runJob } = await recordedDelivery(TENANT, {
       message: 'x',
       thread_id: 'thread_nobody',
       subject: 's',
@@ -142,7 +101,6 @@ describe('queue handler decisions', () => {
     });
     // The run fails at once (not the subject's thread) and its callback job is queued for
     // real; one more attempt by hand shows the decision: a 3xx is retried like a 5xx.
-    const runJob = { kind: 'run', tenant: TENANT, delivery_id: deliveryId };
     expect(await consume('epsimo-edge-runs', runJob, 1)).toEqual(acked);
     const callbackJob = { kind: 'callback', tenant: TENANT, delivery_id: deliveryId };
     const decision = await consume('epsimo-edge-callbacks', callbackJob, 2);
