@@ -6,16 +6,15 @@ import { admit, type Grant, type Hold, settle } from '../services/admission';
 import { createContext, type RequestContext } from '../services/context';
 import {
   attachWhole,
+  collectResult,
   namedRun,
   type RunRequest,
   type RunStream,
-  relayEventsOf,
   startRun,
 } from '../services/run';
 import { createThread } from '../services/threads';
 import { RUN_ERRORS } from '../stream/events';
 import type { RunResult } from '../stream/sse';
-import { collectRun } from '../stream/sse';
 import type { Tenant } from '../tenant';
 import type { DeliveryError } from '../webhooks/schemas';
 
@@ -73,7 +72,9 @@ export async function attemptRun(ticket: RunTicket, deps: AttemptDeps): Promise<
       const named = await namedRun(ctx, runRequest(threadId, ticket));
       if (named) {
         const grant = await admit(ctx, ITS_RUN, threadId);
-        return await settled(ctx, grant, async () => collect(await attachWhole(ctx, threadId, named)));
+        return await settled(ctx, grant, async () =>
+          collect(ctx, threadId, await attachWhole(ctx, threadId, named)),
+        );
       }
       const grant = await admit(ctx, GIVEN_THREAD, threadId);
       return await settled(ctx, grant, () => run(ctx, grant.lease, threadId, ticket));
@@ -111,7 +112,7 @@ async function settled<T>(ctx: RequestContext, grant: Grant, work: () => Promise
  * twice. Nobody watches a webhook run, so it never detach-cancels.
  */
 async function run(ctx: RequestContext, lease: Hold, threadId: string, ticket: RunTicket): Promise<Attempt> {
-  return collect(await startRun(ctx, lease, runRequest(threadId, ticket), 0));
+  return collect(ctx, threadId, await startRun(ctx, lease, runRequest(threadId, ticket), 0));
 }
 
 const runRequest = (threadId: string, ticket: RunTicket): RunRequest => ({
@@ -122,8 +123,8 @@ const runRequest = (threadId: string, ticket: RunTicket): RunRequest => ({
 });
 
 /** The delivery's run read to its end: its result, or its error (retried if a retry can mend it). */
-async function collect(started: RunStream): Promise<Attempt> {
-  const outcome = await collectRun(started.runId, relayEventsOf(started.frames));
+async function collect(ctx: RequestContext, threadId: string, started: RunStream): Promise<Attempt> {
+  const outcome = await collectResult(ctx, threadId, started);
   if (outcome.ok) return { kind: 'succeeded', result: outcome.result };
   const { code } = outcome.error;
   const error = { code, detail: RUN_ERRORS[code].detail };

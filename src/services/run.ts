@@ -225,13 +225,26 @@ const resumeGone = () => new ApiError('RESUME_GONE', 'The run’s events are no 
 
 /** A run read to its end (started or attached): its result, or its error as a contract error. */
 export async function resultOf(ctx: RequestContext, threadId: string, run: RunStream): Promise<RunResult> {
-  const outcome = await collectRun(run.runId, relayEventsOf(run.frames));
+  const outcome = await collectResult(ctx, threadId, run);
   if (outcome.ok) return outcome.result;
-  // The collector gave up on a run that is still going (its result grew too large): stop
-  // it now rather than after the detach grace, so its slot is free when the caller hears.
-  if (outcome.error.code === 'RESULT_TOO_LARGE')
-    await runsOf(ctx, threadId).cancel({ threadId, user: ctx.user }, run.runId);
   throw runFailure(outcome.error.code);
+}
+
+/**
+ * A run read to its end: its result, or the error event it ended with. The collector gives
+ * up on a run that is still going when its result grows too large: that run is stopped
+ * now, so its slot is free when the reader hears; else it would go on unread, for the
+ * detach grace, or (a webhook run, which never detach-cancels) to its end.
+ */
+export async function collectResult(
+  ctx: RequestContext,
+  threadId: string,
+  run: RunStream,
+): ReturnType<typeof collectRun> {
+  const outcome = await collectRun(run.runId, relayEventsOf(run.frames));
+  if (!outcome.ok && outcome.error.code === 'RESULT_TOO_LARGE')
+    await runsOf(ctx, threadId).cancel({ threadId, user: ctx.user }, run.runId);
+  return outcome;
 }
 
 export async function listRuns(ctx: RequestContext, threadId: string): Promise<RunView[]> {

@@ -7,7 +7,7 @@ import { runShard } from '../../src/services/run';
 import { runOutcomesOf } from '../helpers/admin';
 import { expectError } from '../helpers/assertions';
 import { assemble, chatFrontend, chatId, textOf, threadsOf, userMessage } from '../helpers/chat';
-import { newThread, unique } from '../helpers/fixtures';
+import { newThread, unique, usage } from '../helpers/fixtures';
 import { type Caller, testGateway } from '../helpers/gateway';
 import { SseReader } from '../helpers/sse';
 import { consume, recordedDelivery, waitForDelivery } from '../helpers/webhooks';
@@ -182,4 +182,33 @@ it("a webhook run nobody reads is not ended by the subject's next chat message, 
   await expectError(next, 409, 'RUN_IN_PROGRESS');
   expect((await endedRun(owner, threadId)).status).toBe('done');
   expect((await gw.emulator.stats()).streams_cancelled).toBe(0);
+});
+
+it('a webhook run whose result outgrew the cap ends with its failed delivery, not left running', async () => {
+  const { gw, tenant, subject, owner } = await setup();
+  // Each event is under the 1 MiB event cap; five of them pass the 4 MiB result cap, and
+  // the run would go on for seconds after that.
+  const big = `data: {"type":"content","delta":"${'z'.repeat(900_000)}"}\n\n`;
+  const more = 'data: {"type":"content","delta":" more"}\n\n';
+  const raw = [
+    'data: {"type":"start","run_id":"r"}\n\n',
+    ...Array<string>(6).fill(big),
+    ...Array<string>(40).fill(more),
+  ];
+  await gw.emulator.configure({ stream: { pace_ms: 100, raw: [...raw, 'data: {"type":"done"}\n\n'] } });
+  const threadId = await newThread(owner);
+  const { deliveryId, job } = await recordedDelivery(
+    tenant,
+    { message: 'x', thread_id: threadId, subject },
+    gw.overrides,
+  );
+  expect(await consume('epsimo-edge-runs', job, 1, testEnv(gw.overrides))).toMatchObject({ acked: true });
+  const delivery = await waitForDelivery(tenant, deliveryId, undefined, undefined, { fetch: gw.fetch });
+  expect(delivery).toMatchObject({ status: 'failed', error: { code: 'RESULT_TOO_LARGE' } });
+
+  // No retry will read it: it ended when the delivery gave up, its slot is back, the upstream stopped.
+  expect((await endedRun(owner, threadId)).status).toBe('cancelled');
+  expect((await usage(owner)).streams.active).toBe(0);
+  const stats = await gw.emulator.waitForStats((s) => s.streams_cancelled === 1);
+  expect(stats.streams_completed).toBe(0);
 });
