@@ -1,9 +1,10 @@
 import { uiMessageStream } from '../chat/ui-stream';
 import { ApiError } from '../errors';
 import type { RelayEvent } from '../stream/events';
+import { relayEventsOf, relayEventsPair } from '../stream/run-events';
 import { type Hold, type OpenedChat, Refusal } from './admission';
 import type { RequestContext } from './context';
-import { activeRun, cancelThreadRun, relayEventsOf, relayEventsPair, runFrames, startRun } from './run';
+import { activeRun, cancelThreadRun, runFrames, startRun } from './run';
 import { createThread } from './threads';
 
 /** What `POST /v1/chat` runs: the last user message's text, and the assistant of a new chat. */

@@ -1,9 +1,9 @@
-import { createParser } from 'eventsource-parser';
 import { ApiError } from '../errors';
 import { sha256Hex } from '../hash';
 import { meter } from '../metering/usage';
 import type { Conflict, NamedRun, ResumePoint, RetryNames, RunView } from '../runs/schema';
-import { type RelayEvent, RelayEventSchema, runFailure } from '../stream/events';
+import { runFailure } from '../stream/events';
+import { relayEventsOf } from '../stream/run-events';
 import { collectRun, type RunResult } from '../stream/sse';
 import { type Hold, Refusal } from './admission';
 import type { RequestContext } from './context';
@@ -266,44 +266,4 @@ export async function cancelRun(ctx: RequestContext, threadId: string, runId: st
 /** The caller's running run on the thread, if any. */
 export async function activeRun(ctx: RequestContext, threadId: string): Promise<string | null> {
   return runsOf(ctx, threadId).active({ threadId, user: ctx.user });
-}
-
-/**
- * A run's SSE frames read back into its events (for callers that are not an SSE
- * client: `"stream": false`, webhooks, the chat protocol). Comments (pings) are skipped.
- * `signal` (the caller's request) detaches the caller from the run when it fires.
- */
-export function relayEventsOf(
-  frames: ReadableStream<Uint8Array>,
-  signal?: AbortSignal,
-): ReadableStream<RelayEvent> {
-  return frames.pipeThrough(relayEventsPair(), signal ? { signal } : {});
-}
-
-/** The transform behind {@link relayEventsOf}: SSE frames in, run events out. */
-export function relayEventsPair(): TransformStream<Uint8Array, RelayEvent> {
-  let emit: (event: RelayEvent) => void = () => undefined;
-  const parser = createParser({
-    onEvent(message) {
-      let data: unknown;
-      try {
-        data = JSON.parse(message.data);
-      } catch {
-        return;
-      }
-      const parsed = RelayEventSchema.safeParse(
-        data && typeof data === 'object' ? { ...data, type: message.event } : data,
-      );
-      if (parsed.success) emit(parsed.data);
-    },
-  });
-  const decoder = new TextDecoder();
-  return new TransformStream<Uint8Array, RelayEvent>({
-    start(controller) {
-      emit = (event) => controller.enqueue(event);
-    },
-    transform(chunk) {
-      parser.feed(decoder.decode(chunk, { stream: true }));
-    },
-  });
 }
