@@ -15,7 +15,7 @@ import type { Wakeups } from './wakeups';
 /** A new run's row: running, nothing logged yet. */
 export function newRun(
   runId: string,
-  input: Pick<StartRun, 'threadId' | 'tenant' | 'user' | 'lease' | 'bodyHash'>,
+  input: Pick<StartRun, 'threadId' | 'tenant' | 'user' | 'lease'>,
   now: number,
 ): RunRow {
   return {
@@ -33,7 +33,6 @@ export function newRun(
     log_bytes: 0,
     log_complete: 1,
     log_pruned: 0,
-    body_hash: input.bodyHash,
   };
 }
 

@@ -23,8 +23,6 @@ export interface RunRow {
   log_bytes: number;
   log_complete: number;
   log_pruned: number;
-  /** The hash of the thread and message the run was started with; `null` for a run from before it was kept. */
-  body_hash: string | null;
 }
 
 type Row = Record<string, SqlStorageValue>;
@@ -42,7 +40,7 @@ const STATUSES: readonly RunStatus[] = ['running', 'done', 'error', 'cancelled']
 function toRun(row: Row): RunRow {
   const status = STATUSES.find((s) => s === row.status) ?? 'error';
   const endedAt = row.ended_at;
-  const { error, body_hash } = row;
+  const error = row.error;
   return {
     run_id: str(row, 'run_id'),
     thread_id: str(row, 'thread_id'),
@@ -57,7 +55,6 @@ function toRun(row: Row): RunRow {
     log_bytes: num(row, 'log_bytes'),
     log_complete: num(row, 'log_complete'),
     log_pruned: num(row, 'log_pruned'),
-    body_hash: typeof body_hash === 'string' ? body_hash : null,
   };
 }
 
@@ -89,18 +86,15 @@ export class RunLog {
     createTables(sql);
   }
 
-  create(
-    run: Pick<RunRow, 'run_id' | 'thread_id' | 'tenant' | 'user' | 'lease' | 'created_at' | 'body_hash'>,
-  ): void {
+  create(run: Pick<RunRow, 'run_id' | 'thread_id' | 'tenant' | 'user' | 'lease' | 'created_at'>): void {
     this.sql.exec(
-      "INSERT INTO runs (run_id, thread_id, tenant, user, status, created_at, lease, body_hash) VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
+      "INSERT INTO runs (run_id, thread_id, tenant, user, status, created_at, lease) VALUES (?, ?, ?, ?, 'running', ?, ?)",
       run.run_id,
       run.thread_id,
       run.tenant,
       run.user,
       run.created_at,
       run.lease,
-      run.body_hash,
     );
   }
 
@@ -220,15 +214,9 @@ export class RunLog {
     if (known)
       return known.bodyHash === idempotency?.bodyHash
         ? { kind: 'run', runId: known.runId, after: 0 }
-        : { kind: 'conflict', by: 'Idempotency-Key' };
-    if (resume === undefined) return null;
-    const row = this.get(resume.runId);
-    if (!row || row.user !== at.user || row.thread_id !== at.threadId) return null;
-    // Another message answered with this run's answer would be lost. A run from before
-    // messages were hashed has none to compare, and attaches as it did.
-    if (row.body_hash !== null && row.body_hash !== resume.bodyHash)
-      return { kind: 'conflict', by: 'Last-Event-ID' };
-    return { kind: 'run', runId: resume.runId, after: resume.after };
+        : { kind: 'conflict' };
+    const row = resume && this.get(resume.runId);
+    return row && row.user === at.user && row.thread_id === at.threadId ? { kind: 'run', ...resume } : null;
   }
 
   remember(user: string, key: string, bodyHash: string, runId: string, now: number): void {

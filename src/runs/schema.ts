@@ -33,29 +33,18 @@ export interface RunAddress {
 export interface RetryNames {
   /** `Idempotency-Key` (scoped to the user), with the hash of what it was sent with. */
   idempotency?: { key: string; bodyHash: string };
-  /**
-   * A `Last-Event-ID` the caller re-posted, with the hash of what it was sent with: attach
-   * to that run after event `after` if the run was started with the same message.
-   */
-  resume?: ResumePoint & { bodyHash: string };
+  /** A `Last-Event-ID` the caller re-posted: attach to that run after event `after`. */
+  resume?: ResumePoint;
 }
 
-/** A retry's header named a run of another message (`409 IDEMPOTENCY_CONFLICT`): which one did. */
-export interface Conflict {
-  kind: 'conflict';
-  by: 'Idempotency-Key' | 'Last-Event-ID';
-}
-
-/** The retained run a retry names (attach after `after`), or a run of another message. */
-export type NamedRun = { kind: 'run'; runId: string; after: number } | Conflict;
+/** The retained run a retry names (attach after `after`), or its key sent with another message. */
+export type NamedRun = { kind: 'run'; runId: string; after: number } | { kind: 'conflict' };
 
 /** What a Worker asks of a thread's runs object to start (or attach to) a run. */
 export interface StartRun extends RunAddress, RetryNames {
   config: RunConfig;
   tenant: Pick<Tenant, 'id' | 'scope' | 'project_id' | 'tool_calls'>;
   message: string;
-  /** The hash of thread and message (an `Idempotency-Key`'s), kept with the run for the retries that name it. */
-  bodyHash: string;
   requestId: string;
   /** The token its request claimed its `Idempotency-Key` with (see `Claims`), if it did. */
   claim?: string | undefined;
@@ -78,7 +67,7 @@ export interface ResumePoint {
 export type StartOutcome =
   | { kind: 'started' | 'attached'; runId: string; stream: ReadableStream<Uint8Array> }
   | { kind: 'busy'; runId: string }
-  | Conflict
+  | { kind: 'conflict' }
   /** `mayHaveSpent`: the upstream did not answer with a refusal (a timeout): it may have begun the run. */
   | { kind: 'refused'; code: ErrorCode; detail: string; retryAfter?: number; mayHaveSpent?: true };
 

@@ -17,8 +17,7 @@ const RUNS_SCHEMA = `
     log_bytes INTEGER NOT NULL DEFAULT 0,
     log_complete INTEGER NOT NULL DEFAULT 1,
     log_pruned INTEGER NOT NULL DEFAULT 0,
-    retain_until INTEGER,
-    body_hash TEXT
+    retain_until INTEGER
   );
   CREATE TABLE IF NOT EXISTS run_events (
     run_id TEXT NOT NULL,
@@ -41,14 +40,7 @@ const RUNS_SCHEMA = `
   CREATE INDEX IF NOT EXISTS idempotency_by_expiry ON idempotency (expires_at);
 `;
 
-/**
- * Creates the runs object's tables where they are missing, and adds the columns that came
- * after a deployed object created its tables: `runs.body_hash` (the hash of the message a
- * run was started with; `NULL` in a row from before it).
- */
+/** Creates the runs object's tables where they are missing. */
 export function createTables(sql: SqlStorage): void {
   sql.exec(RUNS_SCHEMA);
-  const columns = sql.exec<{ name: string }>('PRAGMA table_info(runs)').toArray();
-  if (!columns.some((column) => column.name === 'body_hash'))
-    sql.exec('ALTER TABLE runs ADD COLUMN body_hash TEXT');
 }

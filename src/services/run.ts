@@ -1,7 +1,7 @@
 import { ApiError } from '../errors';
 import { sha256Hex } from '../hash';
 import { meter } from '../metering/usage';
-import type { Conflict, NamedRun, ResumePoint, RetryNames, RunView } from '../runs/schema';
+import type { NamedRun, ResumePoint, RetryNames, RunView } from '../runs/schema';
 import { runFailure } from '../stream/events';
 import { relayEventsOf } from '../stream/run-events';
 import { collectRun, type RunResult } from '../stream/sse';
@@ -50,7 +50,6 @@ export async function startRun(
 ): Promise<RunStream> {
   const { upstream, stream, runs } = ctx.config;
   const { id, scope, project_id, tool_calls } = ctx.tenant;
-  const bodyHash = await hashOf(request);
   const outcome = await runsOf(ctx, request.threadId)
     .start({
       config: { upstream, stream, runs },
@@ -58,12 +57,11 @@ export async function startRun(
       user: ctx.user,
       threadId: request.threadId,
       message: request.message,
-      bodyHash,
       requestId: ctx.requestId,
       claim: request.claim,
       lease: lease.id,
       spend: [...lease.spend],
-      ...retryNames(request, bodyHash),
+      ...(await retryNames(request)),
       detachCancels: request.detachCancels,
       pingMs,
     })
@@ -83,7 +81,7 @@ export async function startRun(
     case 'busy':
       throw inProgress(outcome.runId);
     case 'conflict':
-      throw conflict(outcome);
+      throw conflict();
     case 'refused':
       // A refusal costs nothing (the slot and unit go back), unless the upstream never answered.
       if (outcome.mayHaveSpent) lease.mayHaveSpent();
@@ -118,17 +116,12 @@ export async function cancelThreadRun(ctx: RequestContext, threadId: string, det
   return runsOf(ctx, threadId).cancelRunning({ threadId, user: ctx.user }, detachedOnly);
 }
 
-/** The hash of what a run request asks (its thread and message), compared by the retries that name its run. */
-const hashOf = (request: RunRequest) =>
-  sha256Hex(new TextEncoder().encode(`${request.threadId}\n${request.message}`));
-
-/** What makes a run request a retry, as its runs object reads it (each name with the body's hash). */
-function retryNames(request: RunRequest, bodyHash: string): RetryNames {
-  const { idempotencyKey: key, resume } = request;
-  return {
-    ...(resume === undefined ? {} : { resume: { ...resume, bodyHash } }),
-    ...(key === undefined ? {} : { idempotency: { key, bodyHash } }),
-  };
+/** What makes a run request a retry, as its runs object reads it (the key with the body's hash). */
+async function retryNames(request: RunRequest): Promise<RetryNames> {
+  const names: RetryNames = request.resume === undefined ? {} : { resume: request.resume };
+  if (request.idempotencyKey === undefined) return names;
+  const body = new TextEncoder().encode(`${request.threadId}\n${request.message}`);
+  return { ...names, idempotency: { key: request.idempotencyKey, bodyHash: await sha256Hex(body) } };
 }
 
 /**
@@ -143,7 +136,7 @@ function retryNames(request: RunRequest, bodyHash: string): RetryNames {
  */
 export async function namedRun(ctx: RequestContext, request: RunRequest): Promise<NamedRun | null> {
   if (request.idempotencyKey === undefined && request.resume === undefined) return null;
-  const names = retryNames(request, await hashOf(request));
+  const names = await retryNames(request);
   const at = { threadId: request.threadId, user: ctx.user, ...names };
   return runsOf(ctx, request.threadId).named(at, request.claim);
 }
@@ -157,9 +150,7 @@ export function releaseClaim(ctx: RequestContext, request: RunRequest): void {
   if (request.idempotencyKey === undefined || claim === undefined) return;
   const at = { threadId: request.threadId, user: ctx.user };
   ctx.defer(
-    hashOf(request).then((hash) =>
-      runsOf(ctx, request.threadId).release({ ...at, ...retryNames(request, hash) }, claim),
-    ),
+    retryNames(request).then((names) => runsOf(ctx, request.threadId).release({ ...at, ...names }, claim)),
   );
 }
 
@@ -173,8 +164,7 @@ export async function attachNamed(
   named: NamedRun,
   pingMs: number,
 ): Promise<RunStream | null> {
-  // Before the resume point is looked at: another message never hears 204, "you have it all".
-  if (named.kind === 'conflict') throw conflict(named);
+  if (named.kind === 'conflict') throw conflict();
   const frames = await runFrames(ctx, threadId, named.runId, named.after, pingMs);
   return frames && { runId: named.runId, frames, attached: true };
 }
@@ -195,13 +185,8 @@ export async function attachWhole(
 const inProgress = (runId: string) =>
   new ApiError('RUN_IN_PROGRESS', `Run ${runId} of this thread is in progress.`);
 
-const conflict = ({ by }: Conflict) =>
-  new ApiError(
-    'IDEMPOTENCY_CONFLICT',
-    by === 'Idempotency-Key'
-      ? 'This Idempotency-Key was used with another message.'
-      : 'This Last-Event-ID names a run of another message.',
-  );
+const conflict = () =>
+  new ApiError('IDEMPOTENCY_CONFLICT', 'This Idempotency-Key was used with another message.');
 
 /**
  * A retained run's frames after `after`, then live to its end; `null` when the run ended

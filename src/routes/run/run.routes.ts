@@ -38,9 +38,7 @@ const headerParameters = [
     name: 'Last-Event-ID',
     in: 'header' as const,
     required: false,
-    description:
-      'A `<run_id>:<n>` of this thread: attach to that run after event n instead of starting one; ' +
-      'a run started with another message is `409 IDEMPOTENCY_CONFLICT`',
+    description: 'A `<run_id>:<n>` of this thread: attach to that run after event n instead of starting one',
     schema: { type: 'string' as const, maxLength: 200 },
   },
 ];
