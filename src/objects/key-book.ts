@@ -44,9 +44,10 @@ export class KeyBook {
   }
 
   /**
-   * Binds `key` to `threadId` for as long as the key's run remembers it, after deleting a
-   * few expired bindings. A live binding keeps its first use's expiry (a retry on the same
-   * thread does not lengthen it); an expired one is taken over.
+   * Binds `key` to `threadId` for 24 h from now, after deleting a few expired bindings. A
+   * bind is a new run's start, whose runs object remembers the key for 24 h from that start,
+   * so a live binding to the same thread is renewed with it (the key names that run on no
+   * other thread meanwhile); one to another thread is kept, an expired one taken over.
    */
   bind(user: string, key: string, threadId: string, now: number): void {
     this.sql.exec(
@@ -57,7 +58,8 @@ export class KeyBook {
     this.sql.exec(
       `INSERT INTO run_keys (user, key, thread_id, expires_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (user, key) DO UPDATE SET thread_id = excluded.thread_id,
-         expires_at = excluded.expires_at WHERE run_keys.expires_at <= ?`,
+         expires_at = excluded.expires_at
+       WHERE run_keys.expires_at <= ? OR run_keys.thread_id = excluded.thread_id`,
       user,
       key,
       threadId,

@@ -30,17 +30,22 @@ describe('KeyBook', () => {
     });
   });
 
-  it('keeps the first use’s 24 h, then lets the key be used anew', async () => {
+  it('holds 24 h from the last start on its thread, then lets the key be used anew', async () => {
     await withBook((book) => {
       book.bind('alice', 'k', 'th_a', now);
-      // A retry on the same thread late in the day does not lengthen the binding.
-      book.bind('alice', 'k', 'th_a', now + IDEMPOTENCY_TTL_MS - 1);
       expect(book.conflicts('alice', 'k', 'th_b', now + IDEMPOTENCY_TTL_MS - 1)).toBe(true);
       expect(book.conflicts('alice', 'k', 'th_b', now + IDEMPOTENCY_TTL_MS)).toBe(false);
+      // A new start on the same thread (its first run was refused upstream and forgotten)
+      // renews the binding with the run its runs object now keeps the key for.
+      const later = now + 3600_000;
+      book.bind('alice', 'k', 'th_a', later);
+      expect(book.conflicts('alice', 'k', 'th_b', now + IDEMPOTENCY_TTL_MS)).toBe(true);
+      expect(book.conflicts('alice', 'k', 'th_b', later + IDEMPOTENCY_TTL_MS)).toBe(false);
       // Expired, it is taken over by its next use, which then holds it for a day of its own.
-      book.bind('alice', 'k', 'th_b', now + IDEMPOTENCY_TTL_MS);
-      expect(book.conflicts('alice', 'k', 'th_a', now + IDEMPOTENCY_TTL_MS + 1)).toBe(true);
-      expect(book.conflicts('alice', 'k', 'th_b', now + IDEMPOTENCY_TTL_MS + 1)).toBe(false);
+      const next = later + IDEMPOTENCY_TTL_MS;
+      book.bind('alice', 'k', 'th_b', next);
+      expect(book.conflicts('alice', 'k', 'th_a', next + 1)).toBe(true);
+      expect(book.conflicts('alice', 'k', 'th_b', next + 1)).toBe(false);
     });
   });
 
