@@ -22,7 +22,7 @@ const USAGE = `usage: npm run admin -- <verb> [args]
   unblock <tenant> <sub>                let them back in
   blocks <tenant>                       the blocked users of a tenant
   delete-threads <tenant> <sub>         delete an end user's threads (all of them: 50 a call,
-                                        called again while some remain)
+                                        called again while some remain, waiting when told)
   usage [--tenant T] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--group user] [--format json|csv|ndjson]
                                         export metered usage
   account                               the upstream account and the governor's budget
@@ -175,11 +175,18 @@ switch (verb) {
     const route = `/tenants/${path(need(first, '<tenant>'))}/users/${path(need(second, '<sub>'))}/threads`;
     let answer;
     let deleted = 0;
-    // Each call deletes at most 50; one that deletes none while some remain (creations in flight) ends it.
-    do {
+    // Each call deletes at most 50, and stops early (retry_after) when the upstream account's
+    // budget is spent or the upstream is down: wait as told, then go on. A call that deletes
+    // none and was not told to wait ends it (what remains failed for good, or is being created).
+    for (;;) {
       answer = JSON.parse(await api('DELETE', route));
       deleted += answer.deleted;
-    } while (answer.remaining > 0 && answer.deleted > 0);
+      if (answer.remaining === 0) break;
+      if (answer.retry_after !== undefined) {
+        console.error(`waiting ${answer.retry_after} s (${answer.remaining} left)`);
+        await new Promise((resolve) => setTimeout(resolve, answer.retry_after * 1000));
+      } else if (answer.deleted === 0) break;
+    }
     show({ ...answer, deleted });
     break;
   }

@@ -18,7 +18,9 @@ const Deleted = z.strictObject({
   tenant: z.string(),
   user: z.string(),
   deleted: z.number(),
+  failed: z.number(),
   remaining: z.number(),
+  retry_after: z.number().optional(),
 });
 const Audit = z.object({
   entries: z.array(z.object({ action: z.string(), subject: z.string().nullable(), detail: z.unknown() })),
@@ -60,7 +62,13 @@ describe('admin API: deleting a user’s threads', () => {
     const watch = await watchUpstream(gw.emulator);
 
     const res = await purge('mallory');
-    expect(await parseJson(res, Deleted)).toEqual({ tenant: id, user: 'mallory', deleted: 3, remaining: 0 });
+    expect(await parseJson(res, Deleted)).toEqual({
+      tenant: id,
+      user: 'mallory',
+      deleted: 3,
+      failed: 0,
+      remaining: 0,
+    });
     const deletes = (await watch.requests()).filter((r) => r.method === 'DELETE').map((r) => r.path);
     expect(deletes.sort()).toEqual(threads.map((t) => `/threads/${t}`).sort());
     // The run was cancelled by the time the purge answered; its slot is back.
@@ -116,27 +124,82 @@ describe('admin API: deleting a user’s threads', () => {
     ]);
   });
 
-  it('stops at an upstream failure, keeping what it deleted; a repeat finishes', async () => {
-    const { gw, user, purge } = await setup();
+  it('passes over a thread the upstream refuses to delete, counting it failed', async () => {
+    const { gw, admin, id, user, purge } = await setup();
+    const mallory = await user('mallory');
+    const threads = [await newThread(mallory), await newThread(mallory), await newThread(mallory)];
+    const stuck = threads[1];
+    await gw.emulator.configure({
+      status_overrides: [{ method: 'DELETE', path: `/threads/${stuck}`, status: 400 }],
+    });
+    const res = await purge('mallory');
+    expect(res.headers.get('retry-after')).toBeNull();
+    expect(await parseJson(res, Deleted)).toEqual({
+      tenant: id,
+      user: 'mallory',
+      deleted: 2,
+      failed: 1,
+      remaining: 1,
+    });
+    expect((await mallory.request('GET', `/v1/threads/${stuck}`)).status).toBe(200);
+    // A repeat tries it again, and deletes nothing else.
+    expect(await parseJson(await purge('mallory'), Deleted)).toMatchObject({
+      deleted: 0,
+      failed: 1,
+      remaining: 1,
+    });
+    const audit = await parseJson(await admin.request('GET', `/audit?tenant=${id}`), Audit);
+    expect(audit.entries.filter((e) => e.action === 'user.threads.delete').map((e) => e.detail)).toEqual([
+      { deleted: 2 },
+    ]);
+  });
+
+  it('stops when the upstream is down, keeping and auditing what it deleted; a repeat finishes', async () => {
+    const { gw, admin, id, user, purge } = await setup();
     const mallory = await user('mallory');
     const created = [await createdThread(mallory), await createdThread(mallory)];
     // Deleted newest first (ties on the second-grained creation time by id, descending): the
-    // first goes, the second's delete fails (its retries too).
+    // first goes, the second's delete finds the upstream down (its retries too).
     const [first, second] = created.sort((a, b) =>
       a.created_at === b.created_at
         ? b.thread_id.localeCompare(a.thread_id)
         : b.created_at.localeCompare(a.created_at),
     );
     await gw.emulator.configure({
-      status_overrides: [{ method: 'DELETE', path: `/threads/${second?.thread_id}`, status: 500 }],
+      status_overrides: [{ method: 'DELETE', path: `/threads/${second?.thread_id}`, status: 503 }],
     });
-    const failed = await purge('mallory');
-    expect(failed.status).toBeGreaterThanOrEqual(502);
-    expect(await failed.text()).not.toContain('Injected');
+    const stopped = await purge('mallory');
+    expect(Number(stopped.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await parseJson(stopped, Deleted)).toMatchObject({ deleted: 1, failed: 0, remaining: 1 });
     await expectError(await mallory.request('GET', `/v1/threads/${first?.thread_id}`), 404, 'NOT_FOUND');
     expect((await mallory.request('GET', `/v1/threads/${second?.thread_id}`)).status).toBe(200);
+    const audit = await parseJson(await admin.request('GET', `/audit?tenant=${id}`), Audit);
+    expect(audit.entries[0]).toMatchObject({ action: 'user.threads.delete', detail: { deleted: 1 } });
     await gw.emulator.configure({ status_overrides: [] });
     expect(await parseJson(await purge('mallory'), Deleted)).toMatchObject({ deleted: 1, remaining: 0 });
+  });
+
+  it('takes a permit of the account’s governor per delete, stopping when none is left', async () => {
+    const { gw, user, purge } = await setup({ threads_per_user: 6, threads_per_user_per_day: 6 });
+    const mallory = await user('mallory');
+    const threads: string[] = [];
+    for (let i = 0; i < 6; i++) threads.push(await newThread(mallory));
+    // The account's budget this minute, as the upstream states it on its next answer (a read
+    // of mallory's messages): 3 calls left after that read.
+    const { request_log } = await gw.emulator.stats();
+    await gw.emulator.configure({ rate_limit_per_minute: request_log.length + 4 });
+    expect((await mallory.request('GET', `/v1/threads/${threads[0]}/messages`)).status).toBe(200);
+    let deleted = 0;
+    let stoppedFor: number | undefined;
+    for (let call = 0; call < 3 && stoppedFor === undefined; call++) {
+      const answer = await parseJson(await purge('mallory'), Deleted);
+      deleted += answer.deleted;
+      stoppedFor = answer.retry_after;
+    }
+    // Some were deleted, then the governor granted no more, and the upstream never had to say 429.
+    expect(stoppedFor).toBeGreaterThanOrEqual(1);
+    expect(deleted).toBeLessThan(6);
+    expect((await gw.emulator.stats()).rate_limited).toBe(0);
   });
 
   it('answers 404 for a tenant it does not know, calling no upstream', async () => {

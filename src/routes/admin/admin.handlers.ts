@@ -106,7 +106,8 @@ export const unblockUserHandler: AppRouteHandler<typeof routes.unblockUser> = as
 
 /**
  * Deletes up to `PURGE_LIMIT` of an end user's threads (admin/user-threads.ts), blocked
- * or not; the audit row names how many.
+ * or not; the audit row names how many, also when the call stopped early (`retry_after`,
+ * sent as `Retry-After` too).
  */
 export const deleteUserThreadsHandler: AppRouteHandler<typeof routes.deleteUserThreads> = async (c) => {
   const { tenant, sub } = c.req.valid('param');
@@ -125,6 +126,7 @@ export const deleteUserThreadsHandler: AppRouteHandler<typeof routes.deleteUserT
       detail: { deleted: result.deleted },
     });
   }
+  if (result.retry_after !== undefined) c.header('Retry-After', String(result.retry_after));
   return c.json({ tenant, user: sub, ...result }, 200);
 };
 

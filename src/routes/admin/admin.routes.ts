@@ -121,10 +121,17 @@ export const deleteUserThreads = adminRoute({
   request: { params: UserParams },
   responses: {
     200: jsonContent(
-      z.object({ tenant: z.string(), user: z.string(), deleted: z.number(), remaining: z.number() }),
-      'Deleted',
+      z.object({
+        tenant: z.string(),
+        user: z.string(),
+        deleted: z.number(),
+        failed: z.number(),
+        remaining: z.number(),
+        retry_after: z.number().optional(),
+      }),
+      'What was deleted; `retry_after` (and `Retry-After`) when it stopped early: the upstream’s budget is spent or it is down',
     ),
-    ...adminErrors(400, 404, 502, 504),
+    ...adminErrors(400, 404),
   },
 });
 
