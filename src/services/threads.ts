@@ -99,7 +99,10 @@ export async function createThread(
   // Metered when the upstream created (and billed) it, whatever happens next.
   meter(ctx, { threads_created: 1 });
   const thread = publicThread(created, { name, assistant_id: assistantId });
-  if ((await ctx.state.commitThread(ctx.user, reservation.id, thread)) === 'taken') {
+  // Recorded with the assistant the gateway asked for, not the upstream's echo of it: runs on
+  // the thread are gated on that id being allow-listed (objects/thread-book.ts `offers`).
+  const record = { ...thread, assistant_id: assistantId };
+  if ((await ctx.state.commitThread(ctx.user, reservation.id, record)) === 'taken') {
     // The upstream handed out an id another user of this tenant already owns: answering
     // it would give that user's thread away. The reservation is given back unclaimed.
     log('error', 'upstream thread id already held by another user', {

@@ -69,3 +69,24 @@ describe('an assistant taken off the allow-list', () => {
     expect((await gw.emulator.stats()).runs).toBe(runsBefore);
   });
 });
+
+describe('the assistant a thread is gated on', () => {
+  it('is the one the gateway asked for, not the upstream’s echo of it', async () => {
+    const gw = testGateway({ tenants: { t: { ...TENANTS.acme, assistants: ['asst_support'] } } });
+    const alice = await gw.caller('t');
+    // An upstream that names the assistant otherwise in its answer (an alias, a canonical id).
+    const echoed = { thread_id: 'thread_echo', name: 'x', assistant_id: 'asst_canonical_9' };
+    await gw.emulator.configure({
+      status_overrides: [{ method: 'POST', path: '/threads/', status: 200, body: echoed, times: 1 }],
+    });
+    const created = await alice.request('POST', '/v1/threads', { json: { assistant_id: 'asst_support' } });
+    expect(created.status).toBe(201);
+    const run = await alice.request('POST', '/v1/threads/thread_echo/run', {
+      json: { message: 'hi', stream: false },
+    });
+    // Admitted (the emulator itself has no such thread to run): not refused as revoked.
+    const body = await run.text();
+    expect(body).not.toContain('no longer offered');
+    expect(run.status).not.toBe(400);
+  });
+});
