@@ -187,7 +187,7 @@ switch (verb) {
         await new Promise((resolve) => setTimeout(resolve, answer.retry_after * 1000));
       } else if (answer.deleted === 0) break;
     }
-    show({ ...answer, deleted });
+    show(JSON.stringify({ ...answer, deleted }));
     break;
   }
   case 'blocks':
