@@ -2,6 +2,10 @@ import { IDEMPOTENCY_TTL_MS } from '../runs/log';
 
 /** At most this many expired bindings are deleted per new one: the cleanup's cost is bounded. */
 const PRUNE_BATCH = 16;
+/** And at most this many by the object's cleanup alarm. */
+const ALARM_PRUNE_BATCH = 1000;
+/** The alarm comes this long after the first expiry, so one alarm deletes many keys. */
+const ALARM_SLACK_MS = 3600_000;
 
 /** The run keys table: which thread each user's `Idempotency-Key` was first used on. */
 export const RUN_KEY_SCHEMA = `
@@ -50,11 +54,7 @@ export class KeyBook {
    * other thread meanwhile); one to another thread is kept, an expired one taken over.
    */
   bind(user: string, key: string, threadId: string, now: number): void {
-    this.sql.exec(
-      `DELETE FROM run_keys WHERE rowid IN
-         (SELECT rowid FROM run_keys WHERE expires_at <= ? LIMIT ${PRUNE_BATCH})`,
-      now,
-    );
+    this.prune(now, PRUNE_BATCH);
     this.sql.exec(
       `INSERT INTO run_keys (user, key, thread_id, expires_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (user, key) DO UPDATE SET thread_id = excluded.thread_id,
@@ -66,5 +66,23 @@ export class KeyBook {
       now + IDEMPOTENCY_TTL_MS,
       now,
     );
+  }
+
+  /**
+   * Deletes up to `limit` expired bindings: each bind deletes a few, and the object's cleanup
+   * alarm more, so a tenant whose keyed runs stopped does not keep its last day's keys.
+   */
+  prune(now: number, limit = ALARM_PRUNE_BATCH): void {
+    this.sql.exec(
+      'DELETE FROM run_keys WHERE rowid IN (SELECT rowid FROM run_keys WHERE expires_at <= ? LIMIT ?)',
+      now,
+      limit,
+    );
+  }
+
+  /** When the cleanup alarm should next come for keys (`null`: none are held). */
+  nextExpiry(): number | null {
+    const { at } = this.sql.exec<{ at: number | null }>('SELECT MIN(expires_at) AS at FROM run_keys').one();
+    return at === null ? null : at + ALARM_SLACK_MS;
   }
 }

@@ -112,6 +112,7 @@ export class TenantState extends DurableObject<Env> {
     }
     const admission: Admission = { ok: true, rate, ...held.holds };
     if (permit?.ok && permit.taken) admission.permit = true;
+    // A run's lease comes with its key's binding, if any: both have an expiry to clean up at.
     if (admission.reservation || admission.lease || admission.fileHold) await this.scheduleCleanup();
     if (request.want === 'threads') admission.threads = threadPage(this.sql, user, request.page);
     if (request.want === 'files') admission.files = filePage(this.sql, user, request.page);
@@ -220,23 +221,26 @@ export class TenantState extends DurableObject<Env> {
 
   /**
    * Releases what a vanished Worker left behind: thread reservations and upload holds
-   * it never committed or released, and stream leases it never released.
+   * it never committed or released, and stream leases it never released; and deletes run
+   * keys past their 24 h.
    */
   override async alarm(): Promise<void> {
     const now = Date.now();
     this.books.threads.prune(now);
     this.books.files.prune(now);
     this.books.leases.prune(now);
+    this.books.keys.prune(now);
     this.alarmAt = null; // this alarm has fired
     await this.scheduleCleanup();
   }
 
-  /** Sets the alarm for the earliest reservation, hold or lease expiry (or clears it). */
+  /** Sets the alarm for the earliest reservation, hold, lease or run key expiry (or clears it). */
   private async scheduleCleanup(): Promise<void> {
     const expiries = [
       this.books.threads.nextExpiry(),
       this.books.files.nextExpiry(),
       this.books.leases.nextExpiry(),
+      this.books.keys.nextExpiry(),
     ];
     const pending = expiries.filter((at) => at !== null);
     const next = pending.length === 0 ? null : Math.min(...pending);

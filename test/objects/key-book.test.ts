@@ -60,6 +60,11 @@ describe('KeyBook', () => {
       book.bind('alice', 'new-2', 'th_a', later);
       book.bind('alice', 'new-3', 'th_a', later);
       expect(count()).toBe(3);
+      // The cleanup alarm comes for the rest an hour after the first expires, and takes them.
+      expect(book.nextExpiry()).toBe(later + IDEMPOTENCY_TTL_MS + 3600_000);
+      book.prune(later + IDEMPOTENCY_TTL_MS);
+      expect(count()).toBe(0);
+      expect(book.nextExpiry()).toBeNull();
     });
   });
 });
