@@ -9,7 +9,9 @@ import { errorName, log } from '../log';
  * a token costs no fetch: fresh for the document's `Cache-Control: max-age` (clamped to
  * {@link MIN_MAX_AGE_S}-{@link MAX_MAX_AGE_S} s), refetched when stale or for an unknown
  * `kid` at most once per {@link REFETCH_INTERVAL_MS} per document, and kept usable through
- * an IdP outage for {@link MAX_STALE_MS} after the last good fetch.
+ * an IdP outage for {@link MAX_STALE_MS} after the last good fetch. A `kid` the keys lack is
+ * known to be bad only if the IdP's latest word is a good fetch; after a failed one it may be
+ * a key the IdP rotated in meanwhile, so it is unavailable (503, retry), not refused (401).
  */
 
 /** Freshness when the IdP sends no `max-age` (s). */
@@ -68,15 +70,21 @@ interface Entry {
   failedAt: number | undefined;
 }
 
+/** No keys to decide a token with; `retryAfter` (s): until this isolate asks the IdP again. */
+export interface Unavailable {
+  retryAfter: number;
+}
+
 /** By document URI. Only URIs from the configuration get here, so this stays small. */
 const entries = new BoundedMap<string, Entry>(MAX_ENTRIES);
 
 /**
- * The keys of the JWKS at `uri` to verify a token signed with `kid`, or `'unavailable'`
- * when there are none usable and the IdP cannot be reached (the caller answers 503).
- * The result may not hold `kid` (a forged or retired one): verification then fails.
+ * The keys of the JWKS at `uri` to verify a token signed with `kid`, or {@link Unavailable}
+ * when they cannot be had (the caller answers 503): none usable and the IdP unreachable, or
+ * `kid` not among them and the last fetch failed. The keys returned may lack `kid` only when
+ * a good fetch is the latest word, within {@link REFETCH_INTERVAL_MS}: verification then fails.
  */
-export async function keysFor(uri: string, kid: string): Promise<KeySet | 'unavailable'> {
+export async function keysFor(uri: string, kid: string): Promise<KeySet | Unavailable> {
   let entry = entries.get(uri);
   if (!entry) {
     entry = { keys: undefined, attemptAt: 0, failedAt: undefined };
@@ -87,10 +95,7 @@ export async function keysFor(uri: string, kid: string): Promise<KeySet | 'unava
   const { keys } = entry;
   if (keys && now < keys.freshUntil && keys.kids.has(kid)) return keys;
 
-  const due = keys
-    ? now - entry.attemptAt >= REFETCH_INTERVAL_MS
-    : entry.failedAt === undefined || now - entry.failedAt >= FAILURE_BACKOFF_MS;
-  if (due) {
+  if (now >= nextFetchAt(entry)) {
     entry.attemptAt = now;
     const fetched = await fetchKeys(uri, now);
     if (fetched) {
@@ -102,7 +107,20 @@ export async function keysFor(uri: string, kid: string): Promise<KeySet | 'unava
     }
   }
   const usable = entry.keys && now < entry.keys.fetchedAt + MAX_STALE_MS ? entry.keys : undefined;
-  return usable ?? 'unavailable';
+  // Keys another isolate fetched after our failure (read from the Cache API) are the latest word.
+  const failed = entry.failedAt !== undefined && entry.failedAt >= (usable?.fetchedAt ?? 0);
+  if (usable && (usable.kids.has(kid) || !failed)) return usable;
+  return { retryAfter: Math.max(1, Math.ceil((nextFetchAt(entry) - now) / 1000)) };
+}
+
+/**
+ * When this isolate may fetch the document next (ms): with keys, {@link REFETCH_INTERVAL_MS}
+ * after the last attempt (random `kid`s cannot make it hammer the IdP); with none, right
+ * away unless a fetch failed less than {@link FAILURE_BACKOFF_MS} ago.
+ */
+function nextFetchAt(entry: Entry): number {
+  if (entry.keys) return entry.attemptAt + REFETCH_INTERVAL_MS;
+  return entry.failedAt === undefined ? 0 : entry.failedAt + FAILURE_BACKOFF_MS;
 }
 
 /** Forgets every cached key set of this isolate (tests). */

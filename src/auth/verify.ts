@@ -121,18 +121,22 @@ function idpTenant(config: Config, iss: string, aud: string | string[] | undefin
 }
 
 async function verifyIdp(config: Config, token: string, alg: string, kid: unknown): Promise<VerifiedToken> {
-  const routing = RoutingSchema.safeParse(unverifiedPayload(token));
+  const unverified = unverifiedPayload(token);
+  const routing = RoutingSchema.safeParse(unverified);
   const tenant = routing.success ? idpTenant(config, routing.data.iss, routing.data.aud) : undefined;
   const jwks = tenant?.auth?.jwks;
   if (!tenant || !jwks) throw denied(INVALID);
   if (!jwks.algorithms.some((allowed) => allowed === alg)) throw denied(INVALID);
   if (typeof kid !== 'string' || kid.length === 0 || kid.length > 256) throw denied(INVALID);
+  // Claims that fail are refused before the keys are looked for: such a token is 401 whether
+  // its signature is good or not, even while the IdP's keys cannot be had.
+  checkTimes(idpClaims(jwks, unverified), Math.floor(Date.now() / 1000));
 
   const keys = await keysFor(jwks.uri, kid);
-  if (keys === 'unavailable') {
+  if (!('resolve' in keys)) {
     log('error', 'idp keys unavailable', { tenant: tenant.id, origin: new URL(jwks.uri).origin });
     throw new ApiError('AUTH_UNAVAILABLE', 'The identity provider’s keys cannot be had right now.', {
-      retryAfter: 10,
+      retryAfter: keys.retryAfter,
     });
   }
   let payload: Uint8Array;
@@ -141,15 +145,23 @@ async function verifyIdp(config: Config, token: string, alg: string, kid: unknow
   } catch {
     throw denied(INVALID);
   }
-  const claims = IdpClaimsSchema.safeParse(parseJson(payload));
+  const { sub, ...times } = idpClaims(jwks, parseJson(payload));
+  // Remembered only while these keys are fresh: a key the IdP withdraws stops working then.
+  return { tenant, user: sub, times, until: keys.freshUntil };
+}
+
+type IdpJwks = NonNullable<NonNullable<Tenant['auth']>['jwks']>;
+
+/** The claims of an IdP token for `jwks`: `iss`, `aud`, `azp` and `sub` checked; else 401. */
+function idpClaims(jwks: IdpJwks, payload: unknown): TimeClaims & { sub: string } {
+  const claims = IdpClaimsSchema.safeParse(payload);
   if (!claims.success || claims.data.iss !== jwks.issuer) throw denied(INVALID);
   const { aud, azp, exp, iat, nbf, sub } = claims.data;
   if (jwks.audience !== undefined && !audiences(aud).includes(jwks.audience)) throw denied(INVALID);
   if (jwks.authorized_parties && (azp === undefined || !jwks.authorized_parties.includes(azp))) {
     throw denied(INVALID);
   }
-  // Remembered only while these keys are fresh: a key the IdP withdraws stops working then.
-  return { tenant, user: sub, times: { exp, iat, nbf }, until: keys.freshUntil };
+  return { exp, iat, nbf, sub };
 }
 
 function parseJson(payload: Uint8Array): unknown {
