@@ -68,6 +68,8 @@ interface Entry {
   attemptAt: number;
   /** When the last fetch failed, if it did. */
   failedAt: number | undefined;
+  /** Whether the fetch started at `attemptAt` has finished (it may never: its request can be cancelled). */
+  settled: boolean;
 }
 
 /** No keys to decide a token with; `retryAfter` (s): until this isolate asks the IdP again. */
@@ -81,13 +83,14 @@ const entries = new BoundedMap<string, Entry>(MAX_ENTRIES);
 /**
  * The keys of the JWKS at `uri` to verify a token signed with `kid`, or {@link Unavailable}
  * when they cannot be had (the caller answers 503): none usable and the IdP unreachable, or
- * `kid` not among them and the last fetch failed. The keys returned may lack `kid` only when
- * a good fetch is the latest word, within {@link REFETCH_INTERVAL_MS}: verification then fails.
+ * `kid` not among them and the last fetch failed or is still under way. The keys returned
+ * may lack `kid` only when a good fetch is the latest word, within {@link REFETCH_INTERVAL_MS}:
+ * verification then fails.
  */
 export async function keysFor(uri: string, kid: string): Promise<KeySet | Unavailable> {
   let entry = entries.get(uri);
   if (!entry) {
-    entry = { keys: undefined, attemptAt: 0, failedAt: undefined };
+    entry = { keys: undefined, attemptAt: 0, failedAt: undefined, settled: true };
     entries.set(uri, entry);
   }
   const now = Date.now();
@@ -97,7 +100,9 @@ export async function keysFor(uri: string, kid: string): Promise<KeySet | Unavai
 
   if (now >= nextFetchAt(entry)) {
     entry.attemptAt = now;
+    entry.settled = false;
     const fetched = await fetchKeys(uri, now);
+    entry.settled = true;
     if (fetched) {
       entry.keys = fetched.keys;
       entry.failedAt = undefined;
@@ -109,8 +114,12 @@ export async function keysFor(uri: string, kid: string): Promise<KeySet | Unavai
   const usable = entry.keys && now < entry.keys.fetchedAt + MAX_STALE_MS ? entry.keys : undefined;
   // Keys another isolate fetched after our failure (read from the Cache API) are the latest word.
   const failed = entry.failedAt !== undefined && entry.failedAt >= (usable?.fetchedAt ?? 0);
-  if (usable && (usable.kids.has(kid) || !failed)) return usable;
-  return { retryAfter: Math.max(1, Math.ceil((nextFetchAt(entry) - now) / 1000)) };
+  // A refetch another request started may be bringing this kid (an IdP rotating keys in): a
+  // second's retry, not a 401. Bounded by the fetch timeout, as a cancelled one never settles.
+  const pending = !entry.settled && now - entry.attemptAt < FETCH_TIMEOUT_MS;
+  if (usable && (usable.kids.has(kid) || !(failed || pending))) return usable;
+  const retryAt = pending ? now : nextFetchAt(entry);
+  return { retryAfter: Math.max(1, Math.ceil((retryAt - now) / 1000)) };
 }
 
 /**

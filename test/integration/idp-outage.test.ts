@@ -127,3 +127,29 @@ describe('IdP JWKS down with keys cached', () => {
     expect(await idp.fetches()).toBe(3);
   });
 });
+
+describe('IdP key rotation with the JWKS up', () => {
+  it('answers tokens of a rotated-in kid that arrive while its refetch is in flight 503, never 401', async () => {
+    const { idp, gw, call } = await setup();
+    expect((await call(await idp.sign({ aud: 'epsimo-edge', sub: 'warm' }))).status).toBe(200);
+    const next = await idp.addKey('RS256');
+    advanceClock(31);
+    const tokens = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => idp.sign({ aud: 'epsimo-edge', sub: `user-${i}` }, { kid: next })),
+    );
+    const watch = await watchUpstream(gw.emulator);
+    // Eight users at once: the first refetches, the others must not be logged out meanwhile.
+    const first = await Promise.all(tokens.map(call));
+    const statuses = first.map((res) => res.status);
+    expect(statuses).not.toContain(401);
+    expect(statuses).toContain(200);
+    for (const res of first) {
+      if (res.status === 503) expect(await expect503(res)).toBe(1);
+    }
+    // Retried, each is served from the one refetch.
+    for (const token of tokens) expect((await call(token)).status).toBe(200);
+    expect(await idp.fetches()).toBe(2);
+    // `/v1/usage` is answered by the gateway itself: nothing of this reached the upstream.
+    await watch.expectNone();
+  });
+});
