@@ -51,7 +51,8 @@ export function sessionAuth() {
     }
     const header = c.req.header('Authorization');
     // A token is a few hundred bytes to a few KB; a huge one is refused before any work.
-    const match = header && header.length <= MAX_HEADER ? header.match(BEARER) : undefined;
+    if (header && header.length > MAX_HEADER) throw denied('The bearer token is too large.');
+    const match = header?.match(BEARER);
     if (!match?.[1]) throw denied('A bearer session token is required.');
 
     const now = Date.now();
