@@ -11,6 +11,13 @@ import { isJsonMediaType, mediaEssence, wrongMediaType } from '../media-type';
 export const MERGE_PATCH_TYPES: readonly string[] = ['application/merge-patch+json', 'application/json'];
 
 /**
+ * What a tenant PUT is read as: plain JSON, a `TENANTS` entry. Every other `+json` type
+ * names a format of its own (a merge patch sent to PUT would replace the tenant with the
+ * patch), so none of them is taken for an entry.
+ */
+export const ENTRY_TYPES: readonly string[] = ['application/json'];
+
+/**
  * The one key JSON may hold that a JavaScript object does not keep as data: assigned,
  * `__proto__` sets the object's prototype instead. The body's validator drops it and a
  * merge would swallow it, so a write would succeed without it; it is refused instead.
@@ -46,16 +53,15 @@ function pathOf(node: Node): string {
 }
 
 /**
- * The body check of the tenant writes, before their validators: with `types`, a
- * `Content-Type` whose essence is not listed is `415`; a JSON body holding a `__proto__`
- * key anywhere is `400 VALIDATION_ERROR` naming it, so nothing is written. Malformed
- * JSON and every other media type are left to the validators, which answer them as on
- * any route.
+ * The body check of the tenant writes, before their validators: a `Content-Type` whose
+ * essence is not one of `types` (or none) is `415`; a JSON body holding a `__proto__` key
+ * anywhere is `400 VALIDATION_ERROR` naming it, so nothing is written. Malformed JSON is
+ * left to the validators, which answer it as on any route.
  */
-export function tenantBody(types?: readonly string[]) {
+export function tenantBody(types: readonly string[]) {
   return createMiddleware<AppEnv>(async function tenantBody(c, next) {
     const header = c.req.header('content-type');
-    if (types !== undefined && !types.includes(mediaEssence(header) ?? '')) throw wrongMediaType();
+    if (!types.includes(mediaEssence(header) ?? '')) throw wrongMediaType();
     if (isJsonMediaType(header)) {
       let parsed: unknown;
       try {

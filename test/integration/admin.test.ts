@@ -242,7 +242,7 @@ describe('admin API: tenants', () => {
 describe('admin API: tenant bodies', () => {
   /** A tenant of this test and a check that nothing of it changed since it was written. */
   async function written() {
-    const { admin, id } = setup();
+    const { gw, admin, id } = setup();
     expect((await admin.request('PUT', `/tenants/${id}`, { json: entry() })).status).toBe(201);
     const before = await parseJson(await admin.request('GET', `/tenants/${id}`), TenantViewSchema);
     const unchanged = async () => {
@@ -256,7 +256,7 @@ describe('admin API: tenant bodies', () => {
         body,
         headers: type === undefined ? {} : { 'content-type': type },
       });
-    return { admin, id, send, unchanged };
+    return { gw, admin, id, send, unchanged };
   }
 
   it('takes a PATCH as application/merge-patch+json or application/json only, else 415', async () => {
@@ -282,6 +282,43 @@ describe('admin API: tenant bodies', () => {
       ['Application/JSON', 'full'],
     ]) {
       const res = await send('PATCH', JSON.stringify({ tool_calls }), type);
+      expect(res.status, await res.clone().text()).toBe(200);
+      expect((await parseJson(res, TenantViewSchema)).config).toMatchObject({ tool_calls });
+    }
+  });
+
+  it('takes a PUT as application/json only, else 415, creating and replacing nothing', async () => {
+    const { gw, admin, id, send, unchanged } = await written();
+    const body = JSON.stringify(entry({ tool_calls: 'none' }));
+    const fresh = `${id}-new`;
+    const watch = await watchUpstream(gw.emulator);
+    for (const type of [
+      'application/vnd.acme+json',
+      'application/merge-patch+json',
+      'application/json-patch+json',
+      'application/json-seq',
+      'text/plain',
+      'text/json',
+      undefined,
+    ]) {
+      await expectError(await send('PUT', body, type), 415, 'UNSUPPORTED_MEDIA_TYPE');
+      const create = await admin.request('PUT', `/tenants/${fresh}`, {
+        body,
+        headers: type === undefined ? {} : { 'content-type': type },
+      });
+      await expectError(create, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    }
+    await unchanged();
+    await expectError(await admin.request('GET', `/tenants/${fresh}`), 404, 'NOT_FOUND');
+    const { entries } = await parseJson(await admin.request('GET', `/audit?tenant=${fresh}`), AuditSchema);
+    expect(entries).toEqual([]);
+    await watch.expectNone();
+    // application/json is read in any case and with parameters.
+    for (const [type, tool_calls] of [
+      ['application/json; charset=utf-8', 'none'],
+      ['Application/JSON', 'full'],
+    ]) {
+      const res = await send('PUT', JSON.stringify(entry({ tool_calls })), type);
       expect(res.status, await res.clone().text()).toBe(200);
       expect((await parseJson(res, TenantViewSchema)).config).toMatchObject({ tool_calls });
     }

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { MERGE_PATCH_TYPES, tenantBody } from '../../admin/body';
+import { ENTRY_TYPES, MERGE_PATCH_TYPES, tenantBody } from '../../admin/body';
 import { COUNTERS, REFUSALS } from '../../metering/metrics';
 import { TenantKeySchema } from '../../tenant';
 import { jsonContent } from '../schemas';
@@ -49,7 +49,7 @@ export const putTenant = adminRoute({
   path: '/tenants/{tenant}',
   operationId: 'adminPutTenant',
   summary: 'Create or replace a tenant; served by every isolate within 30 s',
-  middleware: [tenantBody()],
+  middleware: [tenantBody(ENTRY_TYPES)],
   request: {
     params: TenantParams,
     body: { content: { 'application/json': { schema: TenantEntryBody } }, required: true },
