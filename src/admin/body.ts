@@ -1,7 +1,9 @@
 import { createMiddleware } from 'hono/factory';
+import type { MiddlewareHandler } from 'hono/types';
 import type { AppEnv } from '../env';
 import { ApiError } from '../errors';
 import { isJsonMediaType, mediaEssence, wrongMediaType } from '../media-type';
+import { jsonDepthLimit } from '../middleware/json-depth';
 
 /**
  * What a tenant PATCH is read as: RFC 7396's own media type, or plain JSON. Another
@@ -53,30 +55,39 @@ function pathOf(node: Node): string {
 }
 
 /**
- * The body check of the tenant writes, before their validators: a `Content-Type` whose
- * essence is not one of `types` (or none) is `415`; a JSON body holding a `__proto__` key
- * anywhere is `400 VALIDATION_ERROR` naming it, so nothing is written. Malformed JSON is
- * left to the validators, which answer it as on any route.
+ * The body checks of the tenant writes, in order and before their validators: a
+ * `Content-Type` whose essence is not one of `types` (or none) is `415`, from the header
+ * before the body is read; JSON nested deeper than 64 levels is the `400` of every route
+ * (the validator recurses per level: 10 000 of them were a RangeError), before it is
+ * parsed; a JSON body holding a `__proto__` key anywhere is `400 VALIDATION_ERROR` naming
+ * it, so nothing is written. Malformed JSON is left to the validators, which answer it as
+ * on any route.
  */
-export function tenantBody(types: readonly string[]) {
-  return createMiddleware<AppEnv>(async function tenantBody(c, next) {
-    const header = c.req.header('content-type');
-    if (!types.includes(mediaEssence(header) ?? '')) throw wrongMediaType();
-    if (isJsonMediaType(header)) {
-      let parsed: unknown;
-      try {
-        // Through Hono's body cache: the validator after this parses the same text.
-        parsed = JSON.parse(await c.req.text());
-      } catch {
-        parsed = undefined;
-      }
-      const field = protoKeyPath(parsed);
-      if (field !== undefined) {
-        throw new ApiError('VALIDATION_ERROR', `${field}: not a field; a ${PROTO_KEY} key is refused.`, {
-          field,
-        });
-      }
-    }
+export function tenantBody(types: readonly string[]): MiddlewareHandler<AppEnv>[] {
+  const mediaType = createMiddleware<AppEnv>(async function tenantMediaType(c, next) {
+    if (!types.includes(mediaEssence(c.req.header('content-type')) ?? '')) throw wrongMediaType();
     await next();
   });
+  return [mediaType, depth, protoKeys];
 }
+
+const depth = jsonDepthLimit();
+
+const protoKeys = createMiddleware<AppEnv>(async function protoKeys(c, next) {
+  if (isJsonMediaType(c.req.header('content-type'))) {
+    let parsed: unknown;
+    try {
+      // Through Hono's body cache: the validator after this parses the same text.
+      parsed = JSON.parse(await c.req.text());
+    } catch {
+      parsed = undefined;
+    }
+    const field = protoKeyPath(parsed);
+    if (field !== undefined) {
+      throw new ApiError('VALIDATION_ERROR', `${field}: not a field; a ${PROTO_KEY} key is refused.`, {
+        field,
+      });
+    }
+  }
+  await next();
+});

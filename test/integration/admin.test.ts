@@ -324,6 +324,47 @@ describe('admin API: tenant bodies', () => {
     }
   });
 
+  it('refuses a PUT or PATCH nested deeper than 64 levels with the 400 of every route, writing nothing', async () => {
+    const { gw, admin, id, send, unchanged } = await written();
+    /** `n` levels of objects: `{"a":{"a":...1}}`. */
+    const nested = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
+    const fresh = `${id}-new`;
+    const watch = await watchUpstream(gw.emulator);
+    // 10 000 levels overflowed the merge or the validator (a RangeError's field-less 400);
+    // 64 under `limits` are 65 with the body: one over.
+    for (const depth of [10_000, 64]) {
+      const limits = `{"limits":${nested(depth)}}`;
+      const put = JSON.stringify(entry()).replace('{', `{"limits":${nested(depth)},`);
+      for (const [method, path, body, type] of [
+        ['PATCH', `/tenants/${id}`, limits, 'application/merge-patch+json'],
+        ['PATCH', `/tenants/${id}`, limits, 'application/json'],
+        ['PUT', `/tenants/${id}`, put, 'application/json'],
+        ['PUT', `/tenants/${fresh}`, put, 'application/json'],
+      ] as const) {
+        const res = await admin.request(method, path, { body, headers: { 'content-type': type } });
+        const text = await res.clone().text();
+        const refused = await expectError(res, 400, 'BAD_REQUEST');
+        expect({ depth, method, detail: refused.detail }, text).toEqual({
+          depth,
+          method,
+          detail: 'JSON bodies may nest at most 64 levels.',
+        });
+      }
+    }
+    // 64 levels, the body included, is not too deep: the schema answers it, naming the field.
+    await expectError(
+      await send('PATCH', `{"limits":${nested(63)}}`, 'application/json'),
+      400,
+      'VALIDATION_ERROR',
+      /^limits/,
+    );
+    await unchanged();
+    await expectError(await admin.request('GET', `/tenants/${fresh}`), 404, 'NOT_FOUND');
+    const { entries } = await parseJson(await admin.request('GET', `/audit?tenant=${fresh}`), AuditSchema);
+    expect(entries).toEqual([]);
+    await watch.expectNone();
+  });
+
   it('refuses a __proto__ key anywhere in a PATCH with 400 naming it, writing nothing', async () => {
     const { send, unchanged } = await written();
     const cases: [string, string][] = [

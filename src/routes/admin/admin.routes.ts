@@ -49,7 +49,7 @@ export const putTenant = adminRoute({
   path: '/tenants/{tenant}',
   operationId: 'adminPutTenant',
   summary: 'Create or replace a tenant; served by every isolate within 30 s',
-  middleware: [tenantBody(ENTRY_TYPES)],
+  middleware: tenantBody(ENTRY_TYPES),
   request: {
     params: TenantParams,
     body: { content: { 'application/json': { schema: TenantEntryBody } }, required: true },
@@ -66,7 +66,7 @@ export const patchTenant = adminRoute({
   path: '/tenants/{tenant}',
   operationId: 'adminPatchTenant',
   summary: 'Change some fields of a tenant (JSON merge patch, RFC 7396)',
-  middleware: [tenantBody(MERGE_PATCH_TYPES)],
+  middleware: tenantBody(MERGE_PATCH_TYPES),
   request: {
     params: TenantParams,
     body: {
