@@ -205,6 +205,18 @@ describe('GET /openapi.json', () => {
     ]);
   });
 
+  it('lists 408 for every operation with a body, admin tenant writes included (the body deadline)', async () => {
+    const Operation = z.looseObject({ responses: JsonObject, requestBody: z.unknown().optional() });
+    const withBody = operationsOf(await fetchDocument())
+      .map((op) => ({ key: `${op.method} ${op.path}`, operation: Operation.parse(op.operation) }))
+      .filter(({ operation }) => operation.requestBody !== undefined);
+    expect(withBody.map((op) => op.key)).toEqual(
+      expect.arrayContaining(['PUT /admin/v1/tenants/{tenant}', 'PATCH /admin/v1/tenants/{tenant}']),
+    );
+    const missing = withBody.filter(({ operation }) => !('408' in operation.responses)).map((op) => op.key);
+    expect(missing).toEqual([]);
+  });
+
   it('declares the service operations outside /v1 and /admin/v1 public (`security: []`)', async () => {
     const service = operationsOf(await fetchDocument()).filter(
       (op) =>

@@ -3,12 +3,17 @@ import { TenantKeySchema } from '../../tenant';
 import { SECURITY } from '../define';
 import { ErrorSchema } from '../schemas';
 
-/** Operator route errors: the admin key (401), the admin rate limit (429), the registry (503). */
+/**
+ * Operator route errors: the admin key (401), the admin rate limit (429), the registry
+ * (503), and the given ones. A route with a body cap (413) also has the body deadline
+ * (408) that every admin route runs (app.ts), as on the session routes.
+ */
 export function adminErrors(...statuses: number[]) {
   const descriptions: Record<number, string> = {
     400: 'Bad input (`field` names it)',
     401: 'No or wrong operator key (a session token is not one)',
     404: 'No such tenant',
+    408: 'The request body did not arrive in time (`BODY_TIMEOUT_MS`)',
     413: 'Body over 64 KiB',
     415: 'The body’s `Content-Type` is not one the route takes',
     429: 'Over the admin API’s rate limit',
@@ -16,7 +21,8 @@ export function adminErrors(...statuses: number[]) {
     503: 'The registry or the upstream cannot be reached',
     504: 'The upstream did not answer in time',
   };
-  const all = [...new Set([...statuses, 401, 429, 503])].sort();
+  const withBody = statuses.includes(413) ? [408] : [];
+  const all = [...new Set([...statuses, ...withBody, 401, 429, 503])].sort();
   return Object.fromEntries(
     all.map((status) => [
       status,
