@@ -1,9 +1,9 @@
 import { createMiddleware } from 'hono/factory';
 import type { MiddlewareHandler } from 'hono/types';
 import type { AppEnv } from '../env';
-import { ApiError } from '../errors';
-import { isJsonMediaType, mediaEssence, wrongMediaType } from '../media-type';
+import { mediaEssence, wrongMediaType } from '../media-type';
 import { jsonDepthLimit } from '../middleware/json-depth';
+import { protoKeyRefusal } from '../middleware/proto-keys';
 
 /**
  * What a tenant PATCH is read as: RFC 7396's own media type, or plain JSON. Another
@@ -19,49 +19,17 @@ export const MERGE_PATCH_TYPES: readonly string[] = ['application/merge-patch+js
  */
 export const ENTRY_TYPES: readonly string[] = ['application/json'];
 
-/**
- * The one key JSON may hold that a JavaScript object does not keep as data: assigned,
- * `__proto__` sets the object's prototype instead. The body's validator drops it and a
- * merge would swallow it, so a write would succeed without it; it is refused instead.
- * (`constructor` and `prototype` are plain keys, refused by the schema as unknown fields.)
- */
-const PROTO_KEY = '__proto__';
-
-interface Node {
-  value: unknown;
-  key: string;
-  parent: Node | undefined;
-}
-
-/** The dotted path (`limits.__proto__`, `auth.hs256.0.__proto__`) of a `__proto__` key in `value`, if any. */
-export function protoKeyPath(value: unknown): string | undefined {
-  // A walk with a stack, not recursion: the body's nesting is the sender's choice.
-  const stack: Node[] = [{ value, key: '', parent: undefined }];
-  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
-    if (node.value === null || typeof node.value !== 'object') continue;
-    for (const [key, child] of Object.entries(node.value)) {
-      const next: Node = { value: child, key, parent: node };
-      if (key === PROTO_KEY) return pathOf(next);
-      stack.push(next);
-    }
-  }
-  return undefined;
-}
-
-function pathOf(node: Node): string {
-  const keys: string[] = [];
-  for (let at: Node | undefined = node; at?.parent !== undefined; at = at.parent) keys.push(at.key);
-  return keys.reverse().join('.');
-}
+const depth = jsonDepthLimit();
+const protoKeys = protoKeyRefusal();
 
 /**
  * The body checks of the tenant writes, in order and before their validators: a
  * `Content-Type` whose essence is not one of `types` (or none) is `415`, from the header
  * before the body is read; JSON nested deeper than 64 levels is the `400` of every route
  * (the validator recurses per level: 10 000 of them were a RangeError), before it is
- * parsed; a JSON body holding a `__proto__` key anywhere is `400 VALIDATION_ERROR` naming
- * it, so nothing is written. Malformed JSON is left to the validators, which answer it as
- * on any route.
+ * parsed; a `__proto__` key anywhere is `400 VALIDATION_ERROR` naming it (a merge would
+ * swallow it), so nothing is written. Malformed JSON is left to the validators, which
+ * answer it as on any route.
  */
 export function tenantBody(types: readonly string[]): MiddlewareHandler<AppEnv>[] {
   const mediaType = createMiddleware<AppEnv>(async function tenantMediaType(c, next) {
@@ -70,24 +38,3 @@ export function tenantBody(types: readonly string[]): MiddlewareHandler<AppEnv>[
   });
   return [mediaType, depth, protoKeys];
 }
-
-const depth = jsonDepthLimit();
-
-const protoKeys = createMiddleware<AppEnv>(async function protoKeys(c, next) {
-  if (isJsonMediaType(c.req.header('content-type'))) {
-    let parsed: unknown;
-    try {
-      // Through Hono's body cache: the validator after this parses the same text.
-      parsed = JSON.parse(await c.req.text());
-    } catch {
-      parsed = undefined;
-    }
-    const field = protoKeyPath(parsed);
-    if (field !== undefined) {
-      throw new ApiError('VALIDATION_ERROR', `${field}: not a field; a ${PROTO_KEY} key is refused.`, {
-        field,
-      });
-    }
-  }
-  await next();
-});

@@ -6,6 +6,7 @@ import { ApiError } from '../errors';
 import { sessionAuth } from '../middleware/auth';
 import { bodyDeadline } from '../middleware/body-deadline';
 import { jsonDepthLimit } from '../middleware/json-depth';
+import { protoKeyRefusal } from '../middleware/proto-keys';
 import {
   type AdmissionSpec,
   type AdmitAsks,
@@ -42,6 +43,7 @@ const jsonBodyLimit = limitBody(MAX_JSON_BODY, `Request bodies are limited to ${
 const authenticate = sessionAuth();
 const deadline = bodyDeadline();
 const depth = jsonDepthLimit();
+const protoKeys = protoKeyRefusal();
 
 /**
  * The OpenAPI security requirement of each kind of route, named where the route is
@@ -57,8 +59,8 @@ export const SECURITY = {
 
 /**
  * Declares a route an end user calls with a session token: the session auth and, but for
- * a `get`, the body deadline, the body cap (`body`, default {@link MAX_JSON_BODY}) and the
- * JSON depth limit run as its middleware, its OpenAPI
+ * a `get`, the body deadline, the body cap (`body`, default {@link MAX_JSON_BODY}), the
+ * JSON depth limit and the `__proto__` key refusal run as its middleware, its OpenAPI
  * operation requires `bearerAuth`, and `admission` is what {@link admitted} takes for it.
  */
 export function sessionRoute<const S extends AdmissionSpec, const R extends RouteConfig>(
@@ -67,7 +69,8 @@ export function sessionRoute<const S extends AdmissionSpec, const R extends Rout
   body: MiddlewareHandler<AppEnv> = jsonBodyLimit,
 ) {
   // A read has no body to wait for, cap or measure (one it carries is never read).
-  const middleware = config.method === 'get' ? [authenticate] : [authenticate, deadline, body, depth];
+  const middleware =
+    config.method === 'get' ? [authenticate] : [authenticate, deadline, body, depth, protoKeys];
   const route = createRoute({ ...config, security: SECURITY.session, middleware });
   return { route, admission };
 }
