@@ -39,18 +39,55 @@ function fail(message) {
   process.exit(1);
 }
 
+/** The options each verb takes; any other is refused, so a misspelt one is not silently ignored. */
+const VERB_OPTIONS = {
+  tenants: [],
+  tenant: [],
+  'add-tenant': [],
+  'patch-tenant': [],
+  'delete-tenant': [],
+  'rotate-secret': ['kid', 'retire', 'replace'],
+  block: [],
+  unblock: [],
+  blocks: [],
+  'delete-threads': [],
+  usage: ['tenant', 'from', 'to', 'group', 'format'],
+  account: [],
+  audit: ['tenant', 'limit'],
+  'hash-key': [],
+};
+
 /** Options that take no value: present or not. */
 const FLAGS = new Set(['replace']);
 
-/** `--name value` options (`--flag` alone for {@link FLAGS}) and the positional arguments of `args`. */
-function parse(args) {
+/**
+ * `--name value` options (`--flag` alone for {@link FLAGS}) and the positional arguments
+ * of `verb`'s `args`, before any request: an option `verb` does not take, or one without
+ * its value (none follows, or the next option does), exits 1 naming it.
+ */
+function parse(verb, args) {
+  const allowed = VERB_OPTIONS[verb];
   const options = {};
   const positional = [];
   for (let i = 0; i < args.length; i++) {
-    const name = args[i].startsWith('--') ? args[i].slice(2) : undefined;
-    if (name === undefined) positional.push(args[i]);
-    else if (FLAGS.has(name)) options[name] = true;
-    else options[name] = args[++i] ?? fail(`${args[i]} needs a value`);
+    const arg = args[i];
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
+    const name = arg.slice(2);
+    if (!allowed.includes(name)) {
+      const takes = allowed.length === 0 ? 'none' : allowed.map((option) => `--${option}`).join(', ');
+      fail(`${verb}: unknown option ${arg} (it takes ${takes})`);
+    }
+    if (FLAGS.has(name)) {
+      options[name] = true;
+      continue;
+    }
+    const value = args[i + 1];
+    if (value === undefined || value.startsWith('--')) fail(`${arg} needs a value`);
+    options[name] = value;
+    i += 1;
   }
   return { options, positional };
 }
@@ -100,7 +137,8 @@ const need = (value, what) => value ?? fail(`missing ${what}\n\n${USAGE}`);
 const path = (value) => encodeURIComponent(value);
 
 const [verb, ...rest] = process.argv.slice(2);
-const { options, positional } = parse(rest);
+if (!Object.hasOwn(VERB_OPTIONS, verb ?? '')) fail(USAGE);
+const { options, positional } = parse(verb, rest);
 const [first, second] = positional;
 
 switch (verb) {
@@ -194,9 +232,7 @@ switch (verb) {
     show(await api('GET', `/tenants/${path(need(first, '<tenant>'))}/blocks`));
     break;
   case 'usage': {
-    const query = new URLSearchParams(
-      Object.entries(options).filter(([name]) => ['tenant', 'from', 'to', 'group', 'format'].includes(name)),
-    );
+    const query = new URLSearchParams(options);
     const text = await api('GET', `/usage${query.size ? `?${query}` : ''}`);
     if ((options.format ?? 'json') === 'json') show(text);
     else process.stdout.write(text);
@@ -206,9 +242,7 @@ switch (verb) {
     show(await api('GET', '/account'));
     break;
   case 'audit': {
-    const query = new URLSearchParams(
-      Object.entries(options).filter(([name]) => ['tenant', 'limit'].includes(name)),
-    );
+    const query = new URLSearchParams(options);
     show(await api('GET', `/audit${query.size ? `?${query}` : ''}`));
     break;
   }
@@ -219,5 +253,6 @@ switch (verb) {
     break;
   }
   default:
+    // Every verb of VERB_OPTIONS has its case above; an unknown one was refused before parsing.
     fail(USAGE);
 }
