@@ -75,25 +75,34 @@ export async function readTenant(db: D1Database, id: string): Promise<TenantRow 
   return row === null ? undefined : TenantRowSchema.parse(row);
 }
 
+/** An audit row's detail computed by SQL inside the write's batch, from what the write did. */
+interface ComputedDetail {
+  sql: string;
+  binds: unknown[];
+}
+
 /**
- * The statements that follow a write in the same batch: its audit row and a new
- * generation, each only if the statement before it changed a row (`changes()`), so a
- * guarded write that matched nothing leaves no trace.
+ * The statements that follow a write in the same batch: its audit row (its detail
+ * `change.detail`, or `computed`) and a new generation, each only if the statement before
+ * it changed a row (`changes()`), so a guarded write that matched nothing leaves no trace.
  */
-function afterWrite(db: D1Database, change: Change, at: string): D1PreparedStatement[] {
+function afterWrite(
+  db: D1Database,
+  change: Change,
+  at: string,
+  computed?: ComputedDetail,
+): D1PreparedStatement[] {
+  const detail = computed ?? {
+    sql: '?',
+    binds: [change.detail === undefined ? null : JSON.stringify(change.detail)],
+  };
   return [
     db
       .prepare(
-        'INSERT INTO audit (at, actor, action, tenant, subject, detail) SELECT ?, ?, ?, ?, ?, ? WHERE changes() > 0',
+        'INSERT INTO audit (at, actor, action, tenant, subject, detail) ' +
+          `SELECT ?, ?, ?, ?, ?, ${detail.sql} WHERE changes() > 0`,
       )
-      .bind(
-        at,
-        change.actor,
-        change.action,
-        change.tenant,
-        change.subject ?? null,
-        change.detail === undefined ? null : JSON.stringify(change.detail),
-      ),
+      .bind(at, change.actor, change.action, change.tenant, change.subject ?? null, ...detail.binds),
     db
       .prepare(
         "INSERT INTO registry_meta (key, value) SELECT 'generation', ? WHERE changes() > 0 " +
@@ -187,7 +196,8 @@ export async function deleteTenant(db: D1Database, id: string, change: Change): 
  * entry is added, or replaces a row `TENANTS` still owns (rotating a secret by redeploying
  * works as before); a row the admin API created, edited or deleted is left as it is. A
  * tenant left out of a new `TENANTS` is not deleted (DELETE it through the admin API).
- * Idempotent: concurrent seeds of one value write the same rows.
+ * Idempotent: concurrent seeds of one value write the same rows. Its audit row (once per
+ * value) lists the tenants it wrote.
  */
 export async function seedTenants(
   db: D1Database,
@@ -195,25 +205,34 @@ export async function seedTenants(
   entries: Readonly<Record<string, unknown>>,
 ): Promise<void> {
   const at = new Date().toISOString();
-  const upserts = Object.entries(entries).map(([id, entry]) =>
-    db
+  const revs: string[] = [];
+  const upserts = Object.entries(entries).map(([id, entry]) => {
+    const rev = newToken();
+    revs.push(rev);
+    return db
       .prepare(
         "INSERT INTO tenants (id, config, rev, source, created_at, updated_at) VALUES (?, ?, ?, 'TENANTS', ?, ?) " +
           'ON CONFLICT (id) DO UPDATE SET config = excluded.config, rev = excluded.rev, ' +
           "updated_at = excluded.updated_at WHERE tenants.source = 'TENANTS' AND tenants.config <> excluded.config",
       )
-      .bind(id, JSON.stringify(entry), newToken(), at, at),
-  );
-  const change: Change = {
-    actor: 'TENANTS',
-    action: 'registry.seed',
-    tenant: '*',
-    detail: { digest, tenants: Object.keys(entries) },
+      .bind(id, JSON.stringify(entry), rev, at, at);
+  });
+  // The audit names the tenants this seed wrote, not every id of TENANTS: a row the admin
+  // API owns, or one already as TENANTS says, keeps its rev, so the rows holding one of
+  // this seed's new revs are exactly the ones written. Read in the same batch (one
+  // transaction); the revs travel as one JSON parameter (D1 caps a statement's binds).
+  const written =
+    'SELECT json_group_array(id) FROM ' +
+    '(SELECT id FROM tenants WHERE rev IN (SELECT value FROM json_each(?)) ORDER BY id)';
+  const detail = {
+    sql: `json_object('digest', ?, 'tenants', json((${written})))`,
+    binds: [digest, JSON.stringify(revs)],
   };
+  const change: Change = { actor: 'TENANTS', action: 'registry.seed', tenant: '*' };
   await db.batch([
     ...upserts,
     db.prepare('INSERT OR IGNORE INTO seeds (digest, seeded_at) VALUES (?, ?)').bind(digest, at),
-    ...afterWrite(db, change, at),
+    ...afterWrite(db, change, at, detail),
   ]);
 }
 

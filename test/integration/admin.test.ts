@@ -406,6 +406,66 @@ describe('admin API: tenant bodies', () => {
   });
 });
 
+describe('admin API: seeding from TENANTS', () => {
+  it('audits a seed with the tenants it wrote, not every id of TENANTS', async () => {
+    const { gw, admin } = setup();
+    const suffix = unique();
+    const [owned, changed, added, deleted, same] = [
+      `seed-owned-${suffix}`,
+      `seed-changed-${suffix}`,
+      `seed-added-${suffix}`,
+      `seed-deleted-${suffix}`,
+      `seed-same-${suffix}`,
+    ];
+    const first = { [owned]: entry(), [changed]: entry(), [deleted]: entry(), [same]: entry() };
+    /** The operator of a gateway whose `TENANTS` is `tenants`: its first request seeds them. */
+    const seeding = (tenants: Record<string, unknown>) =>
+      operator({ ...gw.overrides, TENANTS: JSON.stringify(tenants) });
+    const SeedAudit = z.object({ digest: z.string(), tenants: z.array(z.string()) });
+    /** The tenants of each `registry.seed` row naming any id of this test, oldest first. */
+    const seeds = async () => {
+      const { entries } = await parseJson(await admin.request('GET', '/audit?limit=1000'), AuditSchema);
+      const ours = new Set([owned, changed, added, deleted, same]);
+      return entries
+        .filter((e) => e.action === 'registry.seed')
+        .map((e) => SeedAudit.parse(e.detail).tenants.toSorted())
+        .filter((tenants) => tenants.some((t) => ours.has(t)))
+        .reverse();
+    };
+
+    expect((await seeding(first).request('GET', '/tenants')).status).toBe(200);
+    expect(await seeds()).toEqual([[owned, changed, deleted, same].sort()]);
+    // The admin API takes two of them over: one edited, one deleted.
+    expect(
+      (await admin.request('PUT', `/tenants/${owned}`, { json: entry({ tool_calls: 'full' }) })).status,
+    ).toBe(200);
+    expect((await admin.request('DELETE', `/tenants/${deleted}`)).status).toBe(204);
+    const ownedBefore = await parseJson(await admin.request('GET', `/tenants/${owned}`), TenantViewSchema);
+    const sameBefore = await parseJson(await admin.request('GET', `/tenants/${same}`), TenantViewSchema);
+
+    // A new TENANTS value: every entry but `same` differs, and one is new.
+    const next = {
+      [owned]: entry({ tool_calls: 'none' }),
+      [changed]: entry({ tool_calls: 'none' }),
+      [added]: entry(),
+      [deleted]: entry({ tool_calls: 'none' }),
+      [same]: entry(),
+    };
+    expect((await seeding(next).request('GET', '/tenants')).status).toBe(200);
+    expect(await seeds()).toEqual([[owned, changed, deleted, same].sort(), [changed, added].sort()]);
+    // What the row leaves out was indeed not written.
+    expect(await parseJson(await admin.request('GET', `/tenants/${owned}`), TenantViewSchema)).toEqual(
+      ownedBefore,
+    );
+    expect(await parseJson(await admin.request('GET', `/tenants/${same}`), TenantViewSchema)).toEqual(
+      sameBefore,
+    );
+    await expectError(await admin.request('GET', `/tenants/${deleted}`), 404, 'NOT_FOUND');
+    const changedNow = await parseJson(await admin.request('GET', `/tenants/${changed}`), TenantViewSchema);
+    expect(changedNow).toMatchObject({ source: 'TENANTS', config: { tool_calls: 'none' } });
+  });
+});
+
 describe('admin API: blocked users', () => {
   it('refuses a blocked user with 403 USER_BLOCKED and no upstream call, then lets them back in', async () => {
     const { gw, admin, id, asUser } = setup();
