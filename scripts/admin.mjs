@@ -61,9 +61,10 @@ const VERB_OPTIONS = {
 const FLAGS = new Set(['replace']);
 
 /**
- * `--name value` options (`--flag` alone for {@link FLAGS}) and the positional arguments
- * of `verb`'s `args`, before any request: an option `verb` does not take, or one without
- * its value (none follows, or the next option does), exits 1 naming it.
+ * `--name value` or `--name=value` options (`--flag` alone for {@link FLAGS}) and the
+ * positional arguments of `verb`'s `args`, before any request: an option `verb` does not
+ * take, or one without its value (none follows, or the next option does), exits 1 naming
+ * it. After `--` every argument is positional (a user id that starts with `--`).
  */
 function parse(verb, args) {
   const allowed = VERB_OPTIONS[verb];
@@ -71,17 +72,27 @@ function parse(verb, args) {
   const positional = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
+    if (arg === '--') {
+      positional.push(...args.slice(i + 1));
+      break;
+    }
     if (!arg.startsWith('--')) {
       positional.push(arg);
       continue;
     }
-    const name = arg.slice(2);
+    const [name, inline] = splitOption(arg.slice(2));
     if (!allowed.includes(name)) {
       const takes = allowed.length === 0 ? 'none' : allowed.map((option) => `--${option}`).join(', ');
-      fail(`${verb}: unknown option ${arg} (it takes ${takes})`);
+      fail(`${verb}: unknown option --${name} (it takes ${takes})`);
     }
     if (FLAGS.has(name)) {
+      if (inline !== undefined) fail(`--${name} takes no value`);
       options[name] = true;
+      continue;
+    }
+    if (inline !== undefined) {
+      if (inline === '') fail(`--${name} needs a value`);
+      options[name] = inline;
       continue;
     }
     const value = args[i + 1];
@@ -90,6 +101,12 @@ function parse(verb, args) {
     i += 1;
   }
   return { options, positional };
+}
+
+/** `name=value` as its name and value; `name` alone as its name and no value. */
+function splitOption(text) {
+  const at = text.indexOf('=');
+  return at === -1 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
 }
 
 /** One admin API call; prints the gateway's error and exits on a non-2xx answer. */
@@ -215,17 +232,23 @@ switch (verb) {
     let deleted = 0;
     // Each call deletes at most 50, and stops early (retry_after) when the upstream account's
     // budget is spent or the upstream is down: wait as told, then go on. A call that deletes
-    // none and was not told to wait ends it (what remains failed for good, or is being created).
-    for (;;) {
+    // none and was not told to wait ends it (what remains failed, or is being created), and
+    // so do five such calls in a row that were told to wait (no progress: give up, say so).
+    for (let idle = 0; ; ) {
       answer = JSON.parse(await api('DELETE', route));
       deleted += answer.deleted;
+      idle = answer.deleted > 0 ? 0 : idle + 1;
       if (answer.remaining === 0) break;
+      if (answer.retry_after === undefined ? answer.deleted === 0 : idle >= 5) break;
       if (answer.retry_after !== undefined) {
         console.error(`waiting ${answer.retry_after} s (${answer.remaining} left)`);
         await new Promise((resolve) => setTimeout(resolve, answer.retry_after * 1000));
-      } else if (answer.deleted === 0) break;
+      }
     }
+    // `deleted` over every call; `failed` and `remaining` as the last call left them.
     show(JSON.stringify({ ...answer, deleted }));
+    if (answer.remaining > 0)
+      console.error(`${answer.remaining} threads remain (${answer.failed} failed last)`);
     break;
   }
   case 'blocks':

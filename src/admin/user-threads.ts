@@ -9,9 +9,9 @@ import { deleteThread } from '../services/threads';
 import { keyOf } from '../upstream/tokens';
 
 /**
- * Threads deleted per call, at most: each costs an upstream call and two object calls, and
- * a Worker request has a bounded number of subrequests. The operator calls again while
- * `remaining` is above 0.
+ * Threads deleted per call, at most: each costs an upstream call, two object calls and a
+ * share of the governor's, and a Worker request has a bounded number of subrequests (this
+ * fits a paid plan's). The operator calls again while `remaining` is above 0.
  */
 export const PURGE_LIMIT = 50;
 
@@ -21,7 +21,7 @@ const DEFAULT_RETRY_S = 5;
 export interface ThreadsDeleted {
   /** Threads deleted by this call. */
   deleted: number;
-  /** Threads whose delete failed for good this call (the upstream refused it): left in place. */
+  /** Threads whose delete failed this call: left in place (a repeat tries them again). */
   failed: number;
   /** Threads the user still holds (creations in flight included). */
   remaining: number;
@@ -36,9 +36,9 @@ export interface ThreadsDeleted {
  * and its running run cancelled). Not admitted: a blocked user's threads are deleted too
  * (the webhook subject `edge:automation`, whose quota only the operator can free, is one no
  * token can act as), and the user's rate is not taken. The upstream account is shared, so
- * every delete takes a permit from its governor like any upstream call: the call stops
- * when the governor grants none, or at a failure a retry could mend (`retry_after`). A
- * delete the upstream refuses is counted in `failed` and passed over.
+ * every delete takes a permit from its governor, failing closed when it cannot answer: the
+ * call stops when the governor grants none, or after three failed deletes in a row
+ * (`retry_after`); a failed delete is counted in `failed` and passed over.
  */
 export async function deleteThreadsOf(
   env: Env,
@@ -57,56 +57,76 @@ export async function deleteThreadsOf(
   return { ...outcome, remaining: held };
 }
 
-/** Deletes `threads` in the order given, each on a permit of the account's governor. */
+/** Permits asked of the governor at a time: a few, used within their short lease. */
+const PERMIT_BATCH = 4;
+/** Failed deletes in a row that end the call: the upstream is then likelier down than each thread. */
+const FAILURES_TO_STOP = 3;
+
+/**
+ * Deletes `threads` in the order given, each on a permit of the account's governor (asked
+ * for a few at a time; one whose lease ran out goes back unused, as the governor has
+ * counted it for its window). A failed delete is counted and passed over; three in a row
+ * end the call with the last one's `retry_after`.
+ */
 async function deleteWithPermits(ctx: RequestContext, env: Env, threads: readonly string[]) {
   // Knowing the account's key also lets this isolate report the upstream's 429s to it.
   const account = await keyOf(ctx.config.upstream);
   const governor = env.GOVERNOR.getByName(account);
-  let [deleted, failed] = [0, 0];
+  let [deleted, failed, inARow] = [0, 0, 0];
   let retryAfter: number | undefined;
-  let left = [...threads];
+  const left = [...threads];
   while (left.length > 0 && retryAfter === undefined) {
+    const want = Math.min(left.length, PERMIT_BATCH);
     const grant = await governor
-      .acquire(ctx.tenant.id, left.length, lastObservation(account))
-      .catch(() => ({ granted: 0, retryAfter: DEFAULT_RETRY_S, window: '' }));
+      .acquire(ctx.tenant.id, want, lastObservation(account))
+      .catch(() => ({ granted: 0, expiresAt: 0, retryAfter: DEFAULT_RETRY_S, window: '' }));
     if (grant.granted === 0) {
       retryAfter = Math.max(1, grant.retryAfter);
       break;
     }
-    const batch = left.slice(0, grant.granted);
-    left = left.slice(grant.granted);
-    let used = 0;
-    for (const threadId of batch) {
-      used++;
+    let unused = grant.granted;
+    // The first permit of a grant is always used, so every grant makes progress.
+    for (let first = true; unused > 0 && (first || Date.now() < grant.expiresAt); first = false) {
+      const threadId = left.shift();
+      if (threadId === undefined) break;
+      unused--;
       const result = await deleteOne(ctx, threadId);
-      if (result.ok) deleted++;
-      else if (result.retryAfter === undefined) failed++;
-      else {
+      if (result.ok) {
+        deleted++;
+        inARow = 0;
+        continue;
+      }
+      failed++;
+      inARow++;
+      if (inARow >= FAILURES_TO_STOP) {
         retryAfter = result.retryAfter;
         break;
       }
     }
-    // Permits this call will not use go back to the window they came from (if that fails,
-    // they lapse with their lease).
-    const unused = { window: grant.window, count: batch.length - used };
-    if (unused.count > 0) await governor.release(ctx.tenant.id, unused).catch(() => undefined);
+    // Unused permits go back to the window they came from (if that fails, they lapse).
+    if (unused > 0) {
+      const returned = { window: grant.window, count: unused };
+      await governor.release(ctx.tenant.id, returned).catch(() => undefined);
+    }
   }
   return { deleted, failed, ...(retryAfter === undefined ? {} : { retry_after: retryAfter }) };
 }
 
-/** One thread deleted, or why not: with `retryAfter` when a retry could mend it. */
+/**
+ * One thread deleted, or how long to wait should the failure be the upstream's. Any failure
+ * leaves the thread counted (an upstream that refused it, or the gateway's own bookkeeping
+ * after the upstream deleted it: a repeat then finds it gone upstream, which counts as deleted).
+ */
 async function deleteOne(
   ctx: RequestContext,
   threadId: string,
-): Promise<{ ok: true } | { ok: false; retryAfter?: number }> {
+): Promise<{ ok: true } | { ok: false; retryAfter: number }> {
   try {
     await deleteThread(ctx, threadId);
     return { ok: true };
   } catch (error) {
     log('warn', 'operator thread delete failed', { request_id: ctx.requestId, error: errorName(error) });
-    // The upstream unreachable, over its limit or slow (503, 504): the next delete would fail
-    // too. Anything else (a refusal, an unusable answer) is this thread's: pass it over.
-    if (!(error instanceof ApiError) || (error.status !== 503 && error.status !== 504)) return { ok: false };
-    return { ok: false, retryAfter: error.retryAfter ?? DEFAULT_RETRY_S };
+    const retryAfter = error instanceof ApiError ? error.retryAfter : undefined;
+    return { ok: false, retryAfter: retryAfter ?? DEFAULT_RETRY_S };
   }
 }

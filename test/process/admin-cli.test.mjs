@@ -44,7 +44,8 @@ test('an unknown option is an error naming it, before any request', async () => 
     ['rotate-secret', 't1', '--retire-all'],
     'rotate-secret: unknown option --retire-all (it takes --kid, --retire, --replace)',
   );
-  await refused(['audit', '--kid=k'], 'audit: unknown option --kid=k (it takes --tenant, --limit)');
+  await refused(['audit', '--kid=k'], 'audit: unknown option --kid (it takes --tenant, --limit)');
+  await refused(['rotate-secret', 't1', '--replace=yes'], '--replace takes no value');
 });
 
 test('an option without its value names the option', async () => {
@@ -53,6 +54,7 @@ test('an option without its value names the option', async () => {
   await refused(['usage', '--tenant', '--from', '2026-01-01'], '--tenant needs a value');
   await refused(['rotate-secret', 't1', '--kid'], '--kid needs a value');
   await refused(['rotate-secret', 't1', '--retire', '--replace'], '--retire needs a value');
+  await refused(['usage', '--tenant='], '--tenant needs a value');
 });
 
 test('a tenant file that cannot be read is one line, exit 1, no request', async () => {
@@ -65,6 +67,10 @@ test('valid options get as far as the request (here: nobody answers)', async () 
     ['usage', '--tenant', 't', '--group', 'user', '--format', 'csv'],
     ['audit', '--limit', '5'],
     ['rotate-secret', 't1', '--kid', 'k2', '--replace'],
+    // --name=value, and a user id that starts with -- after the end of the options.
+    ['usage', '--tenant=t', '--format=csv'],
+    ['block', 't1', '--', '--odd-user'],
+    ['delete-threads', 't1', '--', '--odd-user'],
   ]) {
     const run = await cli(args);
     assert.equal(run.code, 1, args.join(' '));
