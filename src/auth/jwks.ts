@@ -94,6 +94,14 @@ export async function keysFor(uri: string, kid: string): Promise<KeySet | Unavai
     entries.set(uri, entry);
   }
   const now = Date.now();
+  // A fetch whose request was cancelled never settles: past its timeout it counts as failed
+  // and the next may start at once, so a caller who hangs up cannot hold the refetch off
+  // (and answer 401 to a rotated-in kid) for the rest of the interval.
+  if (!entry.settled && now - entry.attemptAt >= FETCH_TIMEOUT_MS) {
+    entry.settled = true;
+    entry.failedAt = entry.attemptAt;
+    entry.attemptAt = now - REFETCH_INTERVAL_MS;
+  }
   if (!entry.keys) entry.keys = await fromCache(uri, now);
   const { keys } = entry;
   if (keys && now < keys.freshUntil && keys.kids.has(kid)) return keys;

@@ -134,7 +134,9 @@ async function verifyIdp(config: Config, token: string, alg: string, kid: unknow
 
   const keys = await keysFor(jwks.uri, kid);
   if (!('resolve' in keys)) {
-    log('error', 'idp keys unavailable', { tenant: tenant.id, origin: new URL(jwks.uri).origin });
+    // A warning: a routine key rotation answers this for a second, and a flood of unknown
+    // kids during an outage answers it to each; the failed fetch itself is logged where it fails.
+    log('warn', 'idp keys unavailable', { tenant: tenant.id, origin: new URL(jwks.uri).origin });
     throw new ApiError('AUTH_UNAVAILABLE', 'The identity provider’s keys cannot be had right now.', {
       retryAfter: keys.retryAfter,
     });
