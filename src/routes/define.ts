@@ -60,17 +60,20 @@ export const SECURITY = {
 /**
  * Declares a route an end user calls with a session token: the session auth and, but for
  * a `get`, the body deadline, the body cap (`body`, default {@link MAX_JSON_BODY}), the
- * JSON depth limit and the `__proto__` key refusal run as its middleware, its OpenAPI
- * operation requires `bearerAuth`, and `admission` is what {@link admitted} takes for it.
+ * JSON depth limit and the `__proto__` key refusal (unless `keepsBody` is false: a body
+ * the gateway neither stores nor forwards, where a dropped key changes nothing) run as its
+ * middleware, its OpenAPI operation requires `bearerAuth`, and `admission` is what
+ * {@link admitted} takes for it.
  */
 export function sessionRoute<const S extends AdmissionSpec, const R extends RouteConfig>(
   admission: S,
   config: R,
   body: MiddlewareHandler<AppEnv> = jsonBodyLimit,
+  keepsBody = true,
 ) {
   // A read has no body to wait for, cap or measure (one it carries is never read).
-  const middleware =
-    config.method === 'get' ? [authenticate] : [authenticate, deadline, body, depth, protoKeys];
+  const checks = keepsBody ? [deadline, body, depth, protoKeys] : [deadline, body, depth];
+  const middleware = config.method === 'get' ? [authenticate] : [authenticate, ...checks];
   const route = createRoute({ ...config, security: SECURITY.session, middleware });
   return { route, admission };
 }

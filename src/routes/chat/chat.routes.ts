@@ -82,6 +82,10 @@ export const chat = sessionRoute(
     },
   },
   limitBody(MAX_CHAT_BODY, `Chat requests are limited to ${MAX_CHAT_BODY} bytes.`),
+  // The SDK sends the whole history, of which only the last user message's text is read: a
+  // `__proto__` key in a part the gateway ignores (a client tool's output) must not refuse
+  // every later turn of the chat.
+  false,
 );
 
 const ChatParams = z
