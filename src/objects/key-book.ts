@@ -4,6 +4,14 @@ import { IDEMPOTENCY_TTL_MS } from '../runs/log';
 const PRUNE_BATCH = 16;
 /** And at most this many by the object's cleanup alarm. */
 const ALARM_PRUNE_BATCH = 1000;
+/**
+ * A binding outlasts the key's 24 h by this much: it is made at the run's admission, the
+ * runs object's record of the key at the run's start, which comes after the upstream's
+ * answer; so the binding never ends while the runs object still names the key's run.
+ */
+const START_SLACK_MS = 60_000;
+/** How long a binding lasts from its run's admission. */
+export const BINDING_TTL_MS = IDEMPOTENCY_TTL_MS + START_SLACK_MS;
 /** The alarm comes this long after the first expiry, so one alarm deletes many keys. */
 const ALARM_SLACK_MS = 3600_000;
 
@@ -48,10 +56,11 @@ export class KeyBook {
   }
 
   /**
-   * Binds `key` to `threadId` for 24 h from now, after deleting a few expired bindings. A
-   * bind is a new run's start, whose runs object remembers the key for 24 h from that start,
-   * so a live binding to the same thread is renewed with it (the key names that run on no
-   * other thread meanwhile); one to another thread is kept, an expired one taken over.
+   * Binds `key` to `threadId` for {@link BINDING_TTL_MS} from now, after deleting a few
+   * expired bindings. A bind is a new run's admission, whose runs object remembers the key
+   * for 24 h from the run's start, so a live binding to the same thread is renewed with it
+   * (the key names that run on no other thread meanwhile); one to another thread is kept,
+   * an expired one taken over.
    */
   bind(user: string, key: string, threadId: string, now: number): void {
     this.prune(now, PRUNE_BATCH);
@@ -63,7 +72,7 @@ export class KeyBook {
       user,
       key,
       threadId,
-      now + IDEMPOTENCY_TTL_MS,
+      now + BINDING_TTL_MS,
       now,
     );
   }

@@ -1,8 +1,11 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { KeyBook, RUN_KEY_SCHEMA } from '../../src/objects/key-book';
+import { BINDING_TTL_MS, KeyBook, RUN_KEY_SCHEMA } from '../../src/objects/key-book';
 import { IDEMPOTENCY_TTL_MS } from '../../src/runs/log';
+
+/** A binding's life: the key's 24 h and the slack for the run's start. */
+const TTL = BINDING_TTL_MS;
 
 /** A key book on a fresh tenant object's own SQLite storage. */
 async function withBook(use: (book: KeyBook, sql: SqlStorage) => void): Promise<void> {
@@ -17,6 +20,8 @@ const now = Date.parse('2026-12-04T10:00:00Z');
 
 describe('KeyBook', () => {
   it('binds a key to its first thread, per user, and conflicts only on another thread', async () => {
+    // A binding outlives the runs object's 24 h record of the key, which is made after it.
+    expect(TTL).toBeGreaterThan(IDEMPOTENCY_TTL_MS);
     await withBook((book) => {
       expect(book.conflicts('alice', 'k', 'th_a', now)).toBe(false);
       book.bind('alice', 'k', 'th_a', now);
@@ -33,16 +38,16 @@ describe('KeyBook', () => {
   it('holds 24 h from the last start on its thread, then lets the key be used anew', async () => {
     await withBook((book) => {
       book.bind('alice', 'k', 'th_a', now);
-      expect(book.conflicts('alice', 'k', 'th_b', now + IDEMPOTENCY_TTL_MS - 1)).toBe(true);
-      expect(book.conflicts('alice', 'k', 'th_b', now + IDEMPOTENCY_TTL_MS)).toBe(false);
+      expect(book.conflicts('alice', 'k', 'th_b', now + TTL - 1)).toBe(true);
+      expect(book.conflicts('alice', 'k', 'th_b', now + TTL)).toBe(false);
       // A new start on the same thread (its first run was refused upstream and forgotten)
       // renews the binding with the run its runs object now keeps the key for.
       const later = now + 3600_000;
       book.bind('alice', 'k', 'th_a', later);
-      expect(book.conflicts('alice', 'k', 'th_b', now + IDEMPOTENCY_TTL_MS)).toBe(true);
-      expect(book.conflicts('alice', 'k', 'th_b', later + IDEMPOTENCY_TTL_MS)).toBe(false);
+      expect(book.conflicts('alice', 'k', 'th_b', now + TTL)).toBe(true);
+      expect(book.conflicts('alice', 'k', 'th_b', later + TTL)).toBe(false);
       // Expired, it is taken over by its next use, which then holds it for a day of its own.
-      const next = later + IDEMPOTENCY_TTL_MS;
+      const next = later + TTL;
       book.bind('alice', 'k', 'th_b', next);
       expect(book.conflicts('alice', 'k', 'th_a', next + 1)).toBe(true);
       expect(book.conflicts('alice', 'k', 'th_b', next + 1)).toBe(false);
@@ -54,15 +59,15 @@ describe('KeyBook', () => {
       for (let i = 0; i < 40; i++) book.bind('alice', `old-${i}`, 'th_a', now);
       const count = () => sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM run_keys').one().n;
       expect(count()).toBe(40);
-      const later = now + IDEMPOTENCY_TTL_MS;
+      const later = now + TTL;
       book.bind('alice', 'new-1', 'th_a', later);
       expect(count()).toBe(40 - 16 + 1);
       book.bind('alice', 'new-2', 'th_a', later);
       book.bind('alice', 'new-3', 'th_a', later);
       expect(count()).toBe(3);
       // The cleanup alarm comes for the rest an hour after the first expires, and takes them.
-      expect(book.nextExpiry()).toBe(later + IDEMPOTENCY_TTL_MS + 3600_000);
-      book.prune(later + IDEMPOTENCY_TTL_MS);
+      expect(book.nextExpiry()).toBe(later + TTL + 3600_000);
+      book.prune(later + TTL);
       expect(count()).toBe(0);
       expect(book.nextExpiry()).toBeNull();
     });
