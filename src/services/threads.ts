@@ -113,7 +113,8 @@ export async function createThread(
   }
   reservation.claim();
   rememberOwner(ctx, 'thread', thread.thread_id);
-  return thread;
+  // Answered as recorded (and as GET /v1/threads lists it).
+  return record;
 }
 
 export async function getThread(ctx: RequestContext, threadId: string) {

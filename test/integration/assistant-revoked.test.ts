@@ -81,12 +81,18 @@ describe('the assistant a thread is gated on', () => {
     });
     const created = await alice.request('POST', '/v1/threads', { json: { assistant_id: 'asst_support' } });
     expect(created.status).toBe(201);
+    // Answered as recorded, as the list shows it.
+    expect(await created.json()).toMatchObject({ thread_id: 'thread_echo', assistant_id: 'asst_support' });
+    const listed = await (await alice.request('GET', '/v1/threads')).json();
+    expect(listed).toMatchObject({ threads: [{ thread_id: 'thread_echo', assistant_id: 'asst_support' }] });
     const run = await alice.request('POST', '/v1/threads/thread_echo/run', {
       json: { message: 'hi', stream: false },
     });
-    // Admitted (the emulator itself has no such thread to run): not refused as revoked.
-    const body = await run.text();
-    expect(body).not.toContain('no longer offered');
-    expect(run.status).not.toBe(400);
+    // Admitted, and the run asked of the upstream (which has no such thread, so it is 404),
+    // not refused as revoked.
+    await expectError(run, 404, 'NOT_FOUND');
+    expect((await gw.emulator.stats()).request_log.some((r) => r.path === '/threads/thread_echo/run')).toBe(
+      true,
+    );
   });
 });
