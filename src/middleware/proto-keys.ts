@@ -6,9 +6,9 @@ import { isJsonMediaType } from '../media-type';
 /**
  * The one key JSON may hold that a JavaScript object does not keep as data: assigned,
  * `__proto__` sets the object's prototype instead. A validator that copies a record or a
- * loose object (thread metadata, a db value, a chat part, a tenant merge patch) assigns
- * it, so the key vanished from what was stored or sent upstream, without a word; it is
- * refused instead. (`constructor` and `prototype` are plain keys, kept as data, or refused
+ * loose object (thread metadata, a db value, a tenant merge patch) assigns it, so the key
+ * vanished from what was stored or sent upstream, without a word; it is refused instead
+ * (not in a chat turn, whose history the gateway neither stores nor forwards). (`constructor` and `prototype` are plain keys, kept as data, or refused
  * by a strict schema as unknown fields.)
  */
 const PROTO_KEY = '__proto__';

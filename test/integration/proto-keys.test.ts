@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { expectError, watchUpstream } from '../helpers/assertions';
+import { newThread } from '../helpers/fixtures';
 import { type Caller, testGateway } from '../helpers/gateway';
 import { parseJson } from '../helpers/json';
 
@@ -10,12 +11,6 @@ import { parseJson } from '../helpers/json';
  * prototype instead, so the key vanished from what the gateway stored or sent upstream.
  * The session routes refuse it, as the admin tenant writes do.
  */
-
-async function newThread(caller: Caller): Promise<string> {
-  const res = await caller.request('POST', '/v1/threads', { json: {} });
-  expect(res.status).toBe(201);
-  return (await parseJson(res, z.object({ thread_id: z.string() }))).thread_id;
-}
 
 const send = (caller: Caller, method: string, path: string, body: string) =>
   caller.request(method, path, { body, headers: { 'content-type': 'application/json' } });
