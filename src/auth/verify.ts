@@ -19,12 +19,14 @@ export const SKEW_SECONDS = 30;
 /** The longest a token may live, from now and from its `iat` (seconds). */
 export const MAX_LIFETIME_SECONDS = 24 * 3600;
 
-// `edge:` is reserved for the gateway's own users (webhook automations).
+// `edge:` is reserved for the gateway's own users (webhook automations). `.` and `..` are
+// path segments every URL parser removes: the operator could not name such a user in the
+// admin API (`/users/{sub}/block`, `/users/{sub}/threads`), so they are no user's id.
 const SubSchema = z
   .string()
   .min(1)
   .max(128)
-  .refine((sub) => !sub.startsWith('edge:'));
+  .refine((sub) => !sub.startsWith('edge:') && sub !== '.' && sub !== '..');
 const time = z.number().finite();
 
 const TimesSchema = z.object({ exp: time, iat: time.optional(), nbf: time.optional() });

@@ -15,7 +15,13 @@ export const HookRunBodySchema = z
     message: z.string().min(1).max(32_000),
     thread_id: IdSchema.optional(),
     assistant_id: IdSchema.optional(),
-    subject: z.string().min(1).max(128).optional(),
+    // `.` and `..` as session tokens refuse them (auth/verify.ts): no user the admin API can name.
+    subject: z
+      .string()
+      .min(1)
+      .max(128)
+      .refine((sub) => sub !== '.' && sub !== '..', 'not . or ..')
+      .optional(),
     callback_url: z.string().min(1).max(2048).optional(),
   })
   .strict();

@@ -153,6 +153,20 @@ describe('reserved subjects and token size', () => {
     expect(res.status).toBe(401);
   });
 
+  it('refuses a sub of . or .. (the admin API could never name that user), calling nobody', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const watch = await watchUpstream(gw.emulator);
+    for (const sub of ['.', '..']) {
+      const token = await sessionToken(TENANTS.acme.session_secret, { tenant: alice.tenant, sub });
+      await expectError(await alice.request('GET', '/v1/threads', { auth: token }), 401, 'UNAUTHORIZED');
+    }
+    // A sub that merely holds dots is an ordinary id.
+    const dotted = await sessionToken(TENANTS.acme.session_secret, { tenant: alice.tenant, sub: '...' });
+    expect((await alice.request('GET', '/v1/threads', { auth: dotted })).status).toBe(200);
+    await watch.expectNone();
+  });
+
   it('refuses an oversized bearer token before verifying it', async () => {
     const gw = testGateway();
     const alice = await gw.caller('acme');

@@ -308,6 +308,8 @@ describe('webhook ingress: body and fields', () => {
       'subject',
     );
     await expectError(await hook({ message: 'x', subject: '' }), 400, 'VALIDATION_ERROR', 'subject');
+    for (const subject of ['.', '..'])
+      await expectError(await hook({ message: 'x', subject }), 400, 'VALIDATION_ERROR', 'subject');
     await expectError(
       await hook({ message: 'x', assistant_id: 'asst_internal' }),
       400,
