@@ -27,6 +27,8 @@ export const MAX_STALE_MS = 24 * 3600_000;
 const FETCH_TIMEOUT_MS = 5_000;
 const MAX_DOCUMENT_BYTES = 64 * 1024;
 const MAX_ENTRIES = 1000;
+/** Keys a document may hold; also bounds the keys one token is tried with (auth/verify.ts). */
+export const MAX_KEYS = 64;
 
 const text = z.string().max(8192);
 
@@ -44,7 +46,7 @@ const JwkSchema = z.object({
   x: text.optional(),
   y: text.optional(),
 });
-const DocumentSchema = z.object({ keys: z.array(JwkSchema).min(1).max(64) });
+const DocumentSchema = z.object({ keys: z.array(JwkSchema).min(1).max(MAX_KEYS) });
 
 /** What the Cache API holds for one document. */
 const StoredSchema = z.object({

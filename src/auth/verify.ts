@@ -1,10 +1,10 @@
-import { compactVerify, decodeJwt, decodeProtectedHeader } from 'jose';
+import { type CompactVerifyGetKey, compactVerify, decodeJwt, decodeProtectedHeader, errors } from 'jose';
 import { z } from 'zod';
 import type { Config } from '../config';
 import { ApiError } from '../errors';
 import { log } from '../log';
 import { hs256Keys, TENANT_ID_PATTERN, type Tenant } from '../tenant';
-import { keysFor } from './jwks';
+import { keysFor, MAX_KEYS } from './jwks';
 import { JWKS_ALGORITHMS } from './schema';
 
 /**
@@ -145,13 +145,41 @@ async function verifyIdp(config: Config, token: string, alg: string, kid: unknow
   }
   let payload: Uint8Array;
   try {
-    ({ payload } = await compactVerify(token, keys.resolve, { algorithms: jwks.algorithms }));
+    payload = await verifyWithAny(token, keys.resolve, jwks.algorithms);
   } catch {
     throw denied(INVALID);
   }
   const { sub, ...times } = idpClaims(jwks, parseJson(payload));
   // Remembered only while these keys are fresh: a key the IdP withdraws stops working then.
   return { tenant, user: sub, times, until: keys.freshUntil };
+}
+
+/**
+ * The payload of `token` signed by one of the keys `resolve` picks. RFC 7517 (4.5) only says
+ * kids SHOULD be distinct: when the document has several keys of the token's `kid` and key
+ * type, jose refuses (`JWKSMultipleMatchingKeys`) and hands over the candidates, which are
+ * tried in turn (at most a document's {@link MAX_KEYS}); one that verifies wins.
+ */
+async function verifyWithAny(
+  token: string,
+  resolve: CompactVerifyGetKey,
+  algorithms: string[],
+): Promise<Uint8Array> {
+  try {
+    return (await compactVerify(token, resolve, { algorithms })).payload;
+  } catch (error) {
+    if (!(error instanceof errors.JWKSMultipleMatchingKeys)) throw error;
+    let tried = 0;
+    for await (const key of error) {
+      if (++tried > MAX_KEYS) break;
+      try {
+        return (await compactVerify(token, key, { algorithms })).payload;
+      } catch {
+        // Another candidate may be the one.
+      }
+    }
+    throw error;
+  }
 }
 
 type IdpJwks = NonNullable<NonNullable<Tenant['auth']>['jwks']>;

@@ -152,6 +152,34 @@ describe('IdP tokens: refused with no upstream call', () => {
   });
 });
 
+describe('IdP keys: a kid the document lists twice', () => {
+  it('verifies with whichever key of that kid signed, and still refuses a signature by neither', async () => {
+    // Two RSA keys under one kid (RFC 7517 only says kids SHOULD be distinct): jose finds
+    // two candidates for such a token and leaves the choice to the caller.
+    const idp = new TestIdp();
+    await idp.addKey('RS256', { kid: 'shared' });
+    await idp.addKey('RS256', { kid: 'shared' });
+    const gw = testGateway({ tenants: { app: idpTenant(idp) } });
+    const call = (token: string) =>
+      gw.fetch('/v1/threads', { headers: { authorization: `Bearer ${token}` } });
+    const [first, second] = idp.keys;
+    const claims = { aud: 'epsimo-edge', sub: 'twice' };
+    const byFirst = await idp.sign(claims, { kid: 'shared', with: first?.privateKey });
+    const bySecond = await idp.sign(
+      { ...claims, sub: 'twice-2' },
+      { kid: 'shared', with: second?.privateKey },
+    );
+    expect((await call(byFirst)).status).toBe(200);
+    expect((await call(bySecond)).status).toBe(200);
+
+    const watch = await watchUpstream(gw.emulator);
+    const stray = await generateKeyPair('RS256');
+    await expect401(await call(await idp.sign(claims, { kid: 'shared', with: stray.privateKey })));
+    await watch.expectNone();
+    expect(await idp.fetches()).toBe(1);
+  });
+});
+
 describe('IdP keys: rotation, freshness and outages', () => {
   it('accepts a rotated-in key after one refetch', async () => {
     const { idp, call } = await setup();
