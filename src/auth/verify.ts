@@ -6,6 +6,7 @@ import { log } from '../log';
 import { hs256Keys, TENANT_ID_PATTERN, type Tenant } from '../tenant';
 import { keysFor, MAX_KEYS } from './jwks';
 import { JWKS_ALGORITHMS } from './schema';
+import { SubjectSchema } from './subject';
 
 /**
  * Signature and claims of the two kinds of end-user tokens (contract section 2): HS256
@@ -19,20 +20,12 @@ export const SKEW_SECONDS = 30;
 /** The longest a token may live, from now and from its `iat` (seconds). */
 export const MAX_LIFETIME_SECONDS = 24 * 3600;
 
-// `edge:` is reserved for the gateway's own users (webhook automations). `.` and `..` are
-// path segments every URL parser removes: the operator could not name such a user in the
-// admin API (`/users/{sub}/block`, `/users/{sub}/threads`), so they are no user's id.
-const SubSchema = z
-  .string()
-  .min(1)
-  .max(128)
-  .refine((sub) => !sub.startsWith('edge:') && sub !== '.' && sub !== '..');
 const time = z.number().finite();
 
 const TimesSchema = z.object({ exp: time, iat: time.optional(), nbf: time.optional() });
 const SessionClaimsSchema = TimesSchema.extend({
   tenant: z.string().regex(TENANT_ID_PATTERN),
-  sub: SubSchema,
+  sub: SubjectSchema,
 });
 const AudienceSchema = z.union([z.string(), z.array(z.string()).max(32)]).optional();
 /** What picks an IdP token's tenant, read before the signature is checked (and again after). */
@@ -41,7 +34,7 @@ const IdpClaimsSchema = TimesSchema.extend({
   iss: z.string(),
   aud: AudienceSchema,
   azp: z.string().optional(),
-  sub: SubSchema,
+  sub: SubjectSchema,
 });
 
 export type TimeClaims = z.infer<typeof TimesSchema>;

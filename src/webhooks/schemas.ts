@@ -1,13 +1,14 @@
 import { z } from 'zod';
+import { RESERVED_PREFIX, SubjectSchema } from '../auth/subject';
 import type { RunResult } from '../stream/sse';
 import { IdSchema, type Tenant } from '../tenant';
 
-/** The subject a hook runs as when it names none: one automation user per tenant. */
 /**
- * The default owner of webhook-created threads. Session tokens may not use the `edge:`
- * prefix (auth refuses such a `sub`), so no end user can ever own these threads.
+ * The subject a hook runs as when it names none: one automation user per tenant, the owner
+ * of its threads. Neither a token's `sub` nor a hook's `subject` may use the `edge:` prefix
+ * (auth/subject.ts), so no end user can ever own these threads.
  */
-export const DEFAULT_SUBJECT = 'edge:automation';
+export const DEFAULT_SUBJECT = `${RESERVED_PREFIX}automation`;
 
 /** `POST /v1/hooks/{tenant}/run`: validated only after the signature is verified. */
 export const HookRunBodySchema = z
@@ -15,13 +16,8 @@ export const HookRunBodySchema = z
     message: z.string().min(1).max(32_000),
     thread_id: IdSchema.optional(),
     assistant_id: IdSchema.optional(),
-    // `.` and `..` as session tokens refuse them (auth/verify.ts): no user the admin API can name.
-    subject: z
-      .string()
-      .min(1)
-      .max(128)
-      .refine((sub) => sub !== '.' && sub !== '..', 'not . or ..')
-      .optional(),
+    // A token's `sub` rules: a run acts as a user a token could be, never as the gateway's own.
+    subject: SubjectSchema.optional(),
     callback_url: z.string().min(1).max(2048).optional(),
   })
   .strict();

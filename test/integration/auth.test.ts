@@ -167,6 +167,40 @@ describe('reserved subjects and token size', () => {
     await watch.expectNone();
   });
 
+  it('refuses a sub holding a control character or a lone surrogate, or only whitespace, calling nobody', async () => {
+    const gw = testGateway();
+    const alice = await gw.caller('acme');
+    const watch = await watchUpstream(gw.emulator);
+    const as = async (sub: string) =>
+      alice.request('GET', '/v1/threads', {
+        auth: await sessionToken(TENANTS.acme.session_secret, { tenant: alice.tenant, sub }),
+      });
+    const refused = [
+      'a\nb',
+      'a\u0000b',
+      '\u001fa',
+      'a\u007f',
+      'a\u0085b',
+      'a\u009f',
+      'a\ud800',
+      '\udc00a',
+      'a\udbff\udbffb',
+      ' ',
+      '   ',
+      '\u00a0\u3000',
+    ];
+    for (const sub of refused) {
+      await expectError(await as(sub), 401, 'UNAUTHORIZED');
+    }
+    // Spaces inside (or around) a printable id, and paired surrogates, are fine; the length
+    // is counted in code points: 128 emoji (256 UTF-16 units) pass, 129 do not.
+    for (const sub of ['Ada Lovelace', ' ada ', 'ünïcødé', '😀', '😀'.repeat(128)]) {
+      expect((await as(sub)).status).toBe(200);
+    }
+    await expectError(await as('😀'.repeat(129)), 401, 'UNAUTHORIZED');
+    await watch.expectNone();
+  });
+
   it('refuses an oversized bearer token before verifying it', async () => {
     const gw = testGateway();
     const alice = await gw.caller('acme');

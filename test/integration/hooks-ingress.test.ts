@@ -308,7 +308,21 @@ describe('webhook ingress: body and fields', () => {
       'subject',
     );
     await expectError(await hook({ message: 'x', subject: '' }), 400, 'VALIDATION_ERROR', 'subject');
-    for (const subject of ['.', '..'])
+    // A token's `sub` rules: no control character, lone surrogate or whitespace-only value, and
+    // not the gateway's own `edge:` users (the default `edge:automation` is had by omitting it).
+    const refused = [
+      '.',
+      '..',
+      'a\nb',
+      'a\u0000b',
+      'a\u0085',
+      'a\ud800',
+      ' ',
+      '\u3000',
+      'edge:x',
+      'edge:automation',
+    ];
+    for (const subject of refused)
       await expectError(await hook({ message: 'x', subject }), 400, 'VALIDATION_ERROR', 'subject');
     await expectError(
       await hook({ message: 'x', assistant_id: 'asst_internal' }),
@@ -317,6 +331,12 @@ describe('webhook ingress: body and fields', () => {
       'assistant_id',
     );
     await nothingHappened();
+  });
+
+  it('accepts a subject with spaces inside, as a token’s sub may have', async () => {
+    const { hook, tenant } = await setup();
+    expect((await hook({ message: 'x', subject: 'Ada Lovelace' })).status).toBe(202);
+    expect(await deliveryCount(tenant)).toBe(1);
   });
 
   it('verifies before it validates: a bad signature on an invalid body is a 401', async () => {

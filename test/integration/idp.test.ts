@@ -96,6 +96,9 @@ describe('IdP tokens: refused with no upstream call', () => {
     await expect401(await call(await idp.sign({ ...ok, sub: 'x'.repeat(129) })));
     await expect401(await call(await idp.sign({ ...ok, sub: '' })));
     await expect401(await call(await idp.sign({ ...ok, sub: 'edge:automation' })));
+    for (const sub of ['a\u0000b', 'a\nb', 'a\u0085', 'a\ud800', ' ', '\u3000']) {
+      await expect401(await call(await idp.sign({ ...ok, sub })));
+    }
     await watch.expectNone();
   });
 
