@@ -16,15 +16,24 @@ const UNPRINTABLE = /[\p{Cc}\p{Cs}]/u;
 /**
  * 1-128 Unicode code points (zod's `min`/`max` count code points, not UTF-16 units; a
  * test pins that), with none of: a control character, a lone surrogate, only whitespace
- * (as `trim()` counts it; spaces inside are fine), the `edge:` prefix, or `.`/`..` (path
- * segments every URL parser removes, so the operator could not name such a user in the
- * admin API's `/users/{sub}/...`).
+ * (as `trim()` counts it; spaces inside are fine), the `edge:` prefix (but `except`, one
+ * of the gateway's own users a caller may name), or `.`/`..` (path segments every URL
+ * parser removes, so the operator could not name such a user in the admin API's
+ * `/users/{sub}/...`).
  */
-export const SubjectSchema = z
-  .string()
-  .min(1)
-  .max(128)
-  .refine((sub) => !UNPRINTABLE.test(sub), 'must not hold control characters or lone surrogates')
-  .refine((sub) => sub.trim() !== '', 'must not be only whitespace')
-  .refine((sub) => !sub.startsWith(RESERVED_PREFIX), 'must not start with edge: (the gateway’s own users)')
-  .refine((sub) => sub !== '.' && sub !== '..', 'not . or ..');
+export function userIdSchema(except?: string) {
+  return z
+    .string()
+    .min(1)
+    .max(128)
+    .refine((sub) => !UNPRINTABLE.test(sub), 'must not hold control characters or lone surrogates')
+    .refine((sub) => sub.trim() !== '', 'must not be only whitespace')
+    .refine(
+      (sub) => sub === except || !sub.startsWith(RESERVED_PREFIX),
+      'must not start with edge: (the gateway’s own users)',
+    )
+    .refine((sub) => sub !== '.' && sub !== '..', 'not . or ..');
+}
+
+/** A token's `sub`: never one of the gateway's own users. */
+export const SubjectSchema = userIdSchema();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RESERVED_PREFIX, SubjectSchema } from '../auth/subject';
+import { RESERVED_PREFIX, userIdSchema } from '../auth/subject';
 import type { RunResult } from '../stream/sse';
 import { IdSchema, type Tenant } from '../tenant';
 
@@ -16,8 +16,9 @@ export const HookRunBodySchema = z
     message: z.string().min(1).max(32_000),
     thread_id: IdSchema.optional(),
     assistant_id: IdSchema.optional(),
-    // A token's `sub` rules: a run acts as a user a token could be, never as the gateway's own.
-    subject: SubjectSchema.optional(),
+    // A token's `sub` rules: a run acts as a user a token could be, or as the default named
+    // outright (the same as leaving it out), never as another of the gateway's own.
+    subject: userIdSchema(DEFAULT_SUBJECT).optional(),
     callback_url: z.string().min(1).max(2048).optional(),
   })
   .strict();

@@ -309,7 +309,7 @@ describe('webhook ingress: body and fields', () => {
     );
     await expectError(await hook({ message: 'x', subject: '' }), 400, 'VALIDATION_ERROR', 'subject');
     // A token's `sub` rules: no control character, lone surrogate or whitespace-only value, and
-    // not the gateway's own `edge:` users (the default `edge:automation` is had by omitting it).
+    // not the gateway's own `edge:` users (but the default, `edge:automation`, below).
     const refused = [
       '.',
       '..',
@@ -320,7 +320,7 @@ describe('webhook ingress: body and fields', () => {
       ' ',
       '\u3000',
       'edge:x',
-      'edge:automation',
+      'edge:automation2',
     ];
     for (const subject of refused)
       await expectError(await hook({ message: 'x', subject }), 400, 'VALIDATION_ERROR', 'subject');
@@ -336,6 +336,12 @@ describe('webhook ingress: body and fields', () => {
   it('accepts a subject with spaces inside, as a token’s sub may have', async () => {
     const { hook, tenant } = await setup();
     expect((await hook({ message: 'x', subject: 'Ada Lovelace' })).status).toBe(202);
+    expect(await deliveryCount(tenant)).toBe(1);
+  });
+
+  it('accepts the default subject named outright, as if it were left out', async () => {
+    const { hook, tenant } = await setup();
+    expect((await hook({ message: 'x', subject: 'edge:automation' })).status).toBe(202);
     expect(await deliveryCount(tenant)).toBe(1);
   });
 
