@@ -1,4 +1,4 @@
-import type { ChatBook } from './chat-book';
+import type { ChatBinding, ChatBook } from './chat-book';
 import type { FileBook } from './file-book';
 import type { KeyBook } from './key-book';
 import type { LeaseBook } from './lease-book';
@@ -27,6 +27,33 @@ export type HoldOutcome =
   | { ok: false; reason: DenyReason; retryAfter?: number; budget?: BudgetName; thread?: string };
 
 /**
+ * The refusals of {@link takeHolds} that no request can lift meanwhile, a 4xx the caller
+ * must change its request for: asked before the upstream permit's await too, so a request
+ * they refuse neither waits for a permit nor takes one (else, while the upstream is busy,
+ * a run on a revoked assistant's thread is a retryable 503 before it is its 400).
+ */
+export function refusedBeforePermit(books: Books, request: AdmitRequest, at: number): DenyReason | undefined {
+  const chat = request.chat ? books.chats.find(request.user, request.chat.id, at) : undefined;
+  return refusedOnSight(books, request, chat, at);
+}
+
+/** The run's key is bound to another thread; or its thread's assistant is no longer offered. */
+function refusedOnSight(
+  books: Books,
+  request: AdmitRequest,
+  chat: ChatBinding | undefined,
+  at: number,
+): 'key_conflict' | 'assistant_revoked' | undefined {
+  const { user, runKey } = request;
+  if (runKey && books.keys.conflicts(user, runKey.key, runKey.threadId, at)) return 'key_conflict';
+  // A new run on a thread whose assistant the operator has since taken off the allow-list.
+  const runOn = request.owns?.kind === 'thread' ? request.owns.id : chat?.state === 'thread' && chat.threadId;
+  if (request.lease && request.assistants && runOn && !books.threads.offers(runOn, request.assistants))
+    return 'assistant_revoked';
+  return undefined;
+}
+
+/**
  * The costly part of an admission, after its rate, ownership and upstream permit: the
  * chat's thread (or a reservation for it), thread and file quota, the stream lease and
  * the budgets, all checked before any is taken, so a refusal takes nothing (a run's
@@ -35,14 +62,11 @@ export type HoldOutcome =
  */
 export function takeHolds(books: Books, request: AdmitRequest, at: number): HoldOutcome {
   const { user, limits, runKey } = request;
-  if (runKey && books.keys.conflicts(user, runKey.key, runKey.threadId, at))
-    return { ok: false, reason: 'key_conflict' };
   const chat = request.chat ? books.chats.find(user, request.chat.id, at) : undefined;
+  // Asked again after the permit's await: a key bound, or a chat's thread made, meanwhile.
+  const seen = refusedOnSight(books, request, chat, at);
+  if (seen) return { ok: false, reason: seen };
   if (chat?.state === 'creating' && request.chat?.open) return { ok: false, reason: 'chat_busy' };
-  // A new run on a thread whose assistant the operator has since taken off the allow-list.
-  const runOn = request.owns?.kind === 'thread' ? request.owns.id : chat?.state === 'thread' && chat.threadId;
-  if (request.lease && request.assistants && runOn && !books.threads.offers(runOn, request.assistants))
-    return { ok: false, reason: 'assistant_revoked' };
   const reserveThread =
     request.reserveThread === true || (request.chat?.open === true && chat?.state === 'none');
   if (reserveThread) {

@@ -5,7 +5,7 @@ import type { UsageEntry } from '../metering/metrics';
 import { BlockList, type BlockRecord } from './block-list';
 import { CHAT_SCHEMA, ChatBook } from './chat-book';
 import { FILE_SCHEMA, FileBook } from './file-book';
-import { type Books, takeHolds, usageOf } from './holds';
+import { type Books, refusedBeforePermit, takeHolds, usageOf } from './holds';
 import { KeyBook, RUN_KEY_SCHEMA } from './key-book';
 import { LeaseBook } from './lease-book';
 import { flushMs, MeterBook, type UsageQuery, type UsageRow } from './meter-book';
@@ -69,10 +69,11 @@ export class TenantState extends DurableObject<Env> {
 
   /**
    * The gate every authenticated request passes, in an order that has no side effect
-   * before a refusal it could still meet: a block by the operator, rate buckets, ownership, an upstream permit
-   * (the only await: other calls may interleave there, so every count below is taken
-   * after it), the chat's thread (or a reservation for it), thread and file quota, stream
-   * lease, then the data the route wants.
+   * before a refusal it could still meet: a block by the operator, rate buckets, ownership,
+   * a run's key bound to another thread or its thread's assistant no longer offered, an
+   * upstream permit (the only await: other calls may interleave there, so every count below
+   * is taken after it, and those two are asked again), the chat's thread (or a reservation
+   * for it), thread and file quota, stream lease, then the data the route wants.
    */
   async admit(request: AdmitRequest): Promise<Admission> {
     const { user, limits } = request;
@@ -99,6 +100,9 @@ export class TenantState extends DurableObject<Env> {
       const calls = request.upstream && governorCalls(this.env, request.tenant, request.upstream);
       return leaseReads(this.pool, this.rates, { ...request, reads: request.reads }, policies, rate, calls);
     }
+    // A refusal no permit could lift comes before the permit's await, and takes none.
+    const certain = refusedBeforePermit(this.books, request, now);
+    if (certain) return { ok: false, reason: certain, rate };
     const permit = request.upstream ? await this.permit(request.tenant, request.upstream) : undefined;
     if (permit && !permit.ok)
       return { ok: false, reason: permit.reason, retryAfter: permit.retryAfter, rate };

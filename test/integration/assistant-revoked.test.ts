@@ -54,6 +54,32 @@ describe('an assistant taken off the allow-list', () => {
     expect(ok.status).toBe(200);
   });
 
+  it('refuses such a run 400 while the upstream gives no permit, not 503', async () => {
+    const { gw, later, sales, support } = await setup();
+    // An upstream 429 stops the account's governor for its Retry-After.
+    await gw.emulator.configure({
+      status_overrides: [
+        { method: 'POST', path: '/threads/', status: 429, headers: { 'Retry-After': '30' } },
+      ],
+    });
+    await expectError(await later.request('POST', '/v1/threads', { json: {} }), 503, 'UPSTREAM_RATE_LIMITED');
+    // The tenant's pool's leased permits expire (3 s): the next permit is the governor's to give.
+    await new Promise((resolve) => setTimeout(resolve, 3_200));
+    const before = await spending(later);
+    const runsBefore = (await gw.emulator.stats()).runs;
+    const res = await later.request('POST', `/v1/threads/${sales}/run`, {
+      json: { message: 'hi', stream: false },
+    });
+    await expectError(res, 400, 'VALIDATION_ERROR', 'thread_id');
+    expect(await spending(later)).toEqual(before);
+    expect((await gw.emulator.stats()).runs).toBe(runsBefore);
+    // The governor does refuse: a run it would admit is the 503.
+    const offered = await later.request('POST', `/v1/threads/${support}/run`, {
+      json: { message: 'hi', stream: false },
+    });
+    await expectError(offered, 503, 'UPSTREAM_RATE_LIMITED');
+  });
+
   it('refuses a chat turn on a chat whose thread has it', async () => {
     const { gw, alice, later } = await setup();
     const turn = (caller: typeof alice, text: string, extra: object = {}) =>
