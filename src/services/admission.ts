@@ -178,7 +178,7 @@ export async function admit(
   }
   const headers = rateLimitHeaders(ratePolicies(ctx.tenant.limits), result.rate, tenantOnly);
   if (!result.ok) {
-    const refusal = refused(result, headers);
+    const refusal = refused(result, headers, 'chat' in spec && spec.chat ? 'id' : 'thread_id');
     if (remembers) rememberRefusal(ctx, refusal);
     throw refusal;
   }

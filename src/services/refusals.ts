@@ -44,13 +44,23 @@ export function limiterClosed(ctx: Pick<RequestContext, 'requestId' | 'tenant'>,
   );
 }
 
+/**
+ * The request's field that names the run's thread: a thread's run names it by `thread_id`,
+ * a chat turn (`POST /v1/chat`) by its chat's `id`.
+ */
+export type ThreadField = 'thread_id' | 'id';
+
 /** The tenant state's refusal as the caller's error, with the RateLimit headers it carries. */
-export function refused(result: Extract<Admission, { ok: false }>, headers: Record<string, string>): Refusal {
-  return new Refusal(result.reason, refusal(result).withHeaders(headers), result.thread);
+export function refused(
+  result: Extract<Admission, { ok: false }>,
+  headers: Record<string, string>,
+  threadField: ThreadField = 'thread_id',
+): Refusal {
+  return new Refusal(result.reason, refusal(result, threadField).withHeaders(headers), result.thread);
 }
 
 /** The one table from the tenant state's refusal reasons to the contract's errors. */
-function refusal(result: Extract<Admission, { ok: false }>): ApiError {
+function refusal(result: Extract<Admission, { ok: false }>, threadField: ThreadField): ApiError {
   const retry = result.retryAfter === undefined ? {} : { retryAfter: result.retryAfter };
   switch (result.reason) {
     case 'blocked':
@@ -92,10 +102,10 @@ function refusal(result: Extract<Admission, { ok: false }>): ApiError {
     case 'assistant_revoked':
       return new ApiError(
         'VALIDATION_ERROR',
-        'thread_id: its assistant is no longer offered by this tenant.',
-        {
-          field: 'thread_id',
-        },
+        threadField === 'id'
+          ? "id: the assistant of this chat's thread is no longer offered by this tenant."
+          : 'thread_id: its assistant is no longer offered by this tenant.',
+        { field: threadField },
       );
     case 'upstream_budget':
       return new ApiError('UPSTREAM_RATE_LIMITED', 'The upstream request budget is spent for now.', retry);
