@@ -25,6 +25,11 @@ const millis = (fallback: number) => z.coerce.number().int().min(10).max(3_600_0
  * a bad value is `503 CONFIG_INVALID`, not a silent default.
  */
 export const MeterFlushSchema = z.coerce.number().int().min(0).max(10_000).default(500);
+/**
+ * `UPSTREAM_TIMEOUT_MS`: each upstream try's timeout. Also read by each tenant's object from
+ * its own bindings (a run key's binding outlasts it, objects/key-book.ts).
+ */
+export const UpstreamTimeoutSchema = millis(10_000);
 /** `WEBHOOK_RETRY_BASE_SECONDS`: a delivery's first retry waits this long, then doubling (0-3600 s). */
 export const RetryBaseSchema = z.coerce.number().int().min(0).max(3600).default(10);
 
@@ -57,7 +62,7 @@ const BindingsSchema = z.object({
   EPSIMO_PASSWORD: z.string().min(1),
   TENANTS: z.string().min(2).optional(),
   ADMIN_KEY_HASHES: AdminKeyHashesSchema,
-  UPSTREAM_TIMEOUT_MS: millis(10_000),
+  UPSTREAM_TIMEOUT_MS: UpstreamTimeoutSchema,
   STREAM_FIRST_BYTE_TIMEOUT_MS: millis(30_000),
   STREAM_IDLE_TIMEOUT_MS: millis(60_000),
   STREAM_MAX_DURATION_MS: millis(300_000),

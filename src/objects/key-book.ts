@@ -1,17 +1,28 @@
+import { UpstreamTimeoutSchema } from '../config';
 import { IDEMPOTENCY_TTL_MS } from '../runs/log';
 
 /** At most this many expired bindings are deleted per new one: the cleanup's cost is bounded. */
 const PRUNE_BATCH = 16;
 /** And at most this many by the object's cleanup alarm. */
 const ALARM_PRUNE_BATCH = 1000;
-/**
- * A binding outlasts the key's 24 h by this much: it is made at the run's admission, the
- * runs object's record of the key at the run's start, which comes after the upstream's
- * answer; so the binding never ends while the runs object still names the key's run.
- */
+/** A binding outlasts the key's 24 h by this and twice the upstream timeout (see {@link bindingTtlMs}). */
 const START_SLACK_MS = 60_000;
-/** How long a binding lasts from its run's admission. */
-export const BINDING_TTL_MS = IDEMPOTENCY_TTL_MS + START_SLACK_MS;
+
+/**
+ * How long a binding lasts from its run's admission, for `UPSTREAM_TIMEOUT_MS` (the raw
+ * binding, read by the tenant's object itself): the key's 24 h and the most the run's start
+ * (where the runs object's 24 h of the key begin) can come after the admission, so that the
+ * binding never ends while the runs object still names the key's run. In between, the
+ * account guard (services/account.ts) may wait for a login (the broker's 5 s) and a read
+ * (retried within 3 s, each try up to the timeout), twice when its token is refreshed:
+ * twice the timeout and a minute cover that and the round trips. A value the Worker would
+ * refuse (every request is then `503 CONFIG_INVALID`) counts as the longest allowed.
+ */
+export function bindingTtlMs(upstreamTimeout: unknown): number {
+  const parsed = UpstreamTimeoutSchema.safeParse(upstreamTimeout === '' ? undefined : upstreamTimeout);
+  const timeout = parsed.success ? parsed.data : 3_600_000;
+  return IDEMPOTENCY_TTL_MS + START_SLACK_MS + 2 * timeout;
+}
 /** The alarm comes this long after the first expiry, so one alarm deletes many keys. */
 const ALARM_SLACK_MS = 3600_000;
 
@@ -37,9 +48,12 @@ export const RUN_KEY_SCHEMA = `
  */
 export class KeyBook {
   private readonly sql: SqlStorage;
+  /** How long a binding lasts from its run's admission ({@link bindingTtlMs}). */
+  readonly ttlMs: number;
 
-  constructor(sql: SqlStorage) {
+  constructor(sql: SqlStorage, ttlMs = bindingTtlMs(undefined)) {
     this.sql = sql;
+    this.ttlMs = ttlMs;
   }
 
   /** Whether `key` is bound, unexpired, to a thread other than `threadId`. */
@@ -56,7 +70,7 @@ export class KeyBook {
   }
 
   /**
-   * Binds `key` to `threadId` for {@link BINDING_TTL_MS} from now, after deleting a few
+   * Binds `key` to `threadId` for {@link ttlMs} from now, after deleting a few
    * expired bindings. A bind is a new run's admission, whose runs object remembers the key
    * for 24 h from the run's start, so a live binding to the same thread is renewed with it
    * (the key names that run on no other thread meanwhile); one to another thread is kept,
@@ -72,7 +86,7 @@ export class KeyBook {
       user,
       key,
       threadId,
-      now + BINDING_TTL_MS,
+      now + this.ttlMs,
       now,
     );
   }

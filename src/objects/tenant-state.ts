@@ -6,7 +6,7 @@ import { BlockList, type BlockRecord } from './block-list';
 import { CHAT_SCHEMA, ChatBook } from './chat-book';
 import { FILE_SCHEMA, FileBook } from './file-book';
 import { type Books, refusedBeforePermit, takeHolds, usageOf } from './holds';
-import { KeyBook, RUN_KEY_SCHEMA } from './key-book';
+import { bindingTtlMs, KeyBook, RUN_KEY_SCHEMA } from './key-book';
 import { LeaseBook } from './lease-book';
 import { flushMs, MeterBook, type UsageQuery, type UsageRow } from './meter-book';
 import { filePage, threadPage } from './pages';
@@ -57,7 +57,7 @@ export class TenantState extends DurableObject<Env> {
       leases: new LeaseBook(ctx.storage),
       spend: new SpendBook(this.sql),
       chats: new ChatBook(this.sql),
-      keys: new KeyBook(this.sql),
+      keys: new KeyBook(this.sql, bindingTtlMs(env.UPSTREAM_TIMEOUT_MS)),
     };
     this.blocks = new BlockList(this.sql);
     this.meterBook = new MeterBook(ctx.storage, flushMs(env.METER_FLUSH_MS));

@@ -1,18 +1,19 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { BINDING_TTL_MS, KeyBook, RUN_KEY_SCHEMA } from '../../src/objects/key-book';
+import { bindingTtlMs, KeyBook, RUN_KEY_SCHEMA } from '../../src/objects/key-book';
 import { IDEMPOTENCY_TTL_MS } from '../../src/runs/log';
+import { DEFAULT_LIMITS } from '../../src/tenant';
 
-/** A binding's life: the key's 24 h and the slack for the run's start. */
-const TTL = BINDING_TTL_MS;
+/** A binding's life: the key's 24 h and the slack for the run's start (the default timeout). */
+const TTL = bindingTtlMs(undefined);
 
 /** A key book on a fresh tenant object's own SQLite storage. */
 async function withBook(use: (book: KeyBook, sql: SqlStorage) => void): Promise<void> {
   const stub = env.TENANT_STATE.getByName(`keys-${crypto.randomUUID()}`);
   await runInDurableObject(stub, (_, state) => {
     state.storage.sql.exec(RUN_KEY_SCHEMA);
-    use(new KeyBook(state.storage.sql), state.storage.sql);
+    use(new KeyBook(state.storage.sql, TTL), state.storage.sql);
   });
 }
 
@@ -71,5 +72,45 @@ describe('KeyBook', () => {
       expect(count()).toBe(0);
       expect(book.nextExpiry()).toBeNull();
     });
+  });
+});
+
+describe('a binding’s life', () => {
+  /**
+   * The most a run's start can come after its admission for an upstream timeout: the account
+   * guard's two logins (5 s each), its read's retry window (3 s) and two tries of the timeout.
+   */
+  const guardWorst = (timeout: number) => 2 * 5_000 + 3_000 + 2 * timeout;
+
+  it('outlasts the key’s 24 h by more than its run’s start can lag, whatever UPSTREAM_TIMEOUT_MS is', () => {
+    for (const timeout of [10, 10_000, 60_000, 600_000, 3_600_000]) {
+      expect(bindingTtlMs(String(timeout)) - IDEMPOTENCY_TTL_MS).toBeGreaterThan(guardWorst(timeout));
+    }
+    // Unset is the default (10 s); a value the Worker refuses counts as the longest allowed.
+    expect(bindingTtlMs(undefined)).toBe(bindingTtlMs('10000'));
+    expect(bindingTtlMs('')).toBe(bindingTtlMs('10000'));
+    expect(bindingTtlMs('soon')).toBe(bindingTtlMs('3600000'));
+  });
+
+  it('is what the tenant’s object binds with, from its own UPSTREAM_TIMEOUT_MS', async () => {
+    const tenant = `keys-${crypto.randomUUID()}`;
+    const stub = env.TENANT_STATE.getByName(tenant);
+    const before = Date.now();
+    const admitted = await stub.admit({
+      tenant,
+      user: 'u',
+      limits: DEFAULT_LIMITS,
+      lease: { ttlMs: 60_000 },
+      runKey: { key: 'k', threadId: 'th_a' },
+    });
+    expect(admitted.ok).toBe(true);
+    const after = Date.now();
+    const expires = await runInDurableObject(
+      stub,
+      (_, state) => state.storage.sql.exec<{ at: number }>('SELECT expires_at AS at FROM run_keys').one().at,
+    );
+    const ttl = bindingTtlMs(env.UPSTREAM_TIMEOUT_MS);
+    expect(expires).toBeGreaterThanOrEqual(before + ttl);
+    expect(expires).toBeLessThanOrEqual(after + ttl);
   });
 });
