@@ -51,10 +51,9 @@ export async function deleteThreadsOf(
   const tenant = tenantsOf([row], config.localDev).tenants.get(row.id);
   if (!tenant) throw new ApiError('CONFIG_INVALID', 'The tenant’s stored configuration is not valid.');
   const ctx = createContext({ env, config, tenant, user, ...request });
-  const { threads } = await ctx.state.threadsOf(user, PURGE_LIMIT);
+  const threads = await ctx.state.threadsOf(user, PURGE_LIMIT);
   const outcome = await deleteWithPermits(ctx, env, threads);
-  const { held } = await ctx.state.threadsOf(user, 0);
-  return { ...outcome, remaining: held };
+  return { ...outcome, remaining: await ctx.state.threadsHeld(user) };
 }
 
 /** Permits asked of the governor at a time: a few, used within their short lease. */

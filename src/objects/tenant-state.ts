@@ -163,12 +163,16 @@ export class TenantState extends DurableObject<Env> {
   }
 
   /**
-   * The newest `limit` of the user's threads and how many they hold (reservations too),
-   * with no admission: the operator deleting a user's threads (admin API), blocked or not.
+   * The newest `limit` of the user's threads, with no admission: the operator deleting a
+   * user's threads (admin API), blocked or not.
    */
-  async threadsOf(user: string, limit: number): Promise<{ threads: string[]; held: number }> {
-    const threads = threadPage(this.sql, user, { limit }).items.map((thread) => thread.thread_id);
-    return { threads, held: this.books.threads.count(user) };
+  async threadsOf(user: string, limit: number): Promise<string[]> {
+    return threadPage(this.sql, user, { limit }).items.map((thread) => thread.thread_id);
+  }
+
+  /** How many threads the user holds (reservations too), with no admission: what a purge left. */
+  async threadsHeld(user: string): Promise<number> {
+    return this.books.threads.count(user);
   }
 
   /** Turns an upload's hold into the file the upstream stored. */
