@@ -9,9 +9,13 @@ import { deleteThread } from '../services/threads';
 import { keyOf } from '../upstream/tokens';
 
 /**
- * Threads deleted per call, at most: each costs an upstream call, two object calls and a
- * share of the governor's, and a Worker request has a bounded number of subrequests (this
- * fits a paid plan's). The operator calls again while `remaining` is above 0.
+ * Threads deleted per call, at most, bounded by a Worker request’s subrequests. Each delete
+ * costs some 7 at worst: the upstream DELETE and its 2 retries, the state object’s removal,
+ * the runs object’s cancel, and the governor’s acquire and release (a share of one per
+ * batch once it is synced; one each per delete while it is not, as it then grants 1 at a
+ * time). That is about 350 for 50, plus a few per call (the registry, two thread counts, the
+ * audit), within a paid plan’s 1000; a token fetch is rare (the isolate caches tokens). The
+ * operator calls again while `remaining` is above 0.
  */
 export const PURGE_LIMIT = 50;
 
@@ -19,13 +23,16 @@ export const PURGE_LIMIT = 50;
 const DEFAULT_RETRY_S = 5;
 
 export interface ThreadsDeleted {
-  /** Threads deleted by this call. */
+  /** Threads this call deleted and whose record it removed (not one a concurrent delete removed first). */
   deleted: number;
-  /** Threads whose delete failed this call: left in place (a repeat tries them again). */
+  /**
+   * Threads whose delete failed this call, at the upstream or in the gateway's record after
+   * the upstream deleted it: still recorded (a repeat tries them again).
+   */
   failed: number;
   /** Threads the user still holds (creations in flight included). */
   remaining: number;
-  /** Seconds to wait before calling again: the upstream's budget is spent, or it is unreachable. */
+  /** Seconds to wait before calling again: the upstream's budget is spent, or deletes keep failing. */
   retry_after?: number;
 }
 
@@ -38,7 +45,9 @@ export interface ThreadsDeleted {
  * token can act as), and the user's rate is not taken. The upstream account is shared, so
  * every delete takes a permit from its governor, failing closed when it cannot answer: the
  * call stops when the governor grants none, or after three failed deletes in a row
- * (`retry_after`); a failed delete is counted in `failed` and passed over.
+ * (`retry_after`); a failed delete is counted in `failed` and passed over. A thread counts in
+ * `deleted` only if this call removed its record: of two purges (or a purge and the user's
+ * own delete) racing for it, one counts it, and the other neither deleted nor failed.
  */
 export async function deleteThreadsOf(
   env: Env,
@@ -91,7 +100,7 @@ async function deleteWithPermits(ctx: RequestContext, env: Env, threads: readonl
       unused--;
       const result = await deleteOne(ctx, threadId);
       if (result.ok) {
-        deleted++;
+        if (result.removed) deleted++;
         inARow = 0;
         continue;
       }
@@ -112,20 +121,27 @@ async function deleteWithPermits(ctx: RequestContext, env: Env, threads: readonl
 }
 
 /**
- * One thread deleted, or how long to wait should the failure be the upstream's. Any failure
- * leaves the thread counted (an upstream that refused it, or the gateway's own bookkeeping
- * after the upstream deleted it: a repeat then finds it gone upstream, which counts as deleted).
+ * One thread deleted (and whether this call removed its record), or how long to wait. A
+ * failure leaves the thread recorded, whichever side failed: the upstream (an `ApiError`: it
+ * refused, is down, or timed out) or the gateway's own record after the upstream deleted it
+ * (anything else, e.g. the state object failing). A repeat tries it again; one then gone
+ * upstream (404) whose record this call removes counts as deleted, as the upstream did
+ * delete it and this call freed its quota.
  */
 async function deleteOne(
   ctx: RequestContext,
   threadId: string,
-): Promise<{ ok: true } | { ok: false; retryAfter: number }> {
+): Promise<{ ok: true; removed: boolean } | { ok: false; retryAfter: number }> {
   try {
-    await deleteThread(ctx, threadId);
-    return { ok: true };
+    return { ok: true, removed: await deleteThread(ctx, threadId) };
   } catch (error) {
-    log('warn', 'operator thread delete failed', { request_id: ctx.requestId, error: errorName(error) });
-    const retryAfter = error instanceof ApiError ? error.retryAfter : undefined;
-    return { ok: false, retryAfter: retryAfter ?? DEFAULT_RETRY_S };
+    const upstream = error instanceof ApiError;
+    // The gateway's own failure is not the upstream's: logged louder, and told apart.
+    log(upstream ? 'warn' : 'error', 'operator thread delete failed', {
+      request_id: ctx.requestId,
+      side: upstream ? 'upstream' : 'gateway',
+      error: errorName(error),
+    });
+    return { ok: false, retryAfter: (upstream ? error.retryAfter : undefined) ?? DEFAULT_RETRY_S };
   }
 }

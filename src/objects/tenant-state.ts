@@ -156,10 +156,15 @@ export class TenantState extends DurableObject<Env> {
     this.books.spend.refund(refund);
   }
 
-  /** Forgets a deleted thread, freeing its quota. */
-  async removeThread(user: string, threadId: string): Promise<void> {
-    this.books.threads.remove(user, threadId);
+  /**
+   * Forgets a deleted thread, freeing its quota. Whether this call removed it: false when
+   * another delete of the same thread (the user's, a second purge) got there first, so
+   * only one of them counts it.
+   */
+  async removeThread(user: string, threadId: string): Promise<boolean> {
+    const removed = this.books.threads.remove(user, threadId);
     this.books.chats.forget(user, threadId);
+    return removed;
   }
 
   /**

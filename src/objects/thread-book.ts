@@ -108,12 +108,14 @@ export class ThreadBook {
     );
   }
 
-  /** Forgets a deleted thread, freeing its quota. */
-  remove(user: string, threadId: string): void {
-    this.#sql.exec(
-      'DELETE FROM threads WHERE thread_id = ? AND user = ? AND reserved_until IS NULL',
-      threadId,
-      user,
+  /** Forgets a deleted thread, freeing its quota; whether it was recorded (false: already forgotten). */
+  remove(user: string, threadId: string): boolean {
+    return (
+      this.#sql.exec(
+        'DELETE FROM threads WHERE thread_id = ? AND user = ? AND reserved_until IS NULL',
+        threadId,
+        user,
+      ).rowsWritten > 0
     );
   }
 

@@ -125,14 +125,19 @@ export async function getThread(ctx: RequestContext, threadId: string) {
   return { ...publicThread(thread), messages: conversation(thread.messages ?? []) };
 }
 
-export async function deleteThread(ctx: RequestContext, threadId: string): Promise<void> {
+/**
+ * Deletes the thread upstream, then forgets it here. Answers whether this call removed the
+ * gateway's record of it: false when a concurrent delete of the same thread did, so that
+ * only one of them counts it as deleted.
+ */
+export async function deleteThread(ctx: RequestContext, threadId: string): Promise<boolean> {
   try {
     await ctx.upstream.send({ method: 'DELETE', path: ['threads', threadId], scope: projectScope(ctx) });
   } catch (error) {
     // Already gone upstream: the thread is deleted either way.
     if (!(error instanceof ApiError && error.status === 404)) throw error;
   }
-  await ctx.state.removeThread(ctx.user, threadId);
+  const removed = await ctx.state.removeThread(ctx.user, threadId);
   forgetOwner(ctx, 'thread', threadId);
   // Its run would go on holding a slot, unseen: the thread is no longer the caller's to read or
   // cancel. The thread is deleted whatever this answers; a run not cancelled ends by itself.
@@ -142,6 +147,7 @@ export async function deleteThread(ctx: RequestContext, threadId: string): Promi
       error: errorName(error),
     }),
   );
+  return removed;
 }
 
 export async function listMessages(

@@ -87,6 +87,28 @@ describe('admin API: deleting a user’s threads', () => {
     });
   });
 
+  it('counts each thread once when two purges race for it (the sum of `deleted` is the number deleted)', async () => {
+    const { gw, admin, id, user, purge } = await setup({ threads_per_user: 6, threads_per_user_per_day: 6 });
+    const mallory = await user('mallory');
+    const threads: string[] = [];
+    for (let i = 0; i < 6; i++) threads.push(await newThread(mallory));
+    // A slow upstream, so both calls list the same threads and delete them side by side.
+    await gw.emulator.configure({ latency_ms: 40 });
+    const answers = await Promise.all([purge('mallory'), purge('mallory')]);
+    const [one, two] = await Promise.all(answers.map((res) => parseJson(res, Deleted)));
+    expect([one?.failed, two?.failed, one?.remaining, two?.remaining]).toEqual([0, 0, 0, 0]);
+    expect((one?.deleted ?? 0) + (two?.deleted ?? 0)).toBe(threads.length);
+    // Both did try them (the race happened): more DELETEs reached the upstream than threads.
+    const deletes = (await gw.emulator.stats()).request_log.filter((r) => r.method === 'DELETE');
+    expect(deletes.length).toBeGreaterThan(threads.length);
+    expect(await usage(mallory)).toMatchObject({ threads: { yours: 0 } });
+    const audit = await parseJson(await admin.request('GET', `/audit?tenant=${id}`), Audit);
+    const audited = audit.entries
+      .filter((e) => e.action === 'user.threads.delete')
+      .map((e) => z.object({ deleted: z.number() }).parse(e.detail).deleted);
+    expect(audited.reduce((sum, n) => sum + n, 0)).toBe(threads.length);
+  });
+
   it('deletes a blocked user’s threads too, taking none of their rate', async () => {
     const { admin, id, user, purge } = await setup({ burst: 2, requests_per_minute: 1 });
     const mallory = await user('mallory');

@@ -88,6 +88,25 @@ describe('TenantState', () => {
     ).toMatchObject({ ok: false, reason: 'not_found' });
   });
 
+  it('says whether removeThread removed the thread: only the first of two removals did', async () => {
+    const { tenant, stub } = freshTenant();
+    const admitted = await stub.admit({ tenant, user: 'alice', limits, reserveThread: true });
+    if (!admitted.ok || !admitted.reservation) throw new Error('no reservation');
+    const thread = {
+      thread_id: 'thread_1',
+      name: 'n',
+      assistant_id: 'asst_support',
+      created_at: '2026-01-01T00:00:00Z',
+    };
+    await stub.commitThread('alice', admitted.reservation, thread);
+    // Another user's id, and a reservation, are not removed by it.
+    expect(await stub.removeThread('bob', 'thread_1')).toBe(false);
+    expect(await stub.removeThread('alice', admitted.reservation)).toBe(false);
+    expect(await stub.removeThread('alice', 'thread_1')).toBe(true);
+    expect(await stub.removeThread('alice', 'thread_1')).toBe(false);
+    expect((await stub.threadsOf('alice', 0)).held).toBe(0);
+  });
+
   it('refuses a blocked user before anything is taken, and lets them back in', async () => {
     const { tenant, stub } = freshTenant();
     // A bucket that refills too slowly to hide a token taken.
