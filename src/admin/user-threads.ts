@@ -1,9 +1,11 @@
+import type { z } from 'zod';
 import type { Config } from '../config';
 import { ApiError } from '../errors';
 import { lastObservation } from '../limits/observations';
 import { errorName, log } from '../log';
 import { tenantsOf } from '../registry';
 import type { TenantRow } from '../registry/store';
+import type { ThreadsDeletedSchema } from '../routes/admin/admin.routes';
 import { createContext, type RequestContext } from '../services/context';
 import { deleteThread } from '../services/threads';
 import { keyOf } from '../upstream/tokens';
@@ -22,19 +24,8 @@ export const PURGE_LIMIT = 50;
 /** How long to wait when the governor cannot answer, or a failure says nothing. */
 const DEFAULT_RETRY_S = 5;
 
-export interface ThreadsDeleted {
-  /** Threads this call deleted and whose record it removed (not one a concurrent delete removed first). */
-  deleted: number;
-  /**
-   * Threads whose delete failed this call, at the upstream or in the gateway's record after
-   * the upstream deleted it: still recorded (a repeat tries them again).
-   */
-  failed: number;
-  /** Threads the user still holds (creations in flight included). */
-  remaining: number;
-  /** Seconds to wait before calling again: the upstream's budget is spent, or deletes keep failing. */
-  retry_after?: number;
-}
+/** What a call answers: the route's schema, whose fields say what each counts. */
+export type ThreadsDeleted = z.infer<typeof ThreadsDeletedSchema>;
 
 /**
  * `DELETE /admin/v1/tenants/{tenant}/users/{sub}/threads`: deletes up to
@@ -62,7 +53,7 @@ export async function deleteThreadsOf(
   const ctx = createContext({ env, config, tenant, user, ...request });
   const threads = await ctx.state.threadsOf(user, PURGE_LIMIT);
   const outcome = await deleteWithPermits(ctx, env, threads);
-  return { ...outcome, remaining: await ctx.state.threadsHeld(user) };
+  return { tenant: row.id, user, ...outcome, remaining: await ctx.state.threadsHeld(user) };
 }
 
 /** Permits asked of the governor at a time: a few, used within their short lease. */

@@ -127,7 +127,7 @@ export const deleteUserThreadsHandler: AppRouteHandler<typeof routes.deleteUserT
     });
   }
   if (result.retry_after !== undefined) c.header('Retry-After', String(result.retry_after));
-  return c.json({ tenant, user: sub, ...result }, 200);
+  return c.json(result, 200);
 };
 
 export const listBlocksHandler: AppRouteHandler<typeof routes.listBlocks> = async (c) => {
