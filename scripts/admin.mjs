@@ -230,6 +230,7 @@ switch (verb) {
     const route = `/tenants/${path(need(first, '<tenant>'))}/users/${path(need(second, '<sub>'))}/threads`;
     let answer;
     let deleted = 0;
+    let failed = 0;
     // Each call deletes at most 50, and stops early (retry_after) when the upstream account's
     // budget is spent or the upstream is down: wait as told, then go on. A call that deletes
     // none and was not told to wait ends it (what remains failed, or is being created), and
@@ -237,6 +238,7 @@ switch (verb) {
     for (let idle = 0; ; ) {
       answer = JSON.parse(await api('DELETE', route));
       deleted += answer.deleted;
+      failed += answer.failed;
       idle = answer.deleted > 0 ? 0 : idle + 1;
       if (answer.remaining === 0) break;
       if (answer.retry_after === undefined ? answer.deleted === 0 : idle >= 5) break;
@@ -245,10 +247,10 @@ switch (verb) {
         await new Promise((resolve) => setTimeout(resolve, answer.retry_after * 1000));
       }
     }
-    // `deleted` over every call; `failed` and `remaining` as the last call left them.
-    show(JSON.stringify({ ...answer, deleted }));
-    if (answer.remaining > 0)
-      console.error(`${answer.remaining} threads remain (${answer.failed} failed last)`);
+    // `deleted` and `failed` over every call (a thread whose delete failed in two calls counts
+    // twice: they are failed deletes); `remaining` as the last call left it.
+    show(JSON.stringify({ ...answer, deleted, failed }));
+    if (answer.remaining > 0) console.error(`${answer.remaining} threads remain (${failed} deletes failed)`);
     break;
   }
   case 'blocks':

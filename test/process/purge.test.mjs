@@ -2,7 +2,7 @@
 // with its D1 registry, driven by the admin CLI (`npm run admin -- delete-threads`) while
 // one of the user's runs streams to a real connection. The CLI deletes every thread, the
 // streaming caller hears RUN_CANCELLED, the user's quota and slot are back, and another
-// user's thread is untouched.
+// user's thread is untouched. A thread the upstream refuses is counted in the summed `failed`.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
@@ -69,4 +69,22 @@ test('delete-threads deletes a user’s threads, cancelling the run one of them 
   assert.equal((await stack.request('GET', `/v1/threads/${bobs}`, { as: [TENANT, 'bob'] })).status, 200);
   const audit = await stack.admin('GET', `/audit?tenant=${TENANT}`);
   assert.deepEqual(audit.json?.entries?.[0]?.detail, { deleted: 3 });
+});
+
+test('delete-threads sums `failed` over its calls, as it sums `deleted`', { timeout: 60_000 }, async () => {
+  const threads = [];
+  for (let i = 0; i < 3; i++) threads.push(await stack.createThread(TENANT, 'carol'));
+  // The upstream refuses one of them every time: the first call deletes the other two and
+  // fails it, the second fails it again and deletes nothing, which ends the CLI's loop.
+  await stack.emulator.configure({
+    status_overrides: [{ method: 'DELETE', path: `/threads/${threads[1]}`, status: 403 }],
+  });
+  try {
+    const answer = JSON.parse(await cli(['delete-threads', TENANT, 'carol']));
+    assert.deepEqual(answer, { tenant: TENANT, user: 'carol', deleted: 2, failed: 2, remaining: 1 });
+  } finally {
+    await stack.emulator.configure({ status_overrides: [] });
+  }
+  const kept = await stack.request('GET', `/v1/threads/${threads[1]}`, { as: [TENANT, 'carol'] });
+  assert.equal(kept.status, 200, describe(kept));
 });
