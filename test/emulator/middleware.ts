@@ -22,16 +22,18 @@ interface RateState {
   limited: boolean;
 }
 
-/** Fixed one-minute windows; every non-control request counts, including rejected ones. */
+/**
+ * Fixed windows, each ending at the next wall-clock minute, or where `POST /__emulator/rate`
+ * set the current one to end; every non-control request counts, including rejected ones.
+ */
 function takeRate(u: Universe, now: number): RateState {
-  const windowStart = Math.floor(now / 60_000) * 60_000;
-  if (u.rate.windowStart !== windowStart) u.rate = { windowStart, count: 0 };
+  if (now >= u.rate.windowEnd) u.rate = { windowEnd: (Math.floor(now / 60_000) + 1) * 60_000, count: 0 };
   u.rate.count += 1;
   const limit = u.knobs.rate_limit_per_minute;
   return {
     limit,
     remaining: Math.max(0, limit - u.rate.count),
-    reset: (windowStart + 60_000) / 1000,
+    reset: Math.ceil(u.rate.windowEnd / 1000),
     limited: u.rate.count > limit,
   };
 }

@@ -14,6 +14,15 @@ const accountPatchSchema = z.strictObject({
   subscription_tier: z.string().optional(),
 });
 
+/**
+ * Sets the current rate window: `remaining` requests left in it (at most the limit), ending
+ * `reset_in_s` from now. A test that needs a budget can then not straddle a minute's end.
+ */
+const ratePatchSchema = z.strictObject({
+  remaining: z.number().int().nonnegative(),
+  reset_in_s: z.number().int().min(1).max(3600).default(60),
+});
+
 async function jsonBody(req: Request): Promise<unknown> {
   const text = await req.text();
   if (!text.trim()) return {};
@@ -59,6 +68,21 @@ export function registerControlRoutes(app: Hono<EmuEnv>): void {
     Object.assign(account, patch);
     const { password: _password, ...view } = account;
     return c.json(view);
+  });
+
+  app.post('/__emulator/rate', async (c) => {
+    const parsed = ratePatchSchema.safeParse(await jsonBody(c.req.raw));
+    const limit = c.var.u.knobs.rate_limit_per_minute;
+    if (!parsed.success || parsed.data.remaining > limit) {
+      const issues = parsed.success
+        ? [{ message: `remaining is above the limit ${limit}` }]
+        : parsed.error.issues;
+      return c.json({ error: 'Bad Request', detail: 'Invalid rate window', issues }, 400);
+    }
+    // Whole seconds, as X-RateLimit-Reset states it.
+    const windowEnd = Math.ceil((Date.now() + parsed.data.reset_in_s * 1000) / 1000) * 1000;
+    c.var.u.rate = { windowEnd, count: limit - parsed.data.remaining };
+    return c.json({ limit, remaining: parsed.data.remaining, reset: windowEnd / 1000 });
   });
 
   app.all('/__emulator/*', (c) => c.json({ error: 'Not Found', detail: 'Unknown control endpoint' }, 404));

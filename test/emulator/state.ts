@@ -59,7 +59,7 @@ function seededState(host: string): Universe {
     knobs: defaultKnobs(),
     stats: emptyStats(),
     seq: 0,
-    rate: { windowStart: 0, count: 0 },
+    rate: { windowEnd: 0, count: 0 },
     idp: emptyIdp(),
   };
 }

@@ -178,6 +178,7 @@ export interface Universe {
   knobs: Knobs;
   stats: Stats;
   seq: number;
-  rate: { windowStart: number; count: number };
+  /** The rate window: when it ends (epoch ms; 0: none yet) and the requests it has counted. */
+  rate: { windowEnd: number; count: number };
   idp: IdpState;
 }

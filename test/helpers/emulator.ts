@@ -141,6 +141,14 @@ export class EmulatorControl {
     return this.control('POST', 'config', KnobsSchema, knobs);
   }
 
+  /**
+   * Sets the current rate window (after `rate_limit_per_minute`, which it is counted against):
+   * `remaining` requests left, ending `reset_in_s` (default 60) from now.
+   */
+  async setRate(rate: { remaining: number; reset_in_s?: number }): Promise<void> {
+    await this.control('POST', 'rate', z.unknown(), rate);
+  }
+
   async config(): Promise<Knobs> {
     return this.control('GET', 'config', KnobsSchema);
   }

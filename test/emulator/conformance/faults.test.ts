@@ -193,4 +193,22 @@ describe('rate limiting', () => {
     }
     throw new Error('could not stay within one rate-limit window');
   });
+
+  it('sets the current window on request (POST /__emulator/rate), whatever the minute', async () => {
+    await emu.reset();
+    await emu.setRate({ remaining: 2, reset_in_s: 120 });
+    const responses = [];
+    for (let i = 0; i < 3; i++) responses.push(await fetch(`${base}/projects/`));
+    expect(responses.map((r) => r.status)).toEqual([401, 401, 429]);
+    expect(responses.map((r) => r.headers.get('x-ratelimit-remaining'))).toEqual(['1', '0', '0']);
+    // The window ends where it was set to (past the next minute), not at a minute's end.
+    const reset = Number(responses[0]?.headers.get('x-ratelimit-reset'));
+    expect(new Set(responses.map((r) => r.headers.get('x-ratelimit-reset'))).size).toBe(1);
+    expect(reset * 1000 - Date.now()).toBeGreaterThan(110_000);
+    expect(Number(responses[2]?.headers.get('retry-after'))).toBeGreaterThan(110);
+    // More than the limit is refused, and changes nothing.
+    const refused = await fetch(`${base}/__emulator/rate`, { method: 'POST', body: '{"remaining":301}' });
+    expect(refused.status).toBe(400);
+    expect((await fetch(`${base}/projects/`)).status).toBe(429);
+  });
 });
