@@ -3,7 +3,16 @@ import { signWebhook } from '../../src/webhooks/signature';
 import { TENANTS } from '../fixtures/tenants';
 import { expectError, expectNoSecrets, watchUpstream, withoutRequestId } from '../helpers/assertions';
 import { testGateway } from '../helpers/gateway';
-import { deliveryCount, HOOK_SECRET, HOOK_SECRET_NEXT, messageId, sendHook } from '../helpers/webhooks';
+import { parseJson } from '../helpers/json';
+import {
+  DeliveryAcceptedSchema,
+  deliveryCount,
+  HOOK_SECRET,
+  HOOK_SECRET_NEXT,
+  messageId,
+  sendHook,
+  waitForDelivery,
+} from '../helpers/webhooks';
 
 /**
  * The webhook ingress refusals. Each runs against a gateway of its own (unique tenant ids,
@@ -333,16 +342,27 @@ describe('webhook ingress: body and fields', () => {
     await nothingHappened();
   });
 
+  // These two run to their end: a queued run still going when the file ends fails its teardown.
   it('accepts a subject with spaces inside, as a token’s sub may have', async () => {
-    const { hook, tenant } = await setup();
-    expect((await hook({ message: 'x', subject: 'Ada Lovelace' })).status).toBe(202);
+    const { gw, hook, tenant } = await setup();
+    const res = await hook({ message: 'x', subject: 'Ada Lovelace' });
+    expect(res.status).toBe(202);
     expect(await deliveryCount(tenant)).toBe(1);
+    const { delivery_id } = await parseJson(res, DeliveryAcceptedSchema);
+    expect((await waitForDelivery(tenant, delivery_id, undefined, 10_000, { fetch: gw.fetch })).status).toBe(
+      'succeeded',
+    );
   });
 
   it('accepts the default subject named outright, as if it were left out', async () => {
-    const { hook, tenant } = await setup();
-    expect((await hook({ message: 'x', subject: 'edge:automation' })).status).toBe(202);
+    const { gw, hook, tenant } = await setup();
+    const res = await hook({ message: 'x', subject: 'edge:automation' });
+    expect(res.status).toBe(202);
     expect(await deliveryCount(tenant)).toBe(1);
+    const { delivery_id } = await parseJson(res, DeliveryAcceptedSchema);
+    expect((await waitForDelivery(tenant, delivery_id, undefined, 10_000, { fetch: gw.fetch })).status).toBe(
+      'succeeded',
+    );
   });
 
   it('verifies before it validates: a bad signature on an invalid body is a 401', async () => {
