@@ -56,8 +56,8 @@ const hookContext = (c: Context<AppEnv>, tenant: Tenant) =>
  * middleware): these come before the tenant is looked up, so they answer alike for every
  * tenant, known or not, and tell nothing. Then
  * one 401 alike for an unknown tenant, a tenant without webhooks, stale or malformed
- * headers and a signature that matches none of the tenant's secrets; then JSON and the
- * schema (400); then the tenant's rate (429). The webhook-id is recorded before the run is
+ * headers and a signature that matches none of the tenant's secrets; the tenant's rate
+ * (429); then JSON and the schema (400). The webhook-id is recorded before the run is
  * enqueued; a repeat answers the same `202` and enqueues nothing, a repeat with another
  * body is `409`.
  */
@@ -77,6 +77,11 @@ export async function runHook(c: Context<AppEnv>): Promise<Response> {
   if (!matched) throw refuse(c, 'no_match');
   const { tenant } = found;
   c.set('tenant', tenant);
+  // Counted once signed (a stranger cannot drain the bucket), against the tenant's rate;
+  // its RateLimit pair goes on every answer from here on, as on a session route's.
+  const { headers } = await admit(hookContext(c, tenant), INGRESS);
+  for (const [name, value] of Object.entries(headers)) c.header(name, value);
+
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(raw);
@@ -102,12 +107,6 @@ export async function runHook(c: Context<AppEnv>): Promise<Response> {
   }
   const problem = body.callback_url === undefined ? null : callbackUrlProblem(body.callback_url, tenant);
   if (problem) throw field('callback_url', problem);
-
-  // Counted once signed (a stranger cannot drain the bucket) and valid (a bad body, like a
-  // session route's, takes nothing), against the tenant's rate; its RateLimit pair goes on
-  // every answer from here on, as on a session route's.
-  const { headers } = await admit(hookContext(c, tenant), INGRESS);
-  for (const [name, value] of Object.entries(headers)) c.header(name, value);
 
   const request: DeliveryRequest = {
     subject: body.subject ?? DEFAULT_SUBJECT,
