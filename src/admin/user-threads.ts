@@ -1,11 +1,10 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Config } from '../config';
 import { ApiError } from '../errors';
 import { lastObservation } from '../limits/observations';
 import { errorName, log } from '../log';
 import { tenantsOf } from '../registry';
 import type { TenantRow } from '../registry/store';
-import type { ThreadsDeletedSchema } from '../routes/admin/admin.routes';
 import { createContext, type RequestContext } from '../services/context';
 import { deleteThread } from '../services/threads';
 import { keyOf } from '../upstream/tokens';
@@ -24,7 +23,28 @@ export const PURGE_LIMIT = 50;
 /** How long to wait when the governor cannot answer, or a failure says nothing. */
 const DEFAULT_RETRY_S = 5;
 
-/** What a call answers: the route's schema, whose fields say what each counts. */
+/** What one purge call did: the route's answer (routes/admin/admin.routes.ts). */
+export const ThreadsDeletedSchema = z.object({
+  tenant: z.string(),
+  user: z.string(),
+  deleted: z
+    .number()
+    .describe(
+      'Threads this call deleted and whose record it removed (not one a concurrent delete removed first)',
+    ),
+  failed: z
+    .number()
+    .describe(
+      'Threads whose delete failed this call, at the upstream or in the gateway’s record after the upstream deleted it: still recorded (a repeat tries them again)',
+    ),
+  remaining: z.number().describe('Threads the user still holds (creations in flight included)'),
+  retry_after: z
+    .number()
+    .optional()
+    .describe(
+      'Seconds to wait before calling again: the upstream’s budget is spent, or deletes keep failing',
+    ),
+});
 export type ThreadsDeleted = z.infer<typeof ThreadsDeletedSchema>;
 
 /**

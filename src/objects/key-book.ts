@@ -51,7 +51,8 @@ export class KeyBook {
   /** How long a binding lasts from its run's admission ({@link bindingTtlMs}). */
   readonly ttlMs: number;
 
-  constructor(sql: SqlStorage, ttlMs = bindingTtlMs(undefined)) {
+  // No default: the tenant's object passes its own UPSTREAM_TIMEOUT_MS (forgetting it is a type error).
+  constructor(sql: SqlStorage, ttlMs: number) {
     this.sql = sql;
     this.ttlMs = ttlMs;
   }

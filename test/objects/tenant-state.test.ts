@@ -99,12 +99,17 @@ describe('TenantState', () => {
       created_at: '2026-01-01T00:00:00Z',
     };
     await stub.commitThread('alice', admitted.reservation, thread);
+    // A creation still in flight: its reservation holds quota, and no delete may free it.
+    const pending = await stub.admit({ tenant, user: 'alice', limits, reserveThread: true });
+    if (!pending.ok || !pending.reservation) throw new Error('no second reservation');
+    expect(await stub.threadsHeld('alice')).toBe(2);
     // Another user's id, and a reservation, are not removed by it.
     expect(await stub.removeThread('bob', 'thread_1')).toBe(false);
-    expect(await stub.removeThread('alice', admitted.reservation)).toBe(false);
+    expect(await stub.removeThread('alice', pending.reservation)).toBe(false);
+    expect(await stub.threadsHeld('alice')).toBe(2);
     expect(await stub.removeThread('alice', 'thread_1')).toBe(true);
     expect(await stub.removeThread('alice', 'thread_1')).toBe(false);
-    expect(await stub.threadsHeld('alice')).toBe(0);
+    expect(await stub.threadsHeld('alice')).toBe(1);
   });
 
   it('refuses a blocked user before anything is taken, and lets them back in', async () => {

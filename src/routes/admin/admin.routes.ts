@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { ENTRY_TYPES, MERGE_PATCH_TYPES, tenantBody } from '../../admin/body';
+import { ThreadsDeletedSchema } from '../../admin/user-threads';
 import { COUNTERS, REFUSALS } from '../../metering/metrics';
 import { TenantKeySchema } from '../../tenant';
 import { jsonContent } from '../schemas';
@@ -112,25 +113,6 @@ export const unblockUser = adminRoute({
   responses: { 200: jsonContent(BlockSchema, 'Unblocked'), ...adminErrors(400, 404) },
 });
 
-/** What one purge call did (admin/user-threads.ts); its type is this schema's. */
-export const ThreadsDeletedSchema = z
-  .object({
-    tenant: z.string(),
-    user: z.string(),
-    /** Threads this call deleted and whose record it removed (not one a concurrent delete removed first). */
-    deleted: z.number(),
-    /**
-     * Threads whose delete failed this call, at the upstream or in the gateway's record after
-     * the upstream deleted it: still recorded (a repeat tries them again).
-     */
-    failed: z.number(),
-    /** Threads the user still holds (creations in flight included). */
-    remaining: z.number(),
-    /** Seconds to wait before calling again: the upstream's budget is spent, or deletes keep failing. */
-    retry_after: z.number().optional(),
-  })
-  .openapi('ThreadsDeleted');
-
 export const deleteUserThreads = adminRoute({
   method: 'delete',
   path: '/tenants/{tenant}/users/{sub}/threads',
@@ -140,7 +122,7 @@ export const deleteUserThreads = adminRoute({
   request: { params: UserParams },
   responses: {
     200: jsonContent(
-      ThreadsDeletedSchema,
+      ThreadsDeletedSchema.openapi('ThreadsDeleted'),
       'What was deleted; `retry_after` (and `Retry-After`) when it stopped early: the upstream’s budget is spent or it is down',
     ),
     ...adminErrors(400, 404),
