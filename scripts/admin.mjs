@@ -21,7 +21,7 @@ const USAGE = `usage: npm run admin -- <verb> [args]
   block <tenant> <sub>                  refuse one end user (403 USER_BLOCKED)
   unblock <tenant> <sub>                let them back in
   blocks <tenant>                       the blocked users of a tenant
-  delete-threads <tenant> <sub>         delete an end user's threads (all of them: 50 a call,
+  delete-threads <tenant> <sub>         delete an end user's threads (all of them: 5 a call,
                                         called again while some remain, waiting when told)
   usage [--tenant T] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--group user] [--format json|csv|ndjson]
                                         export metered usage

@@ -10,15 +10,15 @@ import { deleteThread } from '../services/threads';
 import { keyOf } from '../upstream/tokens';
 
 /**
- * Threads deleted per call, at most, bounded by a Worker request’s subrequests. Each delete
- * costs some 7 at worst: the upstream DELETE and its 2 retries, the state object’s removal,
- * the runs object’s cancel, and the governor’s acquire and release (a share of one per
- * batch once it is synced; one each per delete while it is not, as it then grants 1 at a
- * time). That is about 350 for 50, plus a few per call (the registry, two thread counts, the
- * audit), within a paid plan’s 1000; a token fetch is rare (the isolate caches tokens). The
- * operator calls again while `remaining` is above 0.
+ * Threads deleted per call, at most, bounded by a Worker request’s subrequests: 50 on the
+ * Workers Free plan, where the gateway must work too. Each delete costs some 7 at worst:
+ * the upstream DELETE and its 2 retries, the state object’s removal, the runs object’s
+ * cancel, and the governor’s acquire and release (a share of one per batch once it is
+ * synced; one each per delete while it is not, as it then grants 1 at a time). That is 35
+ * for 5, plus some 6 per call (the registry, the thread list and count, the audit, a token
+ * fetch), under 50. The operator calls again while `remaining` is above 0 (the CLI does).
  */
-export const PURGE_LIMIT = 50;
+export const PURGE_LIMIT = 5;
 
 /** How long to wait when the governor cannot answer, or a failure says nothing. */
 const DEFAULT_RETRY_S = 5;

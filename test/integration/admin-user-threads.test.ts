@@ -91,7 +91,7 @@ describe('admin API: deleting a user’s threads', () => {
     const { gw, admin, id, user, purge } = await setup({ threads_per_user: 6, threads_per_user_per_day: 6 });
     const mallory = await user('mallory');
     const threads: string[] = [];
-    for (let i = 0; i < 6; i++) threads.push(await newThread(mallory));
+    for (let i = 0; i < PURGE_LIMIT; i++) threads.push(await newThread(mallory));
     // A slow upstream, so both calls list the same threads and delete them side by side.
     await gw.emulator.configure({ latency_ms: 40 });
     const answers = await Promise.all([purge('mallory'), purge('mallory')]);

@@ -118,7 +118,7 @@ export const deleteUserThreads = adminRoute({
   path: '/tenants/{tenant}/users/{sub}/threads',
   operationId: 'adminDeleteUserThreads',
   summary:
-    'Delete up to 50 of an end user’s threads (blocked or not), freeing their quota; repeat while `remaining` > 0',
+    'Delete up to 5 of an end user’s threads (blocked or not), freeing their quota; repeat while `remaining` > 0',
   request: { params: UserParams },
   responses: {
     200: jsonContent(
