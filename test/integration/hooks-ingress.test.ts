@@ -342,27 +342,18 @@ describe('webhook ingress: body and fields', () => {
     await nothingHappened();
   });
 
-  // These two run to their end: a queued run still going when the file ends fails its teardown.
-  it('accepts a subject with spaces inside, as a token’s sub may have', async () => {
+  // Each runs to its end: a queued run still going when the file ends fails its teardown.
+  it.each([
+    ['a subject with spaces inside, as a token’s sub may have', 'Ada Lovelace'],
+    ['the default subject named outright, as if it were left out', 'edge:automation'],
+  ])('accepts %s', async (_what, subject) => {
     const { gw, hook, tenant } = await setup();
-    const res = await hook({ message: 'x', subject: 'Ada Lovelace' });
+    const res = await hook({ message: 'x', subject });
     expect(res.status).toBe(202);
     expect(await deliveryCount(tenant)).toBe(1);
     const { delivery_id } = await parseJson(res, DeliveryAcceptedSchema);
-    expect((await waitForDelivery(tenant, delivery_id, undefined, 10_000, { fetch: gw.fetch })).status).toBe(
-      'succeeded',
-    );
-  });
-
-  it('accepts the default subject named outright, as if it were left out', async () => {
-    const { gw, hook, tenant } = await setup();
-    const res = await hook({ message: 'x', subject: 'edge:automation' });
-    expect(res.status).toBe(202);
-    expect(await deliveryCount(tenant)).toBe(1);
-    const { delivery_id } = await parseJson(res, DeliveryAcceptedSchema);
-    expect((await waitForDelivery(tenant, delivery_id, undefined, 10_000, { fetch: gw.fetch })).status).toBe(
-      'succeeded',
-    );
+    const done = await waitForDelivery(tenant, delivery_id, undefined, 10_000, { fetch: gw.fetch });
+    expect(done.status).toBe('succeeded');
   });
 
   it('verifies before it validates: a bad signature on an invalid body is a 401', async () => {
