@@ -1,25 +1,24 @@
 import { DurableObject } from 'cloudflare:workers';
-import { MAX_EVENT_BYTES } from '../config';
-import { errorName, log } from '../log';
+import { log } from '../log';
 import { Claims } from '../runs/claims';
 import { Connection, isFinal } from '../runs/connection';
 import { endRun, newRun, recoverLost } from '../runs/lifecycle';
 import { type LiveRun, liveRun } from '../runs/live';
 import { IDEMPOTENCY_TTL_MS, idempotencyKey, RunLog, type RunRow, view } from '../runs/log';
+import { pumpRun } from '../runs/pump';
 import type {
   AttachOutcome,
   NamedRun,
   RetryNames,
   RunAddress,
-  RunConfig,
   RunView,
   StartOutcome,
   StartRun,
 } from '../runs/schema';
-import { HEADER_GRACE_MS, openUpstream, type RunBody, refusal, refusedAs } from '../runs/upstream';
+import { Starters } from '../runs/starters';
+import { HEADER_GRACE_MS, openUpstream, refusal, refusedAs } from '../runs/upstream';
 import { Wakeups } from '../runs/wakeups';
 import { type RelayEvent, runError } from '../stream/events';
-import { relayInto } from '../stream/relay';
 import { createUpstream } from '../upstream/factory';
 
 /**
@@ -36,6 +35,7 @@ export class ThreadRuns extends DurableObject<Env> {
   private readonly live = new Map<string, LiveRun>();
   private readonly wakeups: Wakeups;
   private readonly claims = new Claims();
+  private readonly starters = new Starters();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -58,6 +58,7 @@ export class ThreadRuns extends DurableObject<Env> {
       return await this.begin(input);
     } finally {
       this.claims.settle(input, input.claim);
+      this.starters.answered(input, input.starter);
     }
   }
 
@@ -82,6 +83,10 @@ export class ThreadRuns extends DurableObject<Env> {
     const live = liveRun(row, input, this.log);
     this.live.set(runId, live);
     const connection = this.join(live, input.pingMs);
+    this.starters.joined(input, input.starter, () => {
+      connection.close();
+      this.leave(live, connection);
+    });
     // The run's row, its idempotency key and the wake-up alarm are written in this one
     // turn: one commit, which the upstream request waits for (a run is never started
     // upstream before it is recorded), and nothing after it on the way to the first event.
@@ -112,13 +117,14 @@ export class ThreadRuns extends DurableObject<Env> {
       // Refused before it began: no run happened, and the caller's admission gives the slot back.
       // A retry that attached meanwhile (one that claimed nothing) hears the run end.
       this.live.delete(runId);
+      live.finished = true; // never began: a starter's connection dropped later starts no grace
       const ended = { n: 1, event: runError(refusedAs(opened.error)) };
       for (const attached of live.connections) attached.send(ended);
       this.log.forget(runId, input.user, key);
       await alarmed;
       return refusal(opened.error, input.requestId, ctx.upstream.mayHaveSpent);
     }
-    this.ctx.waitUntil(this.pump(live, opened.body, config));
+    this.ctx.waitUntil(pumpRun(live, opened.body, config, (event) => this.emit(live, event)));
     await alarmed;
     return { kind: 'started', runId, stream: connection.stream };
   }
@@ -136,6 +142,14 @@ export class ThreadRuns extends DurableObject<Env> {
   /** The claim `named` took for `at`'s key ends without a start (admission refused it). */
   async release(at: RunAddress & RetryNames, claim: string): Promise<void> {
     this.claims.settle(at, claim);
+  }
+
+  /**
+   * The caller of the start sent with `starter` hung up before it had its answer (the
+   * upstream still opening): that connection is dropped, so the run detaches.
+   */
+  async left(at: RunAddress, starter: string): Promise<void> {
+    this.starters.left(at, starter);
   }
 
   /** The events of a run after `after`, then live to its end. */
@@ -224,7 +238,7 @@ export class ThreadRuns extends DurableObject<Env> {
 
   /** The last caller left: the run waits `RUN_DETACH_GRACE_MS` for one to come back, then stops. */
   private leave(live: LiveRun, connection: Connection): void {
-    live.connections.delete(connection);
+    if (!live.connections.delete(connection)) return; // dropped already (see `Starters`)
     if (live.finished || live.connections.size > 0 || !live.input.detachCancels) return;
     live.grace = setTimeout(() => {
       if (live.connections.size === 0 && !live.finished) {
@@ -232,28 +246,6 @@ export class ThreadRuns extends DurableObject<Env> {
         void this.emit(live, runError('RUN_CANCELLED'));
       }
     }, live.input.config.runs.detachGraceMs);
-  }
-
-  /** Reads the upstream's events into the run, to the end; never throws. */
-  private async pump(live: LiveRun, body: RunBody, config: RunConfig): Promise<void> {
-    try {
-      await relayInto(
-        body,
-        {
-          policy: live.input.tenant.tool_calls,
-          idleTimeoutMs: config.stream.idleTimeoutMs,
-          maxDurationMs: config.stream.maxDurationMs,
-          maxEventBytes: MAX_EVENT_BYTES,
-          requestId: live.input.requestId,
-          onEnd: () => live.abort.abort(new DOMException('The run ended.', 'AbortError')),
-          signal: live.abort.signal,
-        },
-        (event) => this.emit(live, event),
-      );
-    } catch (error) {
-      log('warn', 'run pump failed', { run_id: live.row.run_id, error: errorName(error) });
-    }
-    if (!live.finished) await this.emit(live, runError('UPSTREAM_FAILED'));
   }
 
   /**

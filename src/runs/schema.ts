@@ -48,6 +48,8 @@ export interface StartRun extends RunAddress, RetryNames {
   requestId: string;
   /** The token its request claimed its `Idempotency-Key` with (see `Claims`), if it did. */
   claim?: string | undefined;
+  /** A token of the starting request's own: its hang-up before the answer drops its connection (see `Starters`). */
+  starter?: string | undefined;
   /** The stream slot admission took: the run holds it to its end, then releases it. */
   lease: string;
   /** The run-budget unit taken with the slot: given back at the run's end if the upstream spent nothing. */

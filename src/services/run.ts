@@ -50,7 +50,12 @@ export async function startRun(
 ): Promise<RunStream> {
   const { upstream, stream, runs } = ctx.config;
   const { id, scope, project_id, tool_calls } = ctx.tenant;
-  const outcome = await runsOf(ctx, request.threadId)
+  const object = runsOf(ctx, request.threadId);
+  const starter = crypto.randomUUID();
+  const at = { threadId: request.threadId, user: ctx.user };
+  // A webhook run is read by nobody anyway, and never detach-cancels.
+  const unwatch = request.detachCancels ? onHangUp(ctx, () => object.left(at, starter)) : () => undefined;
+  const outcome = await object
     .start({
       config: { upstream, stream, runs },
       tenant: { id, scope, project_id, tool_calls },
@@ -59,6 +64,7 @@ export async function startRun(
       message: request.message,
       requestId: ctx.requestId,
       claim: request.claim,
+      starter,
       lease: lease.id,
       spend: [...lease.spend],
       ...(await retryNames(request)),
@@ -69,7 +75,8 @@ export async function startRun(
       // The object may have begun the run before the call failed: its unit stays spent.
       lease.mayHaveSpent();
       throw error;
-    });
+    })
+    .finally(unwatch);
   switch (outcome.kind) {
     case 'started':
       lease.claim();
@@ -91,6 +98,25 @@ export async function startRun(
         outcome.retryAfter === undefined ? {} : { retryAfter: outcome.retryAfter },
       );
   }
+}
+
+/**
+ * Calls `left` if the caller hangs up before the returned function is called: while a
+ * start is pending nothing has been written to the caller (its object waits up to the
+ * header grace for the upstream's headers, a caller reading to the end up to the
+ * first-byte timeout), so its connection is never cancelled, and only the request's
+ * signal knows it left. `left` is kept alive past the request (`defer`); a
+ * request cancelled while the start's answer was on its way never unwatches, and so
+ * tells the object too.
+ */
+function onHangUp(ctx: RequestContext, left: () => Promise<unknown>): () => void {
+  const hungUp = () => ctx.defer(left());
+  if (ctx.signal.aborted) {
+    hungUp();
+    return () => undefined;
+  }
+  ctx.signal.addEventListener('abort', hungUp, { once: true });
+  return () => ctx.signal.removeEventListener('abort', hungUp);
 }
 
 /**

@@ -261,6 +261,36 @@ export class Stack {
   }
 
   /**
+   * Sends a request and, once `when` resolves (before any answer), resets its connection
+   * (TCP RST, as a browser's cancelled request reaches a Worker: workerd serve takes a
+   * peer's half-close (FIN) for a client still reading, and notices it only at a write).
+   * @param {string} method @param {string} route
+   * @param {{ as?: [tenant: string, sub: string], json?: unknown, when: Promise<unknown> }} opts
+   * @returns {Promise<{ answered: boolean }>} whether response headers came before the reset
+   */
+  async hangUpBeforeAnswer(method, route, opts) {
+    const headers = { ...(await this.authHeaders(opts.as)) };
+    const body = opts.json === undefined ? undefined : JSON.stringify(opts.json);
+    if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(body));
+    }
+    const req = http.request(`${this.url}${route}`, { method, headers, agent: false });
+    let answered = false;
+    req.once('response', () => {
+      answered = true;
+    });
+    req.on('error', () => undefined);
+    this.open.add(req);
+    req.end(body);
+    await opts.when;
+    req.socket?.resetAndDestroy();
+    req.destroy();
+    this.open.delete(req);
+    return { answered };
+  }
+
+  /**
    * `POST /v1/threads/{threadId}/run` (streaming) as `tenant`/`sub`.
    * @param {string} tenant @param {string} sub @param {string} threadId
    * @param {string} [message]
