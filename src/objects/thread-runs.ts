@@ -118,6 +118,7 @@ export class ThreadRuns extends DurableObject<Env> {
       // A retry that attached meanwhile (one that claimed nothing) hears the run end.
       this.live.delete(runId);
       live.finished = true; // never began: a starter's connection dropped later starts no grace
+      clearTimeout(live.grace); // nor keeps one a starter dropped during the open began
       const ended = { n: 1, event: runError(refusedAs(opened.error)) };
       for (const attached of live.connections) attached.send(ended);
       this.log.forget(runId, input.user, key);

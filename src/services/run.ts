@@ -51,10 +51,15 @@ export async function startRun(
   const { upstream, stream, runs } = ctx.config;
   const { id, scope, project_id, tool_calls } = ctx.tenant;
   const object = runsOf(ctx, request.threadId);
-  const starter = crypto.randomUUID();
+  const names = await retryNames(request);
+  // A webhook run is read by nobody anyway, and never detach-cancels: no starter to watch.
+  const starter = request.detachCancels ? crypto.randomUUID() : undefined;
+  // Gone already (during admission, or before a chat's retry): no run is begun, and billed,
+  // for nobody; admission gives the slot and the unit back.
+  if (starter && ctx.signal.aborted)
+    throw new ApiError('RUN_CANCELLED', 'The caller left before its run began.');
   const at = { threadId: request.threadId, user: ctx.user };
-  // A webhook run is read by nobody anyway, and never detach-cancels.
-  const unwatch = request.detachCancels ? onHangUp(ctx, () => object.left(at, starter)) : () => undefined;
+  const unwatch = starter ? onHangUp(ctx, () => object.left(at, starter)) : () => undefined;
   const outcome = await object
     .start({
       config: { upstream, stream, runs },
@@ -67,7 +72,7 @@ export async function startRun(
       starter,
       lease: lease.id,
       spend: [...lease.spend],
-      ...(await retryNames(request)),
+      ...names,
       detachCancels: request.detachCancels,
       pingMs,
     })
@@ -111,10 +116,6 @@ export async function startRun(
  */
 function onHangUp(ctx: RequestContext, left: () => Promise<unknown>): () => void {
   const hungUp = () => ctx.defer(left());
-  if (ctx.signal.aborted) {
-    hungUp();
-    return () => undefined;
-  }
   ctx.signal.addEventListener('abort', hungUp, { once: true });
   return () => ctx.signal.removeEventListener('abort', hungUp);
 }

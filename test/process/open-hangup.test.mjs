@@ -24,7 +24,7 @@ before(async () => {
     tenants: { [TENANT]: tenantConfig({ limits: { streams_per_user: 1 } }) },
     vars: {
       RUN_DETACH_GRACE_MS: String(DETACH_GRACE_MS),
-      STREAM_PING_MS: '1000',
+      STREAM_PING_MS: '2000', // the header grace: the hang-ups come well within it
       STREAM_FIRST_BYTE_TIMEOUT_MS: '20000',
     },
     knobs: { reply: REPLY, stream: { pace_ms: 20 } },
