@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { describe, poll, startStack, tenantConfig } from './harness.mjs';
+import { chatBody, describe, poll, startStack, tenantConfig, untilText } from './harness.mjs';
 
 const TENANT = 'chatstop';
 const TIGHT = 'chatstoprate';
@@ -36,20 +36,8 @@ after(() => stack?.stop());
 const turn = (sub, id, text, tenant = TENANT) =>
   stack.openStream('POST', '/v1/chat', {
     as: [tenant, sub],
-    json: {
-      id,
-      messages: [{ id: randomUUID(), role: 'user', parts: [{ type: 'text', text }] }],
-      trigger: 'submit-message',
-    },
+    json: chatBody(id, text),
   });
-
-/** Frames until the first text-delta (the answer is under way). */
-async function untilText(stream) {
-  for (let frame = await stream.next(); frame; frame = await stream.next()) {
-    if (frame.json?.type === 'text-delta') return frame;
-  }
-  return null;
-}
 
 test('a message after stop() is served at once, at streams_per_user 1, the stopped run cancelled', async () => {
   const [sub, chat] = ['stopper', `chat_${randomUUID().slice(0, 8)}`];

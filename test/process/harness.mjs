@@ -7,7 +7,7 @@
 // A test file starts one stack in `before` and stops it in `after`; every child
 // process is also killed when the file's process exits or is signalled, and
 // `npm run test:process` (run.mjs) kills the whole process group at the end.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -579,4 +579,24 @@ async function answer(res) {
 /** A short description of an answer for assertion messages. @param {{ status: number, text: string }} res */
 export function describe(res) {
   return `HTTP ${res.status} ${res.text.slice(0, 300)}`;
+}
+
+/**
+ * The body `DefaultChatTransport` posts for one new message of chat `id`.
+ * @param {string} id @param {string} text
+ */
+export function chatBody(id, text) {
+  return {
+    id,
+    messages: [{ id: randomUUID(), role: 'user', parts: [{ type: 'text', text }] }],
+    trigger: 'submit-message',
+  };
+}
+
+/** Frames of a chat's UI stream until the first text-delta (the answer is under way), or null. @param {SseStream} stream */
+export async function untilText(stream) {
+  for (let frame = await stream.next(); frame; frame = await stream.next()) {
+    if (frame.json?.type === 'text-delta') return frame;
+  }
+  return null;
 }

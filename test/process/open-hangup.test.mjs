@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { describe, poll, startStack, tenantConfig } from './harness.mjs';
+import { chatBody, describe, poll, startStack, tenantConfig, untilText } from './harness.mjs';
 
 const TENANT = 'openhangup';
 /** The upstream's headers come this late: far past every wait of these tests. */
@@ -33,13 +33,6 @@ before(async () => {
 
 after(() => stack?.stop());
 
-/** DefaultChatTransport's body for one message of chat `id`. */
-const chatBody = (id, text) => ({
-  id,
-  messages: [{ id: randomUUID(), role: 'user', parts: [{ type: 'text', text }] }],
-  trigger: 'submit-message',
-});
-
 /**
  * Starts a request whose run's upstream holds its headers back, and hangs up (a reset)
  * once the upstream has the run and 300 ms more have passed. Resolves to the emulator's
@@ -58,14 +51,6 @@ async function abandonWhileOpening(route, sub, json) {
   await stack.emulator.configure({ stream: { delay_headers_ms: 0 } });
   assert.equal(left.answered, false, 'the caller hung up before the Worker answered');
   return { before, leftAt: Date.now() };
-}
-
-/** Frames until the first text-delta (the answer is under way). */
-async function untilText(stream) {
-  for (let frame = await stream.next(); frame; frame = await stream.next()) {
-    if (frame.json?.type === 'text-delta') return frame;
-  }
-  return null;
 }
 
 test('a chat message after a hang-up during the open is served at once, the abandoned run cancelled upstream', async () => {
